@@ -1,0 +1,29 @@
+# Quick start: `make demo` (main job on the embedded default) and `make test` (the test suite).
+# Each target creates .venv and installs what it needs on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: demo test bench clean
+
+$(VENV)/.installed-base: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[fast]"
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed-base
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+demo: $(VENV)/.installed-base
+	$(VENV)/bin/rnnkit demo
+
+test: $(VENV)/.installed-test
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed-test
+	$(VENV)/bin/rnnkit bench --out BENCHMARKS.md
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -1,0 +1,44 @@
+"""Parameter names, shapes and PyTorch's default initialisation for recurrent layers.
+
+Names and shapes are those of ``torch.nn.RNN/LSTM/GRU`` (``weight_ih_l{k}{_reverse}`` of shape
+(G*H, I_k), ``weight_hh_l{k}`` (G*H, H), ``bias_ih_l{k}`` and ``bias_hh_l{k}`` (G*H,), with
+G = 1, 4, 3 and I_k = input_size for k = 0, else D*H), listed in PyTorch's state_dict order,
+so a dict of these arrays loads into the torch module with ``load_state_dict``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def param_suffix(layer: int, direction: int) -> str:
+    return f"_l{layer}" + ("_reverse" if direction else "")
+
+
+def param_shapes(kind, input_size, hidden_size, num_layers=1, bidirectional=False, bias=True):
+    """Ordered dict name -> shape, in PyTorch's order."""
+    G, D = GATES[kind], 2 if bidirectional else 1
+    shapes: dict[str, tuple[int, ...]] = {}
+    for layer in range(num_layers):
+        fan_in = input_size if layer == 0 else D * hidden_size
+        for direction in range(D):
+            s = param_suffix(layer, direction)
+            shapes["weight_ih" + s] = (G * hidden_size, fan_in)
+            shapes["weight_hh" + s] = (G * hidden_size, hidden_size)
+            if bias:
+                shapes["bias_ih" + s] = (G * hidden_size,)
+                shapes["bias_hh" + s] = (G * hidden_size,)
+    return shapes
+
+
+def init_recurrent(kind, input_size, hidden_size, num_layers=1, bidirectional=False, bias=True,
+                   dtype=np.float32, rng: np.random.Generator | None = None) -> dict:
+    """PyTorch's default: every parameter ~ U(-1/sqrt(H), 1/sqrt(H)), drawn in name order."""
+    rng = np.random.default_rng(rng)
+    k = 1.0 / np.sqrt(hidden_size)
+    return {
+        name: rng.uniform(-k, k, size=shape).astype(dtype)
+        for name, shape in param_shapes(kind, input_size, hidden_size, num_layers,
+                                        bidirectional, bias).items()
+    }
