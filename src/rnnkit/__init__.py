@@ -1,7 +1,19 @@
 """rnnkit: recurrent neural networks from scratch in NumPy, with exact BPTT and PyTorch parity."""
-from .layers import GRU, LSTM, RNN
-from .module import Module
-
 __version__ = "0.1.0"
 
-__all__ = ["RNN", "LSTM", "GRU", "Module", "__version__"]
+from .checkpoint import load, load_checkpoint, register_module, save, save_checkpoint
+from .fileio import CheckpointError
+from .layers import GRU, LSTM, RNN
+from .losses import CrossEntropyLoss, MSELoss
+from .module import Module
+from .nn import Dropout, Embedding, LastStep, Linear, Sequential
+from .optim import SGD, Adagrad, Adam, AdamW, RMSprop, clip_grad_norm, clip_grad_value
+from .schedules import CosineAnnealingLR, ReduceLROnPlateau, StepLR
+
+__all__ = [
+    "RNN", "LSTM", "GRU", "Module", "Linear", "Embedding", "Dropout", "LastStep", "Sequential",
+    "MSELoss", "CrossEntropyLoss", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW",
+    "clip_grad_norm", "clip_grad_value", "StepLR", "CosineAnnealingLR", "ReduceLROnPlateau",
+    "save", "load", "save_checkpoint", "load_checkpoint", "register_module", "CheckpointError",
+    "__version__",
+]

@@ -42,3 +42,9 @@ def init_recurrent(kind, input_size, hidden_size, num_layers=1, bidirectional=Fa
         for name, shape in param_shapes(kind, input_size, hidden_size, num_layers,
                                         bidirectional, bias).items()
     }
+
+
+def seed_sequence(seed) -> np.random.SeedSequence:
+    """A SeedSequence from an int, None (fresh entropy) or a SeedSequence (used as is), so
+    that a parent model can hand each child an independent stream."""
+    return seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)

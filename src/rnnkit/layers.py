@@ -16,18 +16,11 @@ import numpy as np
 
 from .backends import get_backend
 from .cells import CELLS
-from .init import init_recurrent, param_suffix
+from .init import init_recurrent, param_suffix, seed_sequence
 from .module import Module
 from .recurrent import RecurrentSpec, recurrent_backward, recurrent_forward
-from .validation import check_input, check_lengths, check_state
-
-DTYPES = (np.float32, np.float64)
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+from .validation import DTYPES, check_input, check_lengths, check_state
+from .validation import positive_int
 
 
 class _Recurrent(Module):
@@ -35,9 +28,9 @@ class _Recurrent(Module):
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, nonlinearity="tanh", bias=True,
                  bidirectional=False, dropout=0.0, dtype=np.float32, seed=None, backend="auto"):
-        self.input_size = _positive_int(input_size, "input_size")
-        self.hidden_size = _positive_int(hidden_size, "hidden_size")
-        self.num_layers = _positive_int(num_layers, "num_layers")
+        self.input_size = positive_int(input_size, "input_size")
+        self.hidden_size = positive_int(hidden_size, "hidden_size")
+        self.num_layers = positive_int(num_layers, "num_layers")
         if not (isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0):
             raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
         if dropout > 0 and num_layers == 1:
@@ -52,7 +45,7 @@ class _Recurrent(Module):
         self.backend = backend
         self._scan = get_backend(backend)
         self.seed = seed
-        init_seq, dropout_seq = np.random.SeedSequence(seed).spawn(2)
+        init_seq, dropout_seq = seed_sequence(seed).spawn(2)
         self.params = init_recurrent(self.kind, self.input_size, self.hidden_size,
                                      self.num_layers, self.spec.bidirectional, self.spec.bias,
                                      self.dtype, np.random.default_rng(init_seq))

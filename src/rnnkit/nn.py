@@ -14,7 +14,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-from .layers import DTYPES, _positive_int
+from .init import seed_sequence
+from .validation import DTYPES, positive_int
 from .module import Module
 from .validation import as_float_array, check_finite, check_lengths
 
@@ -80,15 +81,19 @@ class Linear(Module):
     """
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, seed=None):
-        self.in_features = _positive_int(in_features, "in_features")
-        self.out_features = _positive_int(out_features, "out_features")
+        self.in_features = positive_int(in_features, "in_features")
+        self.out_features = positive_int(out_features, "out_features")
         self.dtype = _float_dtype(dtype)
         self.seed = seed
-        rng = np.random.default_rng(np.random.SeedSequence(seed))
+        rng = np.random.default_rng(seed_sequence(seed))
         self.params = init_linear(self.in_features, self.out_features, bias, self.dtype, rng)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.training = True
         self._cache = None
+
+    def config(self) -> dict:
+        return dict(in_features=self.in_features, out_features=self.out_features,
+                    bias="bias" in self.params, dtype=np.dtype(self.dtype).name)
 
     def __repr__(self):
         bias = "" if "bias" in self.params else ", bias=False"
@@ -135,8 +140,8 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=np.float32,
                  seed=None):
-        self.num_embeddings = _positive_int(num_embeddings, "num_embeddings")
-        self.embedding_dim = _positive_int(embedding_dim, "embedding_dim")
+        self.num_embeddings = positive_int(num_embeddings, "num_embeddings")
+        self.embedding_dim = positive_int(embedding_dim, "embedding_dim")
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"padding_idx must lie in -{num_embeddings}.."
@@ -145,7 +150,7 @@ class Embedding(Module):
         self.padding_idx = padding_idx
         self.dtype = _float_dtype(dtype)
         self.seed = seed
-        rng = np.random.default_rng(np.random.SeedSequence(seed))
+        rng = np.random.default_rng(seed_sequence(seed))
         weight = rng.standard_normal((self.num_embeddings, self.embedding_dim)).astype(self.dtype)
         if padding_idx is not None:
             weight[padding_idx] = 0
@@ -153,6 +158,10 @@ class Embedding(Module):
         self.grads = {"weight": np.zeros_like(weight)}
         self.training = True
         self._cache = None
+
+    def config(self) -> dict:
+        return dict(num_embeddings=self.num_embeddings, embedding_dim=self.embedding_dim,
+                    padding_idx=self.padding_idx, dtype=np.dtype(self.dtype).name)
 
     def __repr__(self):
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
@@ -201,10 +210,13 @@ class Dropout(Module):
             raise ValueError(f"dropout probability p must be a number in [0, 1], got {p!r}")
         self.p = float(p)
         self.seed = seed
-        self.rng = np.random.default_rng(np.random.SeedSequence(seed))
+        self.rng = np.random.default_rng(seed_sequence(seed))
         self.params, self.grads = {}, {}
         self.training = True
         self._cache = None
+
+    def config(self) -> dict:
+        return dict(p=self.p)
 
     def __repr__(self):
         return f"Dropout(p={self.p})"
@@ -240,6 +252,9 @@ class LastStep(Module):
         self.params, self.grads = {}, {}
         self.training = True
         self._cache = None
+
+    def config(self) -> dict:
+        return {}
 
     def __repr__(self):
         return "LastStep()"

@@ -3,6 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
+DTYPES = (np.float32, np.float64)
+
+
+def positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
 
 def as_float_array(x, name: str, dtype) -> np.ndarray:
     try:

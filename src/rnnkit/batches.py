@@ -1,0 +1,87 @@
+"""Data for the fit loop: arrays of samples in seeded mini-batches, and token streams for
+truncated backpropagation through time.
+
+A batch is a dict: ``{"x": (B, T, F) or (B, T) ints, "y": targets, "lengths": (B,) or None}``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class ArrayData:
+    """Samples ``x[i]``, targets ``y[i]`` and optional valid lengths, indexed together."""
+
+    def __init__(self, x, y, lengths=None):
+        x, y = np.asarray(x), np.asarray(y)
+        if len(x) == 0:
+            raise ValueError("no samples: x is empty")
+        if len(x) != len(y):
+            raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
+        if lengths is not None:
+            lengths = np.asarray(lengths)
+            if lengths.shape != (len(x),):
+                raise ValueError(f"lengths must have shape ({len(x)},), got {lengths.shape}")
+        self.x, self.y, self.lengths = x, y, lengths
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def subset(self, idx) -> "ArrayData":
+        return ArrayData(self.x[idx], self.y[idx],
+                         None if self.lengths is None else self.lengths[idx])
+
+    def split(self, fraction: float) -> tuple["ArrayData", "ArrayData"]:
+        """(first part, last ``fraction``), in order, as Keras' validation_split."""
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"validation fraction must lie in (0, 1), got {fraction}")
+        n_val = int(round(len(self) * fraction))
+        if n_val < 1 or n_val >= len(self):
+            raise ValueError(f"validation fraction {fraction} of {len(self)} samples leaves "
+                             "an empty part")
+        cut = len(self) - n_val
+        return self.subset(slice(0, cut)), self.subset(slice(cut, None))
+
+    def num_batches(self, batch_size: int) -> int:
+        return -(-len(self) // batch_size)
+
+    def batches(self, batch_size: int, rng: np.random.Generator | None = None):
+        """Mini-batches, shuffled by ``rng`` when given, else in order."""
+        order = rng.permutation(len(self)) if rng is not None else np.arange(len(self))
+        for start in range(0, len(self), batch_size):
+            idx = order[start : start + batch_size]
+            yield {"x": self.x[idx], "y": self.y[idx],
+                   "lengths": None if self.lengths is None else self.lengths[idx]}
+
+
+class StreamData:
+    """One long token sequence cut into ``batch_size`` parallel streams, read in windows of
+    ``seq_len`` steps (truncated BPTT): window k of stream b continues window k-1 of stream b,
+    so the model's state carries over from one batch to the next.
+
+    tokens (N,) ints -> batches {"x": (B, seq_len), "y": (B, seq_len) next tokens}.
+    """
+
+    def __init__(self, tokens, batch_size: int, seq_len: int):
+        tokens = np.asarray(tokens)
+        if tokens.ndim != 1:
+            raise ValueError(f"tokens must be 1D, got shape {tokens.shape}")
+        per_stream = (len(tokens) - 1) // batch_size
+        if per_stream < 1:
+            raise ValueError(f"{len(tokens)} tokens are too few for {batch_size} streams")
+        n = per_stream * batch_size
+        self.x = tokens[:n].reshape(batch_size, per_stream)  # (B, N/B)
+        self.y = tokens[1 : n + 1].reshape(batch_size, per_stream)
+        self.seq_len = seq_len
+        self.batch_size = batch_size
+
+    def __len__(self) -> int:
+        return self.x.size
+
+    def num_batches(self, batch_size=None) -> int:
+        return -(-self.x.shape[1] // self.seq_len)
+
+    def batches(self, batch_size=None, rng=None):
+        """Windows in order (never shuffled: the state must follow the stream)."""
+        for start in range(0, self.x.shape[1], self.seq_len):
+            sl = slice(start, start + self.seq_len)
+            yield {"x": self.x[:, sl], "y": self.y[:, sl], "lengths": None}

@@ -1,0 +1,212 @@
+"""Saving and loading models and training checkpoints as safetensors files (never pickle).
+
+    rnnkit.save(model, "model.safetensors")          # parameters + config + version
+    model = rnnkit.load("model.safetensors")         # rebuilds the model from its config
+    save_checkpoint(path, model, optimizer=opt, training={...})   # for resuming a run
+    model, extra = load_checkpoint(path)
+
+Parameters are stored under the model's own names (``weight_ih_l0``, ``rnn.weight_ih_l0``,
+``fc.weight``), which are PyTorch's, so a model-only file loads into the matching torch
+module with ``load_state_dict(safetensors.torch.load_file(path))``. Optimizer buffers go under
+``optimizer/<param>/<key>``; the model description, scalars and RNG states go in the header
+metadata as JSON. Writes are atomic (see ``rnnkit.fileio``).
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from .fileio import CheckpointError, read_safetensors, write_safetensors
+from .module import Module
+
+FORMAT = "rnnkit"
+OPTIM_PREFIX = "optimizer/"
+MODULE_CLASSES: dict[str, type] = {}
+
+
+def register_module(cls):
+    """Make a Module class loadable by name; its ``config()`` must rebuild it via ``cls(**cfg)``."""
+    MODULE_CLASSES[cls.__name__] = cls
+    return cls
+
+
+def _builtin_classes():
+    from . import layers, models, nn
+
+    for cls in (layers.RNN, layers.LSTM, layers.GRU, nn.Linear, nn.Embedding, nn.Dropout,
+                nn.LastStep, nn.Sequential, models.SequenceModel):
+        MODULE_CLASSES.setdefault(cls.__name__, cls)
+
+
+def describe(module: Module) -> dict:
+    """A JSON-able description that :func:`build` turns back into the same architecture."""
+    name = type(module).__name__
+    if name == "Sequential":
+        return {"class": name, "modules": {k: describe(m) for k, m in module.modules.items()}}
+    if not hasattr(module, "config"):
+        raise TypeError(f"{name} has no config() and cannot be saved")
+    return {"class": name, "config": module.config()}
+
+
+def build(desc: dict) -> Module:
+    _builtin_classes()
+    try:
+        cls = MODULE_CLASSES[desc["class"]]
+    except KeyError:
+        raise CheckpointError(f"unknown module class {desc.get('class')!r} in checkpoint "
+                              f"(known: {sorted(MODULE_CLASSES)})") from None
+    if desc["class"] == "Sequential":
+        return cls(**{k: build(d) for k, d in desc["modules"].items()})
+    return cls(**desc["config"])
+
+
+def submodules(module: Module, prefix: str = ""):
+    """(path, module) for the module and every descendant, parents first."""
+    yield prefix, module
+    children = getattr(module, "modules", None)
+    if isinstance(children, dict):
+        for name, child in children.items():
+            yield from submodules(child, f"{prefix}{name}.")
+
+
+def rng_states(model: Module) -> dict:
+    """The state of every random generator in the model (dropout masks), keyed by path."""
+    return {path: m.rng.bit_generator.state for path, m in submodules(model)
+            if isinstance(getattr(m, "rng", None), np.random.Generator)}
+
+
+def set_rng_states(model: Module, states: dict) -> None:
+    for path, m in submodules(model):
+        if path in states:
+            m.rng.bit_generator.state = states[path]
+
+
+def _metadata(model, training):
+    from . import __version__
+
+    meta = {"format": FORMAT, "rnnkit_version": __version__, "model": json.dumps(describe(model))}
+    if training is not None:
+        meta["training"] = json.dumps(training)
+    return meta
+
+
+def save(model: Module, path) -> None:
+    """Write the model's parameters and description to ``path`` (atomic)."""
+    write_safetensors(path, dict(model.params), _metadata(model, None))
+
+
+EXTRA_PREFIX = "extra/"
+
+
+def save_checkpoint(path, model: Module, optimizer=None, training: dict | None = None,
+                    arrays: dict | None = None) -> None:
+    """A resumable checkpoint: parameters, optimizer state, RNG states, ``training``
+    (JSON-able: epoch, step, history, ...) and named extra ``arrays`` (e.g. the best weights
+    so far). Atomic: a crash never leaves half a file."""
+    tensors = dict(model.params)
+    tensors.update({EXTRA_PREFIX + k: v for k, v in (arrays or {}).items()})
+    training = dict(training or {})
+    training["rng_states"] = rng_states(model)
+    if optimizer is not None:
+        sd = optimizer.state_dict()
+        scalars = {}
+        for pname, state in sd["state"].items():
+            for key, value in state.items():
+                if isinstance(value, np.ndarray):
+                    tensors[f"{OPTIM_PREFIX}{pname}/{key}"] = value
+                else:
+                    scalars.setdefault(pname, {})[key] = value
+        training["optimizer"] = {"class": type(optimizer).__name__,
+                                 "hyperparams": sd["hyperparams"], "scalars": scalars}
+    write_safetensors(path, tensors, _metadata(model, training))
+
+
+def _load_params(model: Module, tensors: dict, path) -> None:
+    params = model.params
+    names = {k for k in tensors if not k.startswith((OPTIM_PREFIX, EXTRA_PREFIX))}
+    missing, unexpected = sorted(set(params) - names), sorted(names - set(params))
+    if missing or unexpected:
+        raise CheckpointError(f"{path}: parameters do not match the model: missing {missing}, "
+                              f"unexpected {unexpected}")
+    for name, p in params.items():
+        t = tensors[name]
+        if t.shape != p.shape:
+            raise CheckpointError(f"{path}: {name} has shape {t.shape}, the model expects "
+                                  f"{p.shape}")
+        if t.dtype != p.dtype:
+            raise CheckpointError(f"{path}: {name} has dtype {t.dtype}, the model expects "
+                                  f"{p.dtype}")
+        if not np.all(np.isfinite(t)):
+            raise CheckpointError(f"{path}: {name} contains NaN or inf")
+    for name, p in params.items():
+        p[...] = tensors[name]
+
+
+def _read(path):
+    tensors, meta = read_safetensors(path)
+    if meta.get("format") != FORMAT or "model" not in meta:
+        raise CheckpointError(f"{path}: not an rnnkit file (no rnnkit model description in "
+                              "its metadata)")
+    try:
+        desc = json.loads(meta["model"])
+        training = json.loads(meta["training"]) if "training" in meta else None
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: corrupt metadata ({exc})") from None
+    try:
+        model = build(desc)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path}: cannot rebuild the model: {exc}") from None
+    _load_params(model, tensors, path)
+    return model, tensors, training, meta
+
+
+def load(path) -> Module:
+    """Rebuild a model saved by :func:`save` or :func:`save_checkpoint`; checks every name,
+    shape and dtype, and raises :class:`CheckpointError` saying what does not fit."""
+    return _read(path)[0]
+
+
+def restore_checkpoint(path, model: Module, optimizer=None) -> dict:
+    """Load a checkpoint into an existing model (and optimizer), which must match it.
+
+    Returns the ``training`` dict with ``"arrays"`` (the extra arrays) added."""
+    tensors, meta = read_safetensors(path)
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an rnnkit file")
+    try:
+        training = json.loads(meta.get("training", "{}"))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: corrupt metadata ({exc})") from None
+    _load_params(model, tensors, path)
+    set_rng_states(model, training.pop("rng_states", {}))
+    opt = training.pop("optimizer", None)
+    if optimizer is not None and opt is not None:
+        optimizer.load_state_dict(_optimizer_state(tensors, opt))
+    training["arrays"] = {k[len(EXTRA_PREFIX):]: v for k, v in tensors.items()
+                          if k.startswith(EXTRA_PREFIX)}
+    return training
+
+
+def _optimizer_state(tensors, opt) -> dict:
+    state: dict = {}
+    for key, value in tensors.items():
+        if key.startswith(OPTIM_PREFIX):
+            pname, _, buf = key[len(OPTIM_PREFIX):].rpartition("/")
+            state.setdefault(pname, {})[buf] = value
+    for pname, scalars in opt["scalars"].items():
+        state.setdefault(pname, {}).update(scalars)
+    return {"class": opt["class"], "state": state, "hyperparams": opt["hyperparams"]}
+
+
+def load_checkpoint(path):
+    """Returns (model, extra): ``extra["training"]`` is what was saved as ``training`` (with
+    the RNG states already restored into the model) and ``extra["optimizer"]`` a state dict
+    for ``optimizer.load_state_dict`` (or None)."""
+    model, tensors, training, meta = _read(path)
+    training = training or {}
+    set_rng_states(model, training.pop("rng_states", {}))
+    opt = training.pop("optimizer", None)
+    optimizer_state = None if opt is None else _optimizer_state(tensors, opt)
+    return model, {"training": training, "optimizer": optimizer_state,
+                   "rnnkit_version": meta.get("rnnkit_version")}

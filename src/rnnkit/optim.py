@@ -1,0 +1,295 @@
+"""Optimizers (SGD, Adagrad, RMSprop, Adam, AdamW) and gradient clipping, as ``torch.optim``.
+
+An optimizer takes a module (or its ``params`` and ``grads`` dicts) and, on ``step()``,
+updates every parameter IN PLACE (``p -= ...``), so the arrays a module computes with are
+the ones that change; it reads the dicts afresh on every step. Per-parameter state (moment
+buffers, step counts) is keyed by parameter name; ``state_dict()`` returns it with the
+hyperparameters as plain numpy arrays and numbers. The update rules are those of PyTorch's
+documentation (https://pytorch.org/docs/stable/optim.html), operation for operation.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+
+def _check_hyper(name, value, low=0.0, high=None, open_high=True):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= low
+    if ok and high is not None:
+        ok = value < high if open_high else value <= high
+    if not ok:
+        upper = "" if high is None else f" and {'<' if open_high else '<='} {high:g}"
+        raise ValueError(f"{name} must be a number >= {low:g}{upper}, got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base: parameter bookkeeping, ``step``, ``zero_grad`` and state dicts.
+
+    Subclasses list their hyperparameters in ``hyperparams`` (stored as attributes, so a
+    schedule can set ``opt.lr``) and implement ``_update(p, g, state)``, which changes the
+    array ``p`` in place and keeps its buffers in the dict ``state``.
+    """
+    hyperparams: tuple[str, ...] = ("lr",)
+
+    def __init__(self, params, grads=None):
+        if grads is None:
+            if not (hasattr(params, "params") and hasattr(params, "grads")):
+                raise TypeError("pass a Module, or its params and grads dicts")
+            self._module, self._params, self._grads = params, None, None
+        else:
+            if not (isinstance(params, Mapping) and isinstance(grads, Mapping)):
+                raise TypeError("params and grads must be dicts of arrays keyed by name")
+            self._module, self._params, self._grads = None, params, grads
+        self.state: dict[str, dict] = {}
+        self._named_pairs()  # validate now, not at the first step
+
+    def _named_pairs(self):
+        """[(name, param, grad)], read from the module or dicts at call time."""
+        params = self._module.params if self._module is not None else self._params
+        grads = self._module.grads if self._module is not None else self._grads
+        if set(params) != set(grads):
+            raise KeyError(f"params and grads have different names: "
+                           f"{sorted(set(params) ^ set(grads))}")
+        pairs = []
+        for name, p in params.items():
+            g = grads[name]
+            if not isinstance(p, np.ndarray) or p.shape != np.shape(g):
+                raise ValueError(f"{name}: param and grad must be arrays of the same shape, "
+                                 f"got {np.shape(p)} and {np.shape(g)}")
+            pairs.append((name, p, g))
+        return pairs
+
+    def step(self) -> None:
+        """One update of every parameter, in place."""
+        for name, p, g in self._named_pairs():
+            self._update(p, np.asarray(g, dtype=p.dtype), self.state.setdefault(name, {}))
+
+    def _update(self, p, g, state):
+        raise NotImplementedError
+
+    def zero_grad(self) -> None:
+        for _, _, g in self._named_pairs():
+            g.fill(0)
+
+    def state_dict(self) -> dict:
+        """``{"state": {name: {key: array or number}}, "hyperparams": {name: value}}``, copies."""
+        state = {name: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+                 for name, s in self.state.items()}
+        return {"state": state, "hyperparams": {k: getattr(self, k) for k in self.hyperparams}}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore buffers (copied, checked against the parameters) and hyperparameters."""
+        params = {name: p for name, p, _ in self._named_pairs()}
+        unknown = sorted(set(state_dict["state"]) - set(params))
+        if unknown:
+            raise KeyError(f"optimizer state for unknown parameters {unknown}")
+        state = {}
+        for name, s in state_dict["state"].items():
+            state[name] = {}
+            for k, v in s.items():
+                if isinstance(v, np.ndarray):
+                    if v.shape != params[name].shape:
+                        raise ValueError(f"{name}.{k}: expected shape {params[name].shape}, "
+                                         f"got {v.shape}")
+                    v = v.astype(params[name].dtype, copy=True)
+                state[name][k] = v
+        for k in self.hyperparams:
+            v = state_dict["hyperparams"][k]
+            setattr(self, k, tuple(v) if isinstance(v, list) else v)  # betas may come as a list
+        self.state = state
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum (PyTorch's form), in place.
+
+    ``g <- g + wd * p``;  ``b <- mu * b + (1 - dampening) * g`` (b = g at the first step);
+    ``g <- g + mu * b`` if nesterov else ``g <- b``;  ``p <- p - lr * g``.
+    """
+    hyperparams = ("lr", "momentum", "dampening", "weight_decay", "nesterov")
+
+    def __init__(self, params, grads=None, lr=1e-3, momentum=0.0, nesterov=False,
+                 weight_decay=0.0, dampening=0.0):
+        self.lr = _check_hyper("lr", lr)
+        self.momentum = _check_hyper("momentum", momentum)
+        self.dampening = float(dampening)
+        self.weight_decay = _check_hyper("weight_decay", weight_decay)
+        self.nesterov = bool(nesterov)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("nesterov momentum needs momentum > 0 and dampening = 0")
+        super().__init__(params, grads)
+
+    def _update(self, p, g, state):
+        if self.weight_decay:
+            g = g + self.weight_decay * p  # L2 penalty (wd/2) |p|^2
+        if self.momentum:
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = g.copy()
+            else:
+                buf = state["momentum_buffer"]
+                buf *= self.momentum
+                buf += (1 - self.dampening) * g
+            buf = state["momentum_buffer"]
+            g = g + self.momentum * buf if self.nesterov else buf
+        p -= self.lr * g
+
+
+class Adagrad(Optimizer):
+    """Adagrad, in place: ``s <- s + g^2``;  ``p <- p - lr_t * g / (sqrt(s) + eps)``,
+    ``lr_t = lr / (1 + (t - 1) * lr_decay)``, with ``g <- g + wd * p`` first."""
+    hyperparams = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+
+    def __init__(self, params, grads=None, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
+                 initial_accumulator_value=0.0, eps=1e-10):
+        self.lr = _check_hyper("lr", lr)
+        self.lr_decay = _check_hyper("lr_decay", lr_decay)
+        self.weight_decay = _check_hyper("weight_decay", weight_decay)
+        self.initial_accumulator_value = _check_hyper("initial_accumulator_value",
+                                                      initial_accumulator_value)
+        self.eps = _check_hyper("eps", eps)
+        super().__init__(params, grads)
+
+    def _update(self, p, g, state):
+        if not state:
+            state["step"] = 0
+            state["sum"] = np.full_like(p, self.initial_accumulator_value)
+        state["step"] += 1
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        clr = self.lr / (1 + (state["step"] - 1) * self.lr_decay)
+        state["sum"] += g * g
+        p -= clr * g / (np.sqrt(state["sum"]) + self.eps)
+
+
+class RMSprop(Optimizer):
+    """RMSprop, in place: ``v <- alpha v + (1 - alpha) g^2``;  ``d = sqrt(v) + eps``, or with
+    ``centered`` ``m <- alpha m + (1 - alpha) g`` and ``d = sqrt(v - m^2) + eps``;
+    ``b <- mu b + g / d`` and ``p <- p - lr b`` with momentum mu > 0, else ``p <- p - lr g / d``.
+    """
+    hyperparams = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")
+
+    def __init__(self, params, grads=None, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0,
+                 momentum=0.0, centered=False):
+        self.lr = _check_hyper("lr", lr)
+        self.alpha = _check_hyper("alpha", alpha, 0.0, 1.0, open_high=False)
+        self.eps = _check_hyper("eps", eps)
+        self.weight_decay = _check_hyper("weight_decay", weight_decay)
+        self.momentum = _check_hyper("momentum", momentum)
+        self.centered = bool(centered)
+        super().__init__(params, grads)
+
+    def _update(self, p, g, state):
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = np.zeros_like(p)
+            if self.momentum > 0:
+                state["momentum_buffer"] = np.zeros_like(p)
+            if self.centered:
+                state["grad_avg"] = np.zeros_like(p)
+        state["step"] += 1
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        v = state["square_avg"]
+        v *= self.alpha
+        v += (1 - self.alpha) * g * g
+        if self.centered:
+            m = state["grad_avg"]
+            m += (1 - self.alpha) * (g - m)  # lerp towards g
+            denom = np.sqrt(v - m * m) + self.eps
+        else:
+            denom = np.sqrt(v) + self.eps
+        if self.momentum > 0:
+            buf = state["momentum_buffer"]
+            buf *= self.momentum
+            buf += g / denom
+            p -= self.lr * buf
+        else:
+            p -= self.lr * g / denom
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015), in place, with ``g <- g + wd * p`` as L2 penalty:
+
+    ``m <- b1 m + (1 - b1) g``;  ``v <- b2 v + (1 - b2) g^2``  (v_max = max(v_max, v) with
+    amsgrad, used in place of v);  ``p <- p - lr/(1 - b1^t) * m / (sqrt(v)/sqrt(1 - b2^t) + eps)``.
+    """
+    hyperparams = ("lr", "betas", "eps", "weight_decay", "amsgrad")
+    decoupled_weight_decay = False
+
+    def __init__(self, params, grads=None, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
+                 weight_decay=0.0, amsgrad=False):
+        self.lr = _check_hyper("lr", lr)
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = (_check_hyper("beta1", betas[0], 0.0, 1.0),
+                      _check_hyper("beta2", betas[1], 0.0, 1.0))
+        self.eps = _check_hyper("eps", eps)
+        self.weight_decay = _check_hyper("weight_decay", weight_decay)
+        self.amsgrad = bool(amsgrad)
+        super().__init__(params, grads)
+
+    def _update(self, p, g, state):
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(p)
+            state["exp_avg_sq"] = np.zeros_like(p)
+            if self.amsgrad:
+                state["max_exp_avg_sq"] = np.zeros_like(p)
+        state["step"] += 1
+        t, (beta1, beta2) = state["step"], self.betas
+        if self.weight_decay:
+            if self.decoupled_weight_decay:
+                p *= 1 - self.lr * self.weight_decay  # AdamW: decay the weights directly
+            else:
+                g = g + self.weight_decay * p
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m += (1 - beta1) * (g - m)  # lerp towards g
+        v *= beta2
+        v += (1 - beta2) * g * g
+        if self.amsgrad:
+            np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+            v = state["max_exp_avg_sq"]
+        step_size = self.lr / (1 - beta1 ** t)
+        denom = np.sqrt(v) / math.sqrt(1 - beta2 ** t) + self.eps
+        p -= step_size * m / denom
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), in place:
+    ``p <- p (1 - lr wd)`` before the Adam step, which sees the raw gradient."""
+    decoupled_weight_decay = True
+
+    def __init__(self, params, grads=None, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
+                 weight_decay=1e-2, amsgrad=False):
+        super().__init__(params, grads, lr, betas, eps, weight_decay, amsgrad)
+
+
+# --- gradient clipping ---------------------------------------------------------------------
+def _grad_arrays(grads):
+    grads = grads.grads if hasattr(grads, "grads") else grads
+    return list(grads.values()) if isinstance(grads, Mapping) else list(grads)
+
+
+def clip_grad_norm(grads, max_norm: float, eps: float = 1e-6) -> float:
+    """Scale all gradients IN PLACE so their global L2 norm is at most ``max_norm``.
+
+    ``n = sqrt(sum_i |g_i|^2)``;  ``g_i <- g_i * min(1, max_norm / (n + eps))``, as
+    ``torch.nn.utils.clip_grad_norm_``. ``grads``: a module, a dict or a list of arrays.
+    Returns n, the norm before clipping.
+    """
+    max_norm = _check_hyper("max_norm", max_norm)
+    arrays = _grad_arrays(grads)
+    total = math.sqrt(sum(float(np.vdot(g, g)) for g in arrays))
+    scale = min(1.0, max_norm / (total + eps))
+    for g in arrays:
+        g *= scale
+    return total
+
+
+def clip_grad_value(grads, clip_value: float) -> None:
+    """Clamp every gradient entry IN PLACE to [-clip_value, clip_value]."""
+    clip_value = _check_hyper("clip_value", clip_value)
+    for g in _grad_arrays(grads):
+        np.clip(g, -clip_value, clip_value, out=g)

@@ -1,0 +1,145 @@
+"""Learning-rate schedules that set ``optimizer.lr``, with ``torch.optim.lr_scheduler``'s
+semantics: build after the optimizer, call ``step()`` once per epoch after training it
+(``ReduceLROnPlateau.step(metric)`` takes the validation metric).
+
+``StepLR`` and ``CosineAnnealingLR`` compute the rate in closed form from the epoch count,
+``lr_at(epoch)``, so the value never depends on how the calls were interleaved.
+"""
+from __future__ import annotations
+
+import math
+
+
+def _check_positive(value, name, integer=False):
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+        what = "a positive integer" if integer else "a positive number"
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return value
+
+
+class _EpochSchedule:
+    """Base: ``lr = lr_at(last_epoch)``, set on the optimizer after each ``step()``."""
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+        self.base_lr = float(optimizer.lr)
+        self.last_epoch = 0
+
+    def lr_at(self, epoch: int) -> float:
+        raise NotImplementedError
+
+    def step(self) -> None:
+        self.last_epoch += 1
+        self.optimizer.lr = self.lr_at(self.last_epoch)
+
+    def get_last_lr(self) -> float:
+        return self.lr_at(self.last_epoch)
+
+    def state_dict(self) -> dict:
+        return {"base_lr": self.base_lr, "last_epoch": self.last_epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.base_lr = float(state["base_lr"])
+        self.last_epoch = int(state["last_epoch"])
+
+
+class StepLR(_EpochSchedule):
+    """``lr = base_lr * gamma ** (epoch // step_size)``, as ``torch.optim.lr_scheduler.StepLR``."""
+
+    def __init__(self, optimizer, step_size: int, gamma: float = 0.1):
+        self.step_size = _check_positive(step_size, "step_size", integer=True)
+        self.gamma = float(_check_positive(gamma, "gamma"))
+        super().__init__(optimizer)
+
+    def lr_at(self, epoch: int) -> float:
+        return self.base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class CosineAnnealingLR(_EpochSchedule):
+    """``lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``, as
+    ``torch.optim.lr_scheduler.CosineAnnealingLR`` (periodic past T_max, like torch's)."""
+
+    def __init__(self, optimizer, T_max: int, eta_min: float = 0.0):
+        self.T_max = _check_positive(T_max, "T_max", integer=True)
+        if not isinstance(eta_min, (int, float)) or eta_min < 0:
+            raise ValueError(f"eta_min must be a number >= 0, got {eta_min!r}")
+        self.eta_min = float(eta_min)
+        super().__init__(optimizer)
+
+    def lr_at(self, epoch: int) -> float:
+        cos = math.cos(math.pi * epoch / self.T_max)
+        return self.eta_min + (self.base_lr - self.eta_min) * (1 + cos) / 2
+
+
+class ReduceLROnPlateau:
+    """Multiply the rate by ``factor`` once the metric has not improved for more than
+    ``patience`` epochs, as ``torch.optim.lr_scheduler.ReduceLROnPlateau``.
+
+    Improvement (mode "min", threshold_mode "rel"): ``metric < best * (1 - threshold)``;
+    "abs": ``metric < best - threshold``; mode "max" mirrors both. After a reduction,
+    ``cooldown`` epochs pass before bad epochs count again; the rate never goes below
+    ``min_lr``, and changes smaller than ``eps`` are skipped. A NaN metric raises
+    (torch counts it as a bad epoch, which hides a diverged run).
+    """
+
+    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
+                 threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8):
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
+        if not 0 < factor < 1:
+            raise ValueError(f"factor must lie in (0, 1), got {factor!r}")
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"patience must be an integer >= 0, got {patience!r}")
+        self.optimizer = optimizer
+        self.mode, self.threshold_mode = mode, threshold_mode
+        self.factor, self.patience = float(factor), patience
+        self.threshold, self.cooldown = float(threshold), int(cooldown)
+        self.min_lr, self.eps = float(min_lr), float(eps)
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+        self.last_epoch = 0
+
+    def is_better(self, metric: float, best: float) -> bool:
+        if self.mode == "min":
+            bound = best * (1 - self.threshold) if self.threshold_mode == "rel" \
+                else best - self.threshold
+            return metric < bound
+        bound = best * (1 + self.threshold) if self.threshold_mode == "rel" \
+            else best + self.threshold
+        return metric > bound
+
+    def step(self, metric: float) -> None:
+        metric = float(metric)
+        if math.isnan(metric):
+            raise ValueError("ReduceLROnPlateau.step got a NaN metric")
+        self.last_epoch += 1
+        if self.is_better(metric, self.best):
+            self.best, self.num_bad_epochs = metric, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0  # bad epochs in cooldown do not count
+        if self.num_bad_epochs > self.patience:
+            old = float(self.optimizer.lr)
+            new = max(old * self.factor, self.min_lr)
+            if old - new > self.eps:
+                self.optimizer.lr = new
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+
+    def get_last_lr(self) -> float:
+        return float(self.optimizer.lr)
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "num_bad_epochs": self.num_bad_epochs,
+                "cooldown_counter": self.cooldown_counter, "last_epoch": self.last_epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best = float(state["best"])
+        self.num_bad_epochs = int(state["num_bad_epochs"])
+        self.cooldown_counter = int(state["cooldown_counter"])
+        self.last_epoch = int(state["last_epoch"])
