@@ -1,14 +1,23 @@
-"""The ``rnnkit`` command line: a thin layer of argparse over typed configs.
+"""The ``rnnkit`` command line: a thin layer of argparse over the application modules.
 
+Each command is a module with ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
 Errors the user can fix (bad files, bad options, bad data) print one line to stderr and exit
-with status 2; nothing is written.
+with status 2, without a traceback; a run that fails while training exits with status 1.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from . import __version__
+
+# command name -> module implementing it
+COMMANDS = {
+    "demo": "rnnkit.demo",
+    "bench": "rnnkit.bench",
+    "predict": "rnnkit.apps.predict",
+}
 
 
 class UsageError(Exception):
@@ -18,24 +27,22 @@ class UsageError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnkit",
-        description="Recurrent neural networks from scratch in NumPy: train, evaluate, benchmark.",
+        description="Recurrent neural networks from scratch in NumPy: train, evaluate, "
+                    "predict, benchmark.",
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    from . import bench, demo
-
-    p = sub.add_parser("demo", help="train a small LSTM on a bundled series and show the loss fall")
-    demo.add_arguments(p)
-    p.set_defaults(run=demo.run)
-
-    p = sub.add_parser("bench", help="time training steps and forward passes against torch.nn")
-    bench.add_arguments(p)
-    p.set_defaults(run=bench.run)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(run=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .trainer import TrainingError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:
@@ -46,8 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"rnnkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except TrainingError as exc:
+        print(f"rnnkit {args.command}: training failed: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"rnnkit {args.command}: interrupted", file=sys.stderr)
         return 130
 
 

@@ -12,6 +12,8 @@ import numpy as np
 
 from .callbacks import Callback
 
+HELP = "train a small LSTM on a bundled series and show the loss fall"
+
 
 class PrintEvery(Callback):
     """Print the training loss after the first epoch and every ``n`` epochs."""

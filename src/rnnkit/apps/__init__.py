@@ -1,0 +1,1 @@
+"""The applications behind the CLI commands: forecast, classify, textgen, translate, predict."""
