@@ -12,19 +12,18 @@ the current state. Parameter names are PyTorch's: ``embedding.weight``, ``rnn.we
 """
 from __future__ import annotations
 
-from types import MappingProxyType
 
 import numpy as np
 
 from .init import seed_sequence
 from .layers import GRU, LSTM, RNN
-from .module import Module
+from .module import Container, Module
 from .nn import Embedding, LastStep, Linear
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
 
-class SequenceModel(Module):
+class SequenceModel(Container):
     def __init__(self, cell="lstm", input_size=None, hidden_size=64, output_size=1, *,
                  num_layers=1, bidirectional=False, dropout=0.0, head="last", vocab_size=None,
                  embedding_dim=None, nonlinearity="tanh", dtype="float32", seed=None):
@@ -71,21 +70,6 @@ class SequenceModel(Module):
     def rnn(self):
         return self.modules["rnn"]
 
-    @property
-    def params(self):
-        return MappingProxyType({f"{name}.{k}": v for name, m in self.modules.items()
-                                 for k, v in m.params.items()})
-
-    @property
-    def grads(self):
-        return MappingProxyType({f"{name}.{k}": v for name, m in self.modules.items()
-                                 for k, v in m.grads.items()})
-
-    def train(self, mode: bool = True):
-        self.training = bool(mode)
-        for m in self.modules.values():
-            m.train(mode)
-        return self
 
     def forward(self, x, lengths=None, state=None, return_state=False):
         """x: (B, T, F) floats or (B, T) token ids -> (B, O) for head="last", else (B, T, O)."""

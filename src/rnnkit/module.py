@@ -7,6 +7,8 @@ are the ones it computes with.
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 
 
@@ -47,3 +49,30 @@ class Module:
                     f"{name}: expected shape {self.params[name].shape}, got {value.shape}"
                 )
             self.params[name][...] = value
+
+
+class Container(Module):
+    """A module made of named children in ``self.modules`` (a dict, in forward order).
+
+    ``params`` and ``grads`` are read-only views built from the children on every access,
+    under prefixed names (``"rnn.weight_ih_l0"``, ``"fc.bias"``); the values are the children's
+    own arrays, so an in-place optimizer update reaches them, and assigning to the view
+    raises instead of silently not training.
+    """
+    modules: dict[str, Module]
+
+    @property
+    def params(self):
+        return MappingProxyType({f"{name}.{k}": v for name, m in self.modules.items()
+                                 for k, v in m.params.items()})
+
+    @property
+    def grads(self):
+        return MappingProxyType({f"{name}.{k}": v for name, m in self.modules.items()
+                                 for k, v in m.grads.items()})
+
+    def train(self, mode: bool = True):
+        self.training = bool(mode)
+        for m in self.modules.values():
+            m.train(mode)
+        return self

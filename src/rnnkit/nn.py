@@ -10,14 +10,12 @@ adds into ``m.grads`` and releases the cache. A per-step head needs nothing spec
 from __future__ import annotations
 
 import inspect
-from types import MappingProxyType
 
 import numpy as np
 
 from .init import seed_sequence
-from .validation import DTYPES, positive_int
-from .module import Module
-from .validation import as_float_array, check_finite, check_lengths
+from .module import Container, Module
+from .validation import DTYPES, as_float_array, check_finite, check_lengths, positive_int
 
 
 def _float_dtype(dtype):
@@ -278,7 +276,7 @@ class LastStep(Module):
     __call__ = forward
 
 
-class Sequential(Module):
+class Sequential(Container):
     """Chain of modules, ``Sequential(m0, m1, ...)`` or named ``Sequential(rnn=..., fc=...)``.
 
     ``params`` and ``grads`` are read-only views built from the children on every access,
@@ -318,21 +316,6 @@ class Sequential(Module):
     def __len__(self):
         return len(self.modules)
 
-    @property
-    def params(self):
-        return MappingProxyType({f"{name}.{k}": v for name, m in self.modules.items()
-                                 for k, v in m.params.items()})
-
-    @property
-    def grads(self):
-        return MappingProxyType({f"{name}.{k}": v for name, m in self.modules.items()
-                                 for k, v in m.grads.items()})
-
-    def train(self, mode: bool = True):
-        self.training = bool(mode)
-        for m in self.modules.values():
-            m.train(mode)
-        return self
 
     def forward(self, x, lengths=None):
         if lengths is not None and not self._takes_lengths:
