@@ -9,11 +9,12 @@ from .module import Module
 from .nn import Dropout, Embedding, LastStep, Linear, Sequential
 from .optim import SGD, Adagrad, Adam, AdamW, RMSprop, clip_grad_norm, clip_grad_value
 from .schedules import CosineAnnealingLR, ReduceLROnPlateau, StepLR
+from .torch_interop import from_torch, to_torch
 
 __all__ = [
     "RNN", "LSTM", "GRU", "Module", "Linear", "Embedding", "Dropout", "LastStep", "Sequential",
     "MSELoss", "CrossEntropyLoss", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW",
     "clip_grad_norm", "clip_grad_value", "StepLR", "CosineAnnealingLR", "ReduceLROnPlateau",
-    "save", "load", "save_checkpoint", "load_checkpoint", "register_module", "CheckpointError",
+    "to_torch", "from_torch", "save", "load", "save_checkpoint", "load_checkpoint", "register_module", "CheckpointError",
     "__version__",
 ]

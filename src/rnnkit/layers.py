@@ -23,7 +23,7 @@ from .validation import DTYPES, check_input, check_lengths, check_state
 from .validation import positive_int
 
 
-class _Recurrent(Module):
+class Recurrent(Module):
     kind = ""
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, nonlinearity="tanh", bias=True,
@@ -222,7 +222,7 @@ class _Recurrent(Module):
         return y, self._join_state(h_n, c_n, unbatched)
 
 
-class RNN(_Recurrent):
+class RNN(Recurrent):
     """Elman RNN, ``h_t = f(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``, f in tanh|relu|sigmoid.
 
     Arguments as ``torch.nn.RNN`` with ``batch_first=True``, plus ``dtype``, ``seed`` (weight
@@ -240,7 +240,7 @@ class RNN(_Recurrent):
                          seed=seed, backend=backend)
 
 
-class LSTM(_Recurrent):
+class LSTM(Recurrent):
     """Long short-term memory, gates i, f, g, o as ``torch.nn.LSTM``; state is (h, c).
 
     ``c_t = f * c_{t-1} + i * g``,  ``h_t = o * tanh(c_t)``; see ``rnnkit.cells.lstm_cell``.
@@ -254,7 +254,7 @@ class LSTM(_Recurrent):
                          backend=backend)
 
 
-class GRU(_Recurrent):
+class GRU(Recurrent):
     """Gated recurrent unit, gates r, z, n as ``torch.nn.GRU`` (b_hn inside the reset gate).
 
     ``n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn))``,  ``h_t = (1 - z) * n + z * h_{t-1}``.

@@ -1,0 +1,72 @@
+"""PyTorch twins of rnnkit's composite modules, used by ``rnnkit.to_torch``.
+
+Each has the same submodule names as its rnnkit original (``rnn``, ``fc``, ``embedding``, ...),
+so ``state_dict`` keys are equal and a safetensors file written by ``rnnkit.save`` loads with
+``load_state_dict``. Importing this module needs torch.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)
+
+
+def run_recurrent(rnn: nn.Module, x, state=None, lengths=None):
+    """A batch-first torch RNN/LSTM/GRU with rnnkit's ``lengths`` semantics (packed
+    sequences; outputs past a length are zero). Returns (y (B, T, D*H), state)."""
+    if lengths is None:
+        return rnn(x, state)
+    lengths = torch.as_tensor(lengths, dtype=torch.int64).cpu()
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    y, state = rnn(packed, state)
+    y, _ = pad_packed_sequence(y, batch_first=True, total_length=x.shape[1])
+    return y, state
+
+
+class LastStep(nn.Module):
+    """out[b] = y[b, lengths[b] - 1], or y[:, -1]."""
+
+    def forward(self, y, lengths=None):
+        if lengths is None:
+            return y[:, -1]
+        last = torch.as_tensor(lengths, dtype=torch.int64, device=y.device) - 1
+        return y[torch.arange(y.shape[0], device=y.device), last]
+
+
+class Sequential(nn.Module):
+    """rnnkit.Sequential: children in order; recurrent children and LastStep take lengths."""
+
+    def __init__(self, modules: dict[str, nn.Module]):
+        super().__init__()
+        for name, m in modules.items():
+            self.add_module(name, m)
+
+    def forward(self, x, lengths=None):
+        for m in self.children():
+            if isinstance(m, RECURRENT):
+                x, _ = run_recurrent(m, x, None, lengths)
+            elif isinstance(m, LastStep):
+                x = m(x, lengths)
+            else:
+                x = m(x)
+        return x
+
+
+class SequenceModel(nn.Module):
+    """rnnkit.models.SequenceModel: embedding? -> rnn -> last step? -> fc."""
+
+    def __init__(self, config: dict, modules: dict[str, nn.Module]):
+        super().__init__()
+        self.rnnkit_config = dict(config)
+        for name, m in modules.items():
+            self.add_module(name, m)
+
+    def forward(self, x, lengths=None, state=None, return_state=False):
+        h = self.embedding(x) if hasattr(self, "embedding") else x
+        y, state_n = run_recurrent(self.rnn, h, state, lengths)
+        if hasattr(self, "last"):
+            y = self.last(y, lengths)
+        out = self.fc(y)
+        return (out, state_n) if return_state else out

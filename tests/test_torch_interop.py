@@ -1,0 +1,110 @@
+"""to_torch / from_torch: same weights, same outputs, names that load both ways."""
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit.layers import Recurrent
+from rnnkit.models import SequenceModel
+from torch_ref import rel_err
+
+torch = pytest.importorskip("torch")
+TOL = {np.float64: 1e-10, np.float32: 1e-5}
+
+
+def build_models(dtype):
+    d = np.dtype(dtype).name
+    return {
+        "rnn-relu-bi": rnnkit.RNN(3, 4, num_layers=2, nonlinearity="relu", bidirectional=True,
+                                  dtype=dtype, seed=0),
+        "lstm": rnnkit.LSTM(3, 5, num_layers=2, dtype=dtype, seed=1),
+        "gru-bi": rnnkit.GRU(3, 4, bidirectional=True, dtype=dtype, seed=2),
+        "sequential": rnnkit.Sequential(rnn=rnnkit.GRU(3, 6, dtype=dtype, seed=3),
+                                        last=rnnkit.LastStep(),
+                                        fc=rnnkit.Linear(6, 2, dtype=dtype, seed=4)),
+        "forecaster": SequenceModel("lstm", input_size=3, hidden_size=5, output_size=4,
+                                    num_layers=2, bidirectional=True, dtype=d, seed=5),
+        "tokens": SequenceModel("gru", vocab_size=9, embedding_dim=4, hidden_size=5,
+                                output_size=9, head="all", dtype=d, seed=6),
+    }
+
+
+def run_rnnkit(model, x, lengths):
+    model.eval()
+    if isinstance(model, Recurrent):
+        return model.forward(x, lengths=lengths)[0]
+    return model.forward(x, lengths=lengths)
+
+
+def run_torch(module, x, lengths):
+    from rnnkit.torch_modules import run_recurrent
+
+    module.eval()
+    with torch.no_grad():
+        xt = torch.tensor(x)
+        if isinstance(module, (torch.nn.RNN, torch.nn.LSTM, torch.nn.GRU)):
+            return run_recurrent(module, xt, None, lengths)[0].numpy()
+        return module(xt, lengths=lengths).numpy()
+
+
+def inputs(name, dtype, rng):
+    lengths = np.array([5, 2, 4])
+    if name == "tokens":
+        return rng.integers(0, 9, (3, 5)), lengths
+    return rng.standard_normal((3, 5, 3)).astype(dtype), lengths
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("name", list(build_models(np.float64)))
+def test_to_torch_gives_equal_outputs(name, dtype):
+    model = build_models(dtype)[name]
+    module = rnnkit.to_torch(model)
+    assert set(module.state_dict()) == set(model.params)
+    x, lengths = inputs(name, dtype, np.random.default_rng(0))
+    for lens in (None, lengths):
+        assert rel_err(run_rnnkit(model, x, lens), run_torch(module, x, lens)) <= TOL[dtype]
+
+
+@pytest.mark.parametrize("name", list(build_models(np.float64)))
+def test_from_torch_round_trip(name):
+    model = build_models(np.float64)[name]
+    module = rnnkit.to_torch(model)
+    with torch.no_grad():  # change the torch weights, then bring them back
+        for p in module.parameters():
+            p.mul_(0.5)
+    back = rnnkit.from_torch(module)
+    assert type(back) is type(model)
+    for k, v in module.state_dict().items():
+        np.testing.assert_array_equal(back.params[k], v.numpy())
+    x, lengths = inputs(name, np.float64, np.random.default_rng(1))
+    assert rel_err(run_rnnkit(back, x, lengths), run_torch(module, x, lengths)) <= 1e-10
+
+
+def test_from_plain_torch_layers():
+    lstm = torch.nn.LSTM(4, 6, num_layers=2, bidirectional=True, dtype=torch.float64)
+    layer = rnnkit.from_torch(lstm)  # batch_first=False in torch: weights are the same
+    x = np.random.default_rng(0).standard_normal((2, 3, 4))
+    with torch.no_grad():
+        expected = lstm(torch.tensor(x).transpose(0, 1))[0].transpose(0, 1).numpy()
+    assert rel_err(layer.forward(x)[0], expected) <= 1e-10
+    lin = rnnkit.from_torch(torch.nn.Linear(3, 2))
+    assert lin.params["weight"].dtype == np.float32
+
+
+def test_safetensors_file_loads_into_the_torch_twin(tmp_path):
+    from safetensors.torch import load_file
+
+    model = build_models(np.float32)["forecaster"]
+    rnnkit.save(model, tmp_path / "m.safetensors")
+    module = rnnkit.to_torch(build_models(np.float32)["forecaster"])
+    module.load_state_dict(load_file(tmp_path / "m.safetensors"))
+    x, lengths = inputs("forecaster", np.float32, np.random.default_rng(2))
+    assert rel_err(run_rnnkit(model, x, lengths), run_torch(module, x, lengths)) <= 1e-5
+
+
+def test_unsupported_conversions_say_why():
+    with pytest.raises(ValueError, match="sigmoid"):
+        rnnkit.to_torch(rnnkit.RNN(2, 3, nonlinearity="sigmoid"))
+    with pytest.raises(TypeError, match="does not know"):
+        rnnkit.from_torch(torch.nn.Conv1d(2, 3, 1))
+    with pytest.raises(ValueError, match="proj_size"):
+        rnnkit.from_torch(torch.nn.LSTM(2, 4, proj_size=2))
