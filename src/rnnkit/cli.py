@@ -17,6 +17,7 @@ COMMANDS = {
     "demo": "rnnkit.demo",
     "bench": "rnnkit.bench",
     "predict": "rnnkit.apps.predict",
+    "export": "rnnkit.apps.export",
 }
 
 

@@ -1,0 +1,59 @@
+"""``rnnkit export --model DIR --format onnx``: write a saved run's model as an ONNX file.
+
+The recurrent layers become ONNX's own RNN/LSTM/GRU operators (see ``rnnkit.onnx_export``),
+with dynamic batch and time axes. The file holds the network only: the task's pre- and
+post-processing kept in task.json (scalers, vocabularies, label names) stays with the run.
+Needs ``pip install 'rnnkit[onnx]'``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..onnx_export import OPSET, export_run
+from .common import emit, log
+
+HELP = "export a saved model to ONNX (RNN/LSTM/GRU as ONNX's own operators)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--model", type=Path, required=True, help="a run folder (from --out)")
+    parser.add_argument("--format", choices=["onnx"], default="onnx",
+                        help="file format (default onnx, the only one)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="the file to write (default DIR/model.onnx)")
+    parser.add_argument("--lengths", action="store_true",
+                        help="add the input 'lengths' (B,) int64 for right-padded batches")
+    parser.add_argument("--state", action="store_true",
+                        help="add the initial states h0 (c0) as inputs and return the final "
+                             "ones")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default=None,
+                        help="float type of the weights (default the model's; onnxruntime "
+                             "runs the recurrent operators in float32 only)")
+    parser.add_argument("--opset", type=int, default=OPSET,
+                        help=f"ONNX opset version (default {OPSET})")
+    parser.add_argument("--json", action="store_true",
+                        help="print a JSON description of the file as the last line")
+
+
+def _signature(values) -> dict:
+    """{name: [dim, ...]} of graph inputs or outputs; symbolic dims by name."""
+    return {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+            for v in values}
+
+
+def _show(signature: dict) -> str:
+    return ", ".join(f"{name} ({', '.join(map(str, dims))})" for name, dims in signature.items())
+
+
+def run(args) -> int:
+    path = export_run(args.model, args.out, lengths=args.lengths, state=args.state,
+                      dtype=args.dtype, opset=args.opset)  # UsageError if onnx is missing
+    import onnx
+
+    graph = onnx.load(path).graph
+    info = dict(path=str(path), format="onnx", opset=args.opset, bytes=path.stat().st_size,
+                inputs=_signature(graph.input), outputs=_signature(graph.output))
+    log(f"exported {args.model} to {path} ({info['bytes']} bytes)")
+    emit(info, args.json, f"{path}: ONNX opset {args.opset}; inputs {_show(info['inputs'])}; "
+                          f"outputs {_show(info['outputs'])}")
+    return 0
