@@ -259,3 +259,15 @@ def test_bad_dy_shape():
     layer.forward(np.zeros((2, 3, 3)))
     with pytest.raises(ValueError, match=r"dy of shape \(2, 3, 4\)"):
         layer.backward(np.zeros((2, 3, 5)))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_deepcopy_and_pickle(kind):
+    import copy
+    import pickle
+
+    layer = LAYERS[kind](3, 4, num_layers=2, seed=0)
+    x = np.ones((1, 2, 3), np.float32)
+    for clone in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        np.testing.assert_array_equal(clone.forward(x)[0], layer.forward(x)[0])
+        assert clone.params["weight_ih_l0"] is not layer.params["weight_ih_l0"]

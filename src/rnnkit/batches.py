@@ -85,3 +85,12 @@ class StreamData:
         for start in range(0, self.x.shape[1], self.seq_len):
             sl = slice(start, start + self.seq_len)
             yield {"x": self.x[:, sl], "y": self.y[:, sl], "lengths": None}
+
+
+def as_data(data):
+    """An ArrayData or StreamData as is; a tuple (x, y[, lengths]) as ArrayData."""
+    if isinstance(data, tuple):
+        return ArrayData(*data)
+    if not hasattr(data, "batches"):
+        raise TypeError("data must be an ArrayData, a StreamData or a tuple (x, y[, lengths])")
+    return data

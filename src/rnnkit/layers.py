@@ -54,6 +54,16 @@ class Recurrent(Module):
         self.training = True
         self._cache = None
 
+    def __getstate__(self):
+        """Pickling and deepcopy: the backend module is looked up again, not copied."""
+        state = dict(self.__dict__)
+        state.pop("_scan")
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._scan = get_backend(self.backend)
+
     # --- settings ------------------------------------------------------------------------
     @property
     def bidirectional(self) -> bool:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .callbacks import Callback
 from .checkpoint import restore_checkpoint, save_checkpoint
-from .batches import ArrayData
+from .batches import as_data
 from .optim import clip_grad_norm
 from .schedules import ReduceLROnPlateau
 
@@ -125,17 +125,17 @@ class Trainer:
 
     def evaluate(self, data, batch_size=256) -> dict:
         """Loss and metrics on ``data`` in eval mode (no dropout, no updates)."""
-        return self._run_epoch(_as_data(data), batch_size, False, False, "eval", None)
+        return self._run_epoch(as_data(data), batch_size, False, False, "eval", None)
 
     # --- the loop -------------------------------------------------------------------------
     def fit(self, data, val=None, *, epochs=10, batch_size=32, shuffle=True,
             validation_split=0.0, resume=None, verbose=True) -> dict:
         """Train for ``epochs`` epochs (counting epochs already done when resuming from the
         checkpoint ``resume``). Returns the history {"loss": [...], "val_loss": [...], ...}."""
-        data = _as_data(data)
+        data = as_data(data)
         if val is None and validation_split:
             data, val = data.split(validation_split)
-        val = _as_data(val) if val is not None else None
+        val = as_data(val) if val is not None else None
         if resume is not None:
             self.restore(resume)
         deadline = None if self.max_minutes is None else \
@@ -194,11 +194,3 @@ class Trainer:
             prefix = f"cb{i}/"
             cb.load_state_dict(state, {k[len(prefix):]: v for k, v in arrays.items()
                                        if k.startswith(prefix)})
-
-
-def _as_data(data):
-    if isinstance(data, tuple):
-        return ArrayData(*data)
-    if not hasattr(data, "batches"):
-        raise TypeError("data must be an ArrayData, a StreamData or a tuple (x, y[, lengths])")
-    return data
