@@ -17,7 +17,7 @@ $(VENV)/.installed-test: $(VENV)/.installed-base
 	touch $@
 
 demo: $(VENV)/.installed-base
-	$(VENV)/bin/rnnkit demo
+	$(VENV)/bin/rnnkit forecast
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest

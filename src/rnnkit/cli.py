@@ -18,6 +18,7 @@ COMMANDS = {
     "bench": "rnnkit.bench",
     "predict": "rnnkit.apps.predict",
     "export": "rnnkit.apps.export",
+    "forecast": "rnnkit.apps.forecast",
 }
 
 

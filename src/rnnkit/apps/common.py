@@ -35,6 +35,7 @@ class TrainingOptions:
     batch_size: int
     max_minutes: float | None
     patience: int
+    engine: str = "numpy"
 
     @classmethod
     def from_args(cls, args) -> "TrainingOptions":
@@ -61,6 +62,10 @@ def add_common_arguments(parser, *, epochs, hidden, layers=1, cell="lstm", lr=1e
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--max-minutes", type=float, default=None,
                    help="stop cleanly when time is up, keeping the best model")
+    g.add_argument("--engine", choices=["numpy", "torch"], default="numpy",
+                   help="train with rnnkit's NumPy code (default) or with PyTorch; under "
+                        "torchrun --nproc_per_node N the torch engine trains with "
+                        "DistributedDataParallel")
     g = parser.add_argument_group("model and training")
     g.add_argument("--cell", choices=["rnn", "lstm", "gru"], default=cell,
                    help=f"recurrent cell (default {cell})")
@@ -80,9 +85,17 @@ def add_common_arguments(parser, *, epochs, hidden, layers=1, cell="lstm", lr=1e
                    help=f"mini-batch size (default {batch_size})")
 
 
+def is_main_process() -> bool:
+    """False in the extra processes of a distributed (torchrun) run: they write nothing."""
+    from ..torch_train import world
+
+    return world()[0] == 0
+
+
 def log(message: str) -> None:
     """Progress and notes go to stderr; stdout is for results."""
-    print(message, file=sys.stderr, flush=True)
+    if is_main_process():
+        print(message, file=sys.stderr, flush=True)
 
 
 def out_dir(args, command: str) -> Path:
@@ -90,14 +103,22 @@ def out_dir(args, command: str) -> Path:
     path = args.out or Path("runs") / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}"
     if path.exists() and not path.is_dir():
         raise UsageError(f"--out {path} exists and is not a folder")
-    path.mkdir(parents=True, exist_ok=True)
+    if is_main_process():
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def fit(model, loss, train, val, opts: TrainingOptions, *, task=None, metrics=None,
         clip_norm=1.0):
     """Adam + gradient clipping + early stopping on val_loss (best weights restored) +
-    the time limit. Returns (history, trainer)."""
+    the time limit. Returns (history, trainer); with ``--engine torch`` the training runs in
+    PyTorch (``rnnkit.torch_train``) and a ``TorchRun`` with the same ``history``, ``epoch``
+    and ``stop_reason`` stands for the trainer."""
+    if opts.engine == "torch":
+        from ..torch_train import fit_torch
+
+        run = fit_torch(model, loss, train, val, opts, task=task, clip_norm=clip_norm, log=log)
+        return run.history, run
     from ..callbacks import EarlyStopping
     from ..optim import Adam
     from ..trainer import Trainer
@@ -125,9 +146,12 @@ def to_jsonable(value):
 
 
 def save_run(out: Path, model, task: dict, metrics: dict, history: dict | None = None) -> None:
-    """model.safetensors, task.json, metrics.json and training_curves.png, atomically."""
+    """model.safetensors, task.json, metrics.json and training_curves.png, atomically
+    (by the main process only)."""
     from ..checkpoint import save
 
+    if not is_main_process():
+        return
     save(model, out / "model.safetensors")
     atomic_write_text(out / "task.json", json.dumps(to_jsonable(task), indent=2))
     atomic_write_text(out / "metrics.json", json.dumps(to_jsonable(metrics), indent=2))
@@ -157,6 +181,8 @@ def load_run(folder):
 
 def emit(metrics: dict, as_json: bool, summary: str) -> None:
     """The human summary on stdout, then (``--json``) the metrics as the last line."""
+    if not is_main_process():
+        return
     print(summary, flush=True)
     if as_json:
         print(json.dumps(to_jsonable(metrics)), flush=True)
@@ -165,6 +191,8 @@ def emit(metrics: dict, as_json: bool, summary: str) -> None:
 def save_figure(fig, path: Path) -> None:
     import io
 
+    if not is_main_process():
+        return
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     atomic_write_bytes(path, buf.getvalue())

@@ -1,0 +1,205 @@
+"""Univariate forecasting: sliding windows, an invertible transform whose scaler is fitted on
+the training part only, rolling forecast origins, the naive and seasonal-naive baselines and
+the error measures RMSE, MAE, MAPE and MASE.
+
+Indexing convention: a forecast *origin* ``o`` is the index of the last observed value; a
+forecast from ``o`` predicts ``x[o+1], ..., x[o+H]`` (horizon H).
+
+References: Hyndman & Athanasopoulos, *Forecasting: Principles and Practice*, 3rd ed. (2021),
+sections 5.2 (simple methods), 5.8 (accuracy, MASE), 5.10 (time series cross-validation, i.e.
+rolling origins), 9.1 (differencing, the KPSS test); Hyndman & Koehler (2006), "Another look
+at measures of forecast accuracy"; Kwiatkowski, Phillips, Schmidt & Shin (1992), "Testing the
+null hypothesis of stationarity against the alternative of a unit root".
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+TRANSFORMS = ("none", "log", "diff", "logdiff")
+KPSS_CRITICAL_5 = 0.463  # 5% critical value of the level-stationarity KPSS statistic
+
+
+def create_sequences(data, window: int, horizon: int = 1):
+    """Seed 001's sliding windows, with a multi-step target:
+    ``X[i] = data[i : i+W]``, ``y[i] = data[i+W : i+W+H]`` for i = 0 .. N-W-H.
+
+    data (N,) -> X (N-W-H+1, W), y (N-W-H+1, H); both empty if N < W + H.
+    """
+    data = np.asarray(data)
+    n = len(data) - window - horizon + 1
+    if n < 1:
+        return np.empty((0, window), data.dtype), np.empty((0, horizon), data.dtype)
+    view = np.lib.stride_tricks.sliding_window_view(data, window + horizon)  # (n, W+H)
+    return view[:, :window].copy(), view[:, window:].copy()
+
+
+# --- the transform ------------------------------------------------------------------------
+class SeriesTransform:
+    """``z = (g(x) - mean) / std`` with g one of
+        none     g(x)_t = x_t
+        log      g(x)_t = log x_t                      (x > 0)
+        diff     g(x)_t = x_t - x_{t-1}                (one value shorter)
+        logdiff  g(x)_t = log x_t - log x_{t-1}        (x > 0; one value shorter)
+    ``mean`` and ``std`` are learned by :meth:`fit` from the training part only.
+
+    ``z[j]`` belongs to ``x[j + lag]`` (lag = 1 for the differencing transforms, else 0).
+    :meth:`inverse` turns H standardised future values after an origin back into levels:
+    differences are accumulated from the level at the origin, logs exponentiated.
+    """
+
+    def __init__(self, kind: str = "none"):
+        if kind not in TRANSFORMS:
+            raise ValueError(f"Unknown transform {kind!r}; expected one of {TRANSFORMS}")
+        self.kind = kind
+
+    @property
+    def lag(self) -> int:
+        return 1 if self.kind.endswith("diff") else 0
+
+    @property
+    def uses_log(self) -> bool:
+        return self.kind.startswith("log")
+
+    def _g(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        if self.uses_log:
+            if np.any(x <= 0):
+                raise ValueError(f"the {self.kind} transform needs positive values, "
+                                 f"got minimum {x.min():g}")
+            x = np.log(x)
+        return np.diff(x) if self.lag else x
+
+    def fit(self, x_train) -> "SeriesTransform":
+        """Learn ``mean_`` and ``std_`` of g(x) on the training part; x_train (N,)."""
+        g = self._g(x_train)  # (N - lag,)
+        self.mean_ = float(g.mean())
+        std = float(g.std())
+        self.std_ = std if std > 1e-12 * max(1.0, abs(self.mean_)) else 1.0  # constant series
+        return self
+
+    def transform(self, x) -> np.ndarray:
+        """x (N,) -> z (N - lag,), standardised with the training mean and std."""
+        return (self._g(x) - self.mean_) / self.std_
+
+    def inverse(self, z, last) -> np.ndarray:
+        """z (..., H) standardised values after an origin, last (...,) the level x[o] at the
+        origin (used by the differencing transforms) -> levels (..., H)."""
+        u = np.asarray(z, dtype=np.float64) * self.std_ + self.mean_  # (..., H) undo scaling
+        if self.lag:
+            start = np.asarray(last, dtype=np.float64)[..., None]  # (..., 1)
+            u = (np.log(start) if self.uses_log else start) + np.cumsum(u, axis=-1)  # undo diff
+        return np.exp(u) if self.uses_log else u  # undo log
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "mean": self.mean_, "std": self.std_}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SeriesTransform":
+        t = cls(d["kind"])
+        t.mean_, t.std_ = float(d["mean"]), float(d["std"])
+        return t
+
+
+def kpss_statistic(x) -> float:
+    """KPSS statistic for level stationarity: ``eta = sum_t S_t^2 / (n^2 s^2)``, S_t the
+    partial sums of x - mean(x), s^2 the Newey-West long-run variance with Bartlett weights
+    over floor(4 (n/100)^(1/4)) lags. Large values (> 0.463 at 5%) reject stationarity."""
+    x = np.asarray(x, dtype=np.float64)
+    n = len(x)
+    if np.ptp(x) == 0:
+        return 0.0  # a constant is stationary (and x - mean would be rounding noise)
+    e = x - x.mean()  # (n,)
+    partial = np.cumsum(e)  # (n,)
+    s2 = e @ e / n
+    lags = int(4 * (n / 100) ** 0.25)
+    for k in range(1, min(lags, n - 1) + 1):
+        s2 += 2 * (1 - k / (lags + 1)) * (e[k:] @ e[:-k]) / n
+    return float(partial @ partial / (n * n * s2)) if s2 > 0 else 0.0
+
+
+def choose_transform(x_train) -> tuple[str, str]:
+    """The ``auto`` rule: difference when the KPSS test rejects a stationary level at 5%
+    (computed on log x when x > 0); take logs too when every value is positive, since a
+    trending positive series usually grows by a percentage. Returns (kind, reason)."""
+    x = np.asarray(x_train, dtype=np.float64)
+    positive = bool(np.all(x > 0))
+    stat = kpss_statistic(np.log(x) if positive else x)
+    if stat <= KPSS_CRITICAL_5:
+        return "none", f"KPSS {stat:.3f} <= {KPSS_CRITICAL_5}: level looks stationary"
+    kind = "logdiff" if positive else "diff"
+    why = "positive values, " if positive else "values not all positive, "
+    return kind, f"KPSS {stat:.3f} > {KPSS_CRITICAL_5}: trending level; {why}{kind}"
+
+
+def estimate_period(z, max_lag: int) -> int:
+    """The lag in 2..max_lag with the largest autocorrelation of z that is a local peak and
+    above max(0.3, 3/sqrt(n)); 1 (no season) if none is."""
+    z = np.asarray(z, dtype=np.float64)
+    z = z - z.mean()
+    denom = z @ z
+    max_lag = min(max_lag, len(z) // 2)
+    if denom <= 0 or max_lag < 3:
+        return 1
+    acf = np.array([z[k:] @ z[:-k] / denom if k else 1.0 for k in range(max_lag + 2)])
+    threshold = max(0.3, 3 / math.sqrt(len(z)))
+    peaks = [k for k in range(2, max_lag + 1)
+             if acf[k] > threshold and acf[k] >= acf[k - 1] and acf[k] >= acf[k + 1]]
+    return max(peaks, key=lambda k: acf[k]) if peaks else 1
+
+
+# --- origins, baselines, errors ------------------------------------------------------------
+def origins_between(first_target: int, last_target: int, horizon: int) -> np.ndarray:
+    """Every origin o whose targets o+1..o+H all lie in [first_target, last_target]."""
+    return np.arange(first_target - 1, last_target - horizon + 1)
+
+
+def targets_at(x, origins, horizon: int) -> np.ndarray:
+    """x[o+1 : o+1+H] for each origin; -> (len(origins), H)."""
+    idx = np.asarray(origins)[:, None] + np.arange(1, horizon + 1)  # (n, H)
+    return np.asarray(x)[idx]
+
+
+def naive_forecast(x, origins, horizon: int) -> np.ndarray:
+    """``x_hat[o+h] = x[o]`` for h = 1..H; -> (len(origins), H)."""
+    last = np.asarray(x)[np.asarray(origins)]  # (n,)
+    return np.repeat(last[:, None], horizon, axis=1)
+
+
+def seasonal_naive_forecast(x, origins, horizon: int, period: int) -> np.ndarray:
+    """``x_hat[o+h] = x[o + h - m*ceil(h/m)]``: the same season of the last observed cycle
+    (m = period; m = 1 is the naive forecast); -> (len(origins), H)."""
+    h = np.arange(1, horizon + 1)
+    back = h - period * np.ceil(h / period).astype(int)  # (H,) in -m+1..0
+    return np.asarray(x)[np.asarray(origins)[:, None] + back]
+
+
+def mase_scale(x_train, period: int) -> float:
+    """In-sample MAE of the seasonal-naive one-step forecast on the training part,
+    ``mean_t |x_t - x_{t-m}|`` (m = 1: the naive forecast), the MASE denominator."""
+    x = np.asarray(x_train, dtype=np.float64)
+    return float(np.mean(np.abs(x[period:] - x[:-period])))
+
+
+def forecast_errors(actual, forecast, scale: float) -> dict:
+    """RMSE, MAE, MAPE (%, over the nonzero actuals) and MASE (= MAE / scale) over every
+    origin and step; actual, forecast (n, H) in the units of the series."""
+    actual, forecast = np.asarray(actual, np.float64), np.asarray(forecast, np.float64)
+    err = forecast - actual  # (n, H)
+    nonzero = actual != 0
+    mae = float(np.mean(np.abs(err)))
+    return {
+        "rmse": float(np.sqrt(np.mean(err ** 2))),
+        "mae": mae,
+        "mape": float(100 * np.mean(np.abs(err[nonzero] / actual[nonzero])))
+        if nonzero.any() else None,
+        "mase": mae / scale if scale > 0 else None,
+    }
+
+
+def errors_by_step(actual, forecast) -> dict:
+    """RMSE and MAE of each step ahead h = 1..H (averaged over origins): lists of H floats."""
+    err = np.asarray(forecast, np.float64) - np.asarray(actual, np.float64)  # (n, H)
+    return {"rmse": np.sqrt(np.mean(err ** 2, axis=0)).tolist(),
+            "mae": np.mean(np.abs(err), axis=0).tolist()}
