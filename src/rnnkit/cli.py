@@ -19,6 +19,7 @@ COMMANDS = {
     "predict": "rnnkit.apps.predict",
     "export": "rnnkit.apps.export",
     "forecast": "rnnkit.apps.forecast",
+    "classify": "rnnkit.apps.classify",
 }
 
 

@@ -143,7 +143,7 @@ def fit_torch(model, loss, train, val, opts, *, task=None, clip_norm=1.0, log=pr
                 if clip_norm is not None:
                     torch.nn.utils.clip_grad_norm_(ddp.parameters(), clip_norm)
                 optimizer.step()
-            total += float(value) * len(b["x"])
+            total += float(value.detach()) * len(b["x"])
             count += len(b["x"])
         return total / max(count, 1)
 

@@ -1,0 +1,370 @@
+"""``rnnkit classify`` end to end: .ts (multivariate, unequal lengths), CSV/TSV, NPZ and text
+files; the run folder, the JSON line, reproducibility, ``rnnkit predict``; one-line errors
+(exit 2, nothing written) for bad input; and the helpers (missing values, scaling, split,
+metrics)."""
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rnnkit.apps.classify import (channel_stats, confusion_matrix, f1_scores, fill_missing,
+                                  macro_f1, standardise, stratified_split)
+from rnnkit.checkpoint import load
+from rnnkit.cli import main
+
+FAST = ["--hidden", "16", "--lr", "1e-2", "--batch-size", "16"]
+
+
+def ramps(rng, n, channels=1, lengths=(8, 16)):
+    """Series that rise (label "up") or fall ("down") in channel 0, plus noise channels."""
+    xs, labels = [], []
+    for i in range(n):
+        T = int(rng.integers(*lengths))
+        sign = 1 if i % 2 == 0 else -1
+        x = rng.normal(0, 0.3, (T, channels))  # (T, C)
+        x[:, 0] += sign * np.linspace(-1, 1, T)
+        xs.append(x)
+        labels.append("up" if sign > 0 else "down")
+    return xs, labels
+
+
+def write_ts(path, xs, labels, classes=("up", "down")):
+    C = xs[0].shape[1]
+    lines = ["# test data", "@problemName Ramps", "@timeStamps false", "@missing false",
+             f"@univariate {'true' if C == 1 else 'false'}", f"@dimensions {C}",
+             "@equalLength false", f"@classLabel true {' '.join(classes)}", "@data"]
+    for x, y in zip(xs, labels):
+        lines.append(":".join(",".join(f"{v:.6g}" for v in x[:, c]) for c in range(C))
+                     + f":{y}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_csv(path, header, rows, delimiter=","):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, delimiter=delimiter)
+        if header:
+            w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def texts(rng, n):
+    filler = "the a of movie film story actor scene plot and it was".split()
+    cue = {"pos": ["great", "good", "lovely"], "neg": ["awful", "bad", "boring"]}
+    rows = []
+    for i in range(n):
+        label = "pos" if i % 2 == 0 else "neg"
+        words = list(rng.choice(filler, size=int(rng.integers(3, 8))))
+        words.insert(int(rng.integers(0, len(words) + 1)), str(rng.choice(cue[label])))
+        rows.append([" ".join(words).capitalize() + ".", label])
+    return rows
+
+
+def classify(capsys, *args):
+    """Run in-process; (exit code, stdout, stderr, last-line JSON or None)."""
+    code = main(["classify", *map(str, args)])
+    out, err = capsys.readouterr()
+    last = out.strip().splitlines()[-1] if out.strip() else ""
+    return code, out, err, json.loads(last) if last.startswith("{") else None
+
+
+def predict(capsys, *args):
+    code = main(["predict", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def ts_files(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    folder = tmp_path_factory.mktemp("ts")
+    train = write_ts(folder / "R_TRAIN.ts", *ramps(rng, 48, channels=2))
+    test = write_ts(folder / "R_TEST.ts", *ramps(rng, 40, channels=2))
+    return train, test
+
+
+# --- end to end ----------------------------------------------------------------------------
+def test_multivariate_ts_learns_saves_and_predicts(ts_files, tmp_path, capsys):
+    train, test = ts_files
+    out = tmp_path / "run"
+    code, stdout, err, m = classify(capsys, "--train", train, "--test", test, "--out", out,
+                                    "--epochs", 30, "--json", *FAST)
+    assert code == 0, err
+    for name in ("model.safetensors", "task.json", "metrics.json", "training_curves.png",
+                 "confusion_matrix.png"):
+        assert (out / name).is_file(), name
+    assert m == json.loads((out / "metrics.json").read_text())
+    cm = np.array(m["confusion_matrix"])
+    assert m["dataset"] == "R"  # R_TRAIN.ts
+    assert m["classes"] == ["down", "up"] and cm.sum() == m["n_test"] == 40
+    assert m["n_train"] + m["n_val"] == 48
+    assert m["test_accuracy"] == pytest.approx(np.trace(cm) / cm.sum())
+    assert m["test_accuracy"] > 0.9 > m["majority_class_accuracy"]  # it learned the slope
+    task = json.loads((out / "task.json").read_text())
+    assert task["mode"] == "series" and task["channels"] == 2
+
+    code, stdout, err = predict(capsys, "--model", out, "--input", test, "--json")
+    assert code == 0, err
+    result = json.loads(stdout.strip().splitlines()[-1])
+    assert len(result["predictions"]) == 40
+    assert result["accuracy"] == pytest.approx(m["test_accuracy"])
+    code, stdout, _ = predict(capsys, "--model", out, "--input", test)
+    lines = stdout.strip().splitlines()
+    assert lines[:-1] == result["predictions"] and lines[-1].startswith("accuracy")
+
+
+def test_seed_makes_runs_reproducible(ts_files, tmp_path, capsys):
+    train, test = ts_files
+    runs = []
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        code, _, err, m = classify(capsys, "--train", train, "--test", test, "--out",
+                                   tmp_path / name, "--epochs", 3, "--seed", seed, "--json",
+                                   *FAST)
+        assert code == 0, err
+        m.pop("train_seconds")
+        runs.append(m)
+    assert runs[0] == runs[1]
+    a, b, c = (load(tmp_path / name / "model.safetensors").params for name in "abc")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not all(np.array_equal(a[k], c[k]) for k in a)  # another seed, another model
+
+
+def test_default_data_is_italy_power_demand(tmp_path, capsys):
+    code, stdout, err, m = classify(capsys, "--out", tmp_path / "run", "--epochs", 1,
+                                    "--hidden", 4, "--json")
+    assert code == 0, err
+    assert m["dataset"] == "ItalyPowerDemand" and m["classes"] == ["1", "2"]
+    assert m["n_train"] + m["n_val"] == 67 and m["n_test"] == 1029  # the official split
+    assert "ItalyPowerDemand" in err  # the data summary goes to stderr
+
+
+def test_csv_tsv_and_npz_series(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    xs, labels = ramps(rng, 40, lengths=(6, 10))
+    T = max(len(x) for x in xs)
+    rows = [[f"{v:.4f}" for v in x[:, 0]] + [""] * (T - len(x)) + [y]
+            for x, y in zip(xs, labels)]
+    rows[3][2] = ""  # an interior missing value: interpolated
+    header = [f"t{t}" for t in range(T)] + ["label"]
+    csv_path = write_csv(tmp_path / "r.csv", header, rows)
+    code, _, err, m = classify(capsys, "--train", csv_path, "--out", tmp_path / "csv",
+                               "--epochs", 2, "--json", *FAST)
+    assert code == 0, err
+    assert m["mode"] == "series" and m["n_train"] + m["n_val"] + m["n_test"] == 40  # held out
+    assert "no --test" in err
+
+    # UCR's own .tsv layout: no header, the class number first
+    ucr = [[str(["down", "up"].index(r[-1]) + 1)] + r[:-1] for r in rows]
+    tsv = write_csv(tmp_path / "r.tsv", None, ucr, "\t")
+    code, _, err, m = classify(capsys, "--train", tsv, "--test", tsv, "--label-column", 0,
+                               "--out", tmp_path / "tsv", "--epochs", 2, "--json", *FAST)
+    assert code == 0, err
+    assert m["n_test"] == 40 and m["classes"] == ["1", "2"]
+
+    X = np.zeros((40, T, 2))  # (N, T, C), zero-padded
+    for i, x in enumerate(xs):
+        X[i, : len(x)] = np.repeat(x, 2, axis=1)
+    lengths = np.array([len(x) for x in xs])
+    y = np.array([labels.index(s) for s in labels])  # integer labels
+    np.savez(tmp_path / "r.npz", X=X, y=y, lengths=lengths)
+    np.savez(tmp_path / "unlabelled.npz", X=X[:5], lengths=lengths[:5])
+    out = tmp_path / "npz"
+    code, _, err, m = classify(capsys, "--train", tmp_path / "r.npz", "--test",
+                               tmp_path / "r.npz", "--out", out, "--epochs", 2, "--json", *FAST)
+    assert code == 0, err
+    assert m["classes"] == ["0", "1"]
+    code, stdout, err = predict(capsys, "--model", out, "--input", tmp_path / "unlabelled.npz",
+                                "--json")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    assert code == 0 and len(result["predictions"]) == 5 and "accuracy" not in result
+
+
+def test_text_classification_word_and_char(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    train = write_csv(tmp_path / "train.csv", ["review", "label"], texts(rng, 80))
+    test = write_csv(tmp_path / "test.csv", ["review", "label"], texts(rng, 40))
+    out = tmp_path / "word"
+    code, _, err, m = classify(capsys, "--train", train, "--test", test, "--out", out,
+                               "--epochs", 25, "--embedding-dim", 16, "--json", *FAST)
+    assert code == 0, err
+    assert m["mode"] == "text" and m["test_accuracy"] > 0.9  # found the cue words
+    task = json.loads((out / "task.json").read_text())
+    assert task["tokens"] == "word" and task["vocabulary"][:2] == ["<pad>", "<unk>"]
+    assert task["text_column"] == "review"
+    code, stdout, err = predict(capsys, "--model", out, "--input", test, "--json")
+    assert code == 0, err
+    assert json.loads(stdout.strip().splitlines()[-1])["accuracy"] == \
+        pytest.approx(m["test_accuracy"])
+
+    tsv = write_csv(tmp_path / "t.tsv", ["id", "body", "label"],
+                    [[i, *r] for i, r in enumerate(texts(rng, 30))], "\t")
+    code, _, err, m = classify(capsys, "--train", tsv, "--text-column", "body", "--tokens",
+                               "char", "--out", tmp_path / "char", "--epochs", 1, "--json",
+                               *FAST)
+    assert code == 0, err
+    vocab = json.loads((tmp_path / "char" / "task.json").read_text())["vocabulary"]
+    assert all(len(t) == 1 for t in vocab[2:])  # characters
+
+
+# --- bad input -----------------------------------------------------------------------------
+def bad_inputs(tmp_path, ts_files):
+    """(name, arguments, phrase expected in the one-line error)."""
+    train, test = ts_files
+    rng = np.random.default_rng(3)
+    header = ["t0", "t1", "t2", "label"]
+    good = [["1", "2", "3", "a"], ["3", "2", "1", "b"]] * 4
+    text_rows = texts(rng, 10) + [["  ", "pos"]]
+    f = {
+        "good": write_csv(tmp_path / "good.csv", header, good),
+        "empty": tmp_path / "empty.csv",
+        "nonnum": write_csv(tmp_path / "nonnum.csv", header, good + [["1", "x", "3", "a"]]),
+        "oneclass": write_csv(tmp_path / "one.csv", header, [["1", "2", "3", "a"]] * 6),
+        "tiny": write_csv(tmp_path / "tiny.csv", header, good[:2]),
+        "unseen": write_csv(tmp_path / "unseen.csv", header, good + [["1", "2", "3", "c"]]),
+        "emptytext": write_csv(tmp_path / "et.csv", ["text", "label"], text_rows),
+        "malformed": tmp_path / "bad.ts",
+        "univariate": write_ts(tmp_path / "uni.ts", *ramps(rng, 10)),
+        "nolabels": tmp_path / "nolabels.ts",
+        "headeronly": write_csv(tmp_path / "h.csv", header, []),
+        "npz": tmp_path / "noX.npz",
+        "xlsx": tmp_path / "data.xlsx",
+    }
+    f["empty"].write_text("")
+    f["malformed"].write_text("@problemName x\n@univariate maybe\n@data\n1,2:a\n")
+    f["nolabels"].write_text("@classLabel false\n@data\n1,2\n2,1\n")
+    np.savez(f["npz"], data=np.zeros((3, 4)))
+    f["xlsx"].write_text("x")
+    return [
+        ("missing file", ["--train", tmp_path / "nope.ts", "--test", test], "no such file"),
+        ("unknown column", ["--train", f["nonnum"], "--label-column", "cls"],
+         "has no column 'cls'"),
+        ("non-numeric", ["--train", f["nonnum"]], "column 't1' holds 'x', not a number"),
+        ("empty text", ["--train", f["emptytext"]], f"et.csv:{len(text_rows) + 1}: empty text"),
+        ("one class", ["--train", f["oneclass"]], "only one class"),
+        ("unseen labels", ["--train", f["good"], "--test", f["unseen"]],
+         "not seen in training: 'c'"),
+        ("too few", ["--train", f["tiny"], "--test", f["tiny"]], "too few"),
+        ("malformed .ts", ["--train", f["malformed"], "--test", test],
+         "bad.ts:2: @univariate needs true or false"),
+        ("empty file", ["--train", f["empty"]], "is empty"),
+        ("header only", ["--train", f["headeronly"]], "has a header but no rows"),
+        ("no labels", ["--train", f["nolabels"], "--test", test], "has no class labels"),
+        ("channels", ["--train", train, "--test", f["univariate"]],
+         "has 1 channels; the model was trained on 2"),
+        ("npz without X", ["--train", f["npz"], "--test", f["npz"]], "has no array X"),
+        ("file type", ["--train", f["xlsx"]], "unknown file type '.xlsx'"),
+        ("test alone", ["--test", test], "--test needs --train"),
+        ("val fraction", ["--val-fraction", 1.5], "--val-fraction must lie in (0, 1)"),
+        ("epochs", ["--epochs", 0], "--epochs must be at least 1"),
+    ]
+
+
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(ts_files, tmp_path, capsys):
+    for name, args, phrase in bad_inputs(tmp_path, ts_files):
+        out = tmp_path / "out"
+        code, stdout, err, _ = classify(capsys, *args, "--out", out)
+        assert code == 2, (name, err)
+        assert err.startswith("rnnkit classify: error: ") and err.count("\n") == 1, (name, err)
+        assert phrase in err, (name, err)
+        assert not out.exists(), name
+
+
+def test_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["classify", "--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    assert all(opt in out for opt in ("--train", "--test", "--label-column", "--text-column",
+                                      "--tokens", "--cell", "--epochs", "--json"))
+
+
+def test_bad_input_in_a_subprocess_has_no_traceback(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "rnnkit", "classify", "--train",
+                        str(tmp_path / "missing.csv"), "--out", str(tmp_path / "out")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().endswith("no such file: " + str(tmp_path / "missing.csv"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_predict_bad_input(ts_files, tmp_path, capsys):
+    train, test = ts_files
+    out = tmp_path / "run"
+    assert classify(capsys, "--train", train, "--test", test, "--out", out, "--epochs", 1,
+                    *FAST)[0] == 0
+    code, _, err = predict(capsys, "--model", out)
+    assert code == 2 and "give --input FILE" in err
+    uni = write_ts(tmp_path / "uni.ts", *ramps(np.random.default_rng(0), 4))
+    code, _, err = predict(capsys, "--model", out, "--input", uni)
+    assert code == 2 and "has 1 channels" in err and err.count("\n") == 1
+    other = write_ts(tmp_path / "other.ts", *ramps(np.random.default_rng(0), 4, 2),
+                     classes=("up", "down", "flat"))
+    other.write_text(other.read_text().replace(":up\n", ":flat\n"))
+    code, _, err = predict(capsys, "--model", out, "--input", other)
+    assert code == 2 and "not seen in training: 'flat'" in err
+
+
+# --- helpers -------------------------------------------------------------------------------
+def test_fill_missing_interpolates_and_trims():
+    x = np.array([[[1.0], [np.nan], [3.0], [np.nan], [0.0]],
+                  [[np.nan], [2.0], [4.0], [6.0], [8.0]]])  # (2, 5, 1)
+    lengths = np.array([4, 5])
+    filled, new_lengths, count = fill_missing(x, lengths, ["a", "b"])
+    assert new_lengths.tolist() == [3, 5]  # the trailing gap of series a is cut
+    np.testing.assert_allclose(filled[0, :3, 0], np.interp([0, 1, 2], [0, 2], [1, 3]))
+    assert (filled[0, 3:] == 0).all()
+    assert filled[1, 0, 0] == x[1, 1, 0]  # held at the first observed value
+    assert count == 2 and np.isnan(x).sum() == 3  # the input is not changed
+    x2 = np.full((1, 3, 2), np.nan)
+    x2[0, :, 0] = 1.0
+    with pytest.raises(Exception, match="s1: channel 2 has no values"):
+        fill_missing(x2, np.array([3]), ["s1"])
+
+
+def test_channel_stats_use_valid_steps_only():
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, 2.0, (4, 6, 2))
+    lengths = np.array([6, 2, 4, 1])
+    x[1, 2:] = 1e6  # padding must not count
+    valid = np.concatenate([x[i, :n] for i, n in enumerate(lengths)])  # (sum n, C)
+    mean, std = channel_stats(x, lengths)
+    np.testing.assert_allclose(mean, valid.mean(axis=0))
+    np.testing.assert_allclose(std, valid.std(axis=0))
+    z = standardise(x, lengths, mean, std)
+    assert z.dtype == np.float32 and (z[1, 2:] == 0).all()
+    zv = np.concatenate([z[i, :n] for i, n in enumerate(lengths)])
+    np.testing.assert_allclose(zv.mean(axis=0), 0, atol=1e-6)
+    np.testing.assert_allclose(zv.std(axis=0), 1, atol=1e-6)
+
+
+def test_stratified_split_keeps_every_class():
+    y = np.array([0] * 10 + [1] * 5 + [2] * 2 + [3])
+    keep, held = stratified_split(y, 0.2, np.random.default_rng(0))
+    assert sorted(np.concatenate([keep, held]).tolist()) == list(range(len(y)))
+    for k, n in zip(*np.unique(y, return_counts=True)):
+        n_held = int(np.sum(y[held] == k))
+        assert n_held == (0 if n == 1 else max(1, round(0.2 * n)))
+        assert np.sum(y[keep] == k) >= 1
+    again = stratified_split(y, 0.2, np.random.default_rng(0))
+    assert all((a == b).all() for a, b in zip((keep, held), again))
+
+
+def test_confusion_matrix_and_f1_match_their_definitions():
+    rng = np.random.default_rng(0)
+    y_true, y_pred = rng.integers(0, 3, 50), rng.integers(0, 3, 50)
+    y_pred[y_pred == 2] = 1  # class 2 never predicted
+    cm = confusion_matrix(y_true, y_pred, 4)  # class 3 never occurs
+    assert cm.sum() == 50 and cm[:, 2].sum() == 0
+    f1 = []
+    for k in range(4):
+        tp = np.sum((y_true == k) & (y_pred == k))
+        precision = tp / max(np.sum(y_pred == k), 1)
+        recall = tp / max(np.sum(y_true == k), 1)
+        f1.append(0.0 if tp == 0 else 2 * precision * recall / (precision + recall))
+        assert cm[k].sum() == np.sum(y_true == k)
+    np.testing.assert_allclose(f1_scores(cm), f1)
+    assert macro_f1(cm) == pytest.approx(np.mean(f1[:3]))  # class 3 is absent
