@@ -183,6 +183,24 @@ def test_last_step_picks_and_scatters(B, T):
     check_module_grads(head, y, forward_kwargs={"lengths": lengths})
 
 
+def test_last_step_both_ends_gives_each_directions_final_state():
+    """With reverse_features=H on a bidirectional layer the head returns [h_n forward,
+    h_n reverse] of every sequence, lengths included."""
+    from rnnkit import GRU
+
+    layer = GRU(3, 4, bidirectional=True, dtype=np.float64, seed=0)
+    rng = np.random.default_rng(0)
+    x, lengths = rng.standard_normal((3, 5, 3)), np.array([5, 1, 3])
+    y, h_n = layer.forward(x, lengths=lengths)
+    head = LastStep(reverse_features=4)
+    out = head.forward(y, lengths=lengths)
+    np.testing.assert_allclose(out, np.concatenate([h_n[0], h_n[1]], axis=1), atol=1e-15)
+    check_module_grads(head, y, forward_kwargs={"lengths": lengths})
+    assert repr(head) == "LastStep(reverse_features=4)"
+    with pytest.raises(ValueError, match="exceeds the 2 features"):
+        LastStep(reverse_features=3).forward(np.zeros((1, 2, 2)))
+
+
 def test_last_step_errors():
     head = LastStep()
     with pytest.raises(ValueError, match=r"Expected y to be 3D \(B, T, F\), got 2D"):

@@ -331,3 +331,21 @@ def test_cli_bad_input_is_one_line_exit_2(run_folder, tmp_path, capsys, monkeypa
     assert main(["export", "--model", str(folder)]) == 2
     assert "pip install 'rnnkit[onnx]'" in capsys.readouterr().err
     assert sorted(p.name for p in folder.iterdir()) == before  # nothing written
+
+
+def test_bidirectional_sequence_model_reads_both_ends(tmp_path):
+    """A bidirectional many-to-one SequenceModel uses both directions' final states; the
+    ONNX graph and the torch twin do the same."""
+    ort = pytest.importorskip("onnxruntime")
+    from rnnkit.models import SequenceModel
+
+    model = SequenceModel("lstm", input_size=2, hidden_size=3, output_size=2,
+                          bidirectional=True, seed=0).eval()
+    assert model.modules["last"].reverse_features == 3
+    path = tmp_path / "m.onnx"
+    rnnkit.export_onnx(model, path, lengths=True)
+    x = np.random.default_rng(0).standard_normal((3, 4, 2)).astype(np.float32)
+    lengths = np.array([4, 1, 2], np.int64)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"x": x, "lengths": lengths})[0]
+    np.testing.assert_allclose(got, model.forward(x, lengths=lengths), rtol=1e-5, atol=1e-6)

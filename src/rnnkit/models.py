@@ -53,7 +53,8 @@ class SequenceModel(Container):
             kw["nonlinearity"] = nonlinearity
         self.modules["rnn"] = CELLS[cell](input_size, hidden_size, **kw)
         if head == "last":
-            self.modules["last"] = LastStep()
+            # bidirectional: both directions' final states (forward at the end, reverse at t=0)
+            self.modules["last"] = LastStep(hidden_size if bidirectional else None)
         D = 2 if bidirectional else 1
         self.modules["fc"] = Linear(D * hidden_size, output_size, dtype=dtype, seed=seeds[2])
         self.training = True

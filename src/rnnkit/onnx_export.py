@@ -212,11 +212,24 @@ def _linear(g: _Graph, m: Linear, x: str, shape: list, base: str) -> str:
     return y if b is None else g.op("Add", [y, g.const(f"{base}.bias", b)], base)
 
 
-def _last_step(g: _Graph, y: str, base: str) -> str:
-    """y (B, T, F) -> (B, F) at each sequence's last valid step (the last step without lengths)."""
+def _last_step(g: _Graph, y: str, base: str, features: int, reverse_features=None) -> str:
+    """y (B, T, F) -> (B, F) at each sequence's last valid step (the last step without
+    lengths); the last ``reverse_features`` features are taken at t = 0 (rnnkit.LastStep)."""
     if g.lengths is None:
-        return g.op("Gather", [y, g.const("minus_one", np.array(-1, np.int64))], base, axis=1)
-    return g.op("GatherND", [y, g.last_index()], base, batch_dims=1)
+        out = g.op("Gather", [y, g.const("minus_one", np.array(-1, np.int64))], base, axis=1)
+    else:
+        out = g.op("GatherND", [y, g.last_index()], base, batch_dims=1)
+    if not reverse_features:
+        return out
+    split = features - reverse_features
+    first = g.op("Gather", [y, g.const("zero", np.array(0, np.int64))], base, axis=1)  # (B, F)
+
+    def cols(x, start, stop):
+        return g.op("Slice", [x, g.const("start", np.array([start], np.int64)),
+                              g.const("stop", np.array([stop], np.int64)),
+                              g.const("axis_1", np.array([1], np.int64))], base)
+
+    return g.op("Concat", [cols(out, 0, split), cols(first, split, features)], base, axis=1)
 
 
 def _emit(g: _Graph, module, x: str, shape: list, base: str):
@@ -242,7 +255,7 @@ def _emit(g: _Graph, module, x: str, shape: list, base: str):
     if isinstance(module, LastStep):
         if len(shape) != 3:
             raise OnnxExportError(f"{base} is LastStep but receives a {len(shape)}D array")
-        return _last_step(g, x, base), [shape[0], shape[2]]
+        return _last_step(g, x, base, shape[2], module.reverse_features), [shape[0], shape[2]]
     if isinstance(module, Dropout):
         return g.op("Identity", [x], base), shape  # inference: dropout is the identity
     raise OnnxExportError(f"{base or 'the model'} is a {type(module).__name__}, which has no "
@@ -263,7 +276,9 @@ def _sequence_model(g: _Graph, model: SequenceModel, x: str, shape: list, base: 
     y, h_n, c_n = _recurrent(g, rnn, x, prefix + "rnn", h0, c0, want_state)  # (B, T, D*H)
     shape = ["batch", "time", rnn.num_directions * rnn.hidden_size]
     if "last" in model.modules:
-        y, shape = _last_step(g, y, prefix + "last"), ["batch", shape[-1]]
+        last = model.modules["last"]
+        y = _last_step(g, y, prefix + "last", shape[-1], last.reverse_features)
+        shape = ["batch", shape[-1]]
     return _emit(g, model.modules["fc"], y, shape, prefix + "fc"), h_n, c_n
 
 

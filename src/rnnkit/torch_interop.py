@@ -62,7 +62,7 @@ def to_torch(model: Module):
     elif isinstance(model, knn.Dropout):
         return nn.Dropout(model.p).train(model.training)
     elif isinstance(model, knn.LastStep):
-        return tm.LastStep()
+        return tm.LastStep(model.reverse_features)
     elif isinstance(model, knn.Sequential):
         return tm.Sequential({k: to_torch(m) for k, m in model.modules.items()}) \
             .train(model.training)
@@ -115,7 +115,7 @@ def from_torch(module, seed=None) -> Module:
     elif isinstance(module, nn.Dropout):
         return knn.Dropout(module.p, seed=seed).train(module.training)
     elif isinstance(module, tm.LastStep):
-        return knn.LastStep()
+        return knn.LastStep(module.reverse_features)
     elif isinstance(module, tm.Sequential):
         return knn.Sequential(**{k: from_torch(m, seed) for k, m in module.named_children()})
     elif isinstance(module, tm.SequenceModel):

@@ -26,13 +26,23 @@ def run_recurrent(rnn: nn.Module, x, state=None, lengths=None):
 
 
 class LastStep(nn.Module):
-    """out[b] = y[b, lengths[b] - 1], or y[:, -1]."""
+    """out[b] = y[b, lengths[b] - 1], or y[:, -1]; the last ``reverse_features`` features
+    are read at t = 0 (where a reverse direction ends), as rnnkit.LastStep."""
+
+    def __init__(self, reverse_features=None):
+        super().__init__()
+        self.reverse_features = reverse_features
 
     def forward(self, y, lengths=None):
         if lengths is None:
-            return y[:, -1]
-        last = torch.as_tensor(lengths, dtype=torch.int64, device=y.device) - 1
-        return y[torch.arange(y.shape[0], device=y.device), last]
+            out = y[:, -1]
+        else:
+            last = torch.as_tensor(lengths, dtype=torch.int64, device=y.device) - 1
+            out = y[torch.arange(y.shape[0], device=y.device), last]
+        if self.reverse_features:
+            split = y.shape[-1] - self.reverse_features
+            out = torch.cat([out[:, :split], y[:, 0, split:]], dim=1)
+        return out
 
 
 class Sequential(nn.Module):
