@@ -32,10 +32,11 @@ def register_module(cls):
 
 
 def _builtin_classes():
-    from . import layers, models, nn
+    from . import attention, layers, models, nn, seq2seq
 
     for cls in (layers.RNN, layers.LSTM, layers.GRU, nn.Linear, nn.Embedding, nn.Dropout,
-                nn.LastStep, nn.Sequential, models.SequenceModel):
+                nn.LastStep, nn.Sequential, models.SequenceModel, attention.LuongAttention,
+                seq2seq.Seq2Seq):
         MODULE_CLASSES.setdefault(cls.__name__, cls)
 
 

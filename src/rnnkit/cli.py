@@ -20,6 +20,7 @@ COMMANDS = {
     "export": "rnnkit.apps.export",
     "forecast": "rnnkit.apps.forecast",
     "classify": "rnnkit.apps.classify",
+    "translate": "rnnkit.apps.translate",
 }
 
 
