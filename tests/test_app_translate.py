@@ -148,7 +148,6 @@ GOOD = "".join(f"{i} march 2001\t2001-03-{i:02d}\n" for i in range(1, 13))
     (lambda p: ["--pairs", _tsv(p, GOOD), "--num-pairs", "100"], "does not apply to --pairs"),
     (lambda p: ["--beam", "0"], "--beam must be at least 1, got 0"),
     (lambda p: ["--epochs", "0"], "--epochs must be at least 1, got 0"),
-    (lambda p: ["--engine", "torch"], "--engine torch is not available for translate"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, make_args,
                                                          message):

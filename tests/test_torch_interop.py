@@ -79,6 +79,23 @@ def test_from_torch_round_trip(name):
     assert rel_err(run_rnnkit(back, x, lengths), run_torch(module, x, lengths)) <= 1e-10
 
 
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_seq2seq_twin_gives_equal_logits(cell):
+    from rnnkit.seq2seq import Seq2Seq
+
+    model = Seq2Seq(11, 7, embedding_dim=4, hidden_size=5, cell=cell, num_layers=2,
+                    dtype="float64", seed=0)
+    module = rnnkit.to_torch(model)
+    assert set(module.state_dict()) == set(model.params)
+    r = np.random.default_rng(0)
+    src, lengths, tgt = r.integers(1, 11, (3, 6)), np.array([6, 2, 4]), r.integers(1, 7, (3, 5))
+    with torch.no_grad():
+        expected = module(torch.tensor(src), torch.tensor(lengths), torch.tensor(tgt)).numpy()
+    assert rel_err(model.forward(src, lengths, tgt), expected) <= 1e-10
+    back = rnnkit.from_torch(module)
+    assert type(back) is Seq2Seq and rel_err(back.forward(src, lengths, tgt), expected) <= 1e-10
+
+
 def test_from_plain_torch_layers():
     lstm = torch.nn.LSTM(4, 6, num_layers=2, bidirectional=True, dtype=torch.float64)
     layer = rnnkit.from_torch(lstm)  # batch_first=False in torch: weights are the same

@@ -17,7 +17,6 @@ at zero. Reference: Bahdanau, Cho & Bengio 2015 (bidirectional encoder), Luong e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import MappingProxyType
 
 import numpy as np
 
@@ -25,7 +24,7 @@ from .attention import LuongAttention, attention_forward, attention_keys
 from .checkpoint import register_module
 from .init import seed_sequence
 from .layers import GRU, LSTM, RNN
-from .module import Module
+from .module import Container, Module
 from .nn import Embedding, Linear, check_indices, linear_forward
 from .trainer import SupervisedTask
 
@@ -62,7 +61,7 @@ def take_state(state, idx):
 
 
 @register_module
-class Seq2Seq(Module):
+class Seq2Seq(Container):
     """Encoder-decoder with Luong attention (see the module docstring for the equations).
 
     Arguments: vocabulary sizes (id 0 is padding in both), ``embedding_dim`` E,
@@ -109,22 +108,6 @@ class Seq2Seq(Module):
     def __repr__(self):
         inner = ",\n  ".join(f"{k}={m!r}" for k, m in self.modules.items())
         return f"Seq2Seq(\n  {inner}\n)"
-
-    @property
-    def params(self):
-        return MappingProxyType({f"{name}.{k}": v for name, m in self.modules.items()
-                                 for k, v in m.params.items()})
-
-    @property
-    def grads(self):
-        return MappingProxyType({f"{name}.{k}": v for name, m in self.modules.items()
-                                 for k, v in m.grads.items()})
-
-    def train(self, mode: bool = True):
-        self.training = bool(mode)
-        for m in self.modules.values():
-            m.train(mode)
-        return self
 
     # --- the bridge between the encoder's final states and the decoder's initial state ---
     def _join_directions(self, h_n):
@@ -215,10 +198,9 @@ class TeacherForcingTask(SupervisedTask):
         super().__init__(loss_fn)
         self.bos = bos
 
-    def forward(self, model, batch):
+    def inputs(self, batch):
         lengths = batch["lengths"]
         src = batch["x"][:, :lengths.max()]  # (B, Ts)
         y = batch["y"]
         y = y[:, :int((y != 0).sum(axis=1).max())]  # (B, Tt)
-        out = model.forward(src, lengths, shift_right(y, self.bos))  # (B, Tt, V)
-        return self.loss_fn.forward(out, y), out
+        return (src, lengths, shift_right(y, self.bos)), {}, y

@@ -41,7 +41,9 @@ def to_torch(model: Module):
     from . import layers
     from . import nn as knn
     from . import torch_modules as tm
+    from .attention import LuongAttention
     from .models import SequenceModel
+    from .seq2seq import Seq2Seq
 
     if isinstance(model, layers.Recurrent):
         if model.kind == "rnn" and model.spec.nonlinearity == "sigmoid":
@@ -69,6 +71,12 @@ def to_torch(model: Module):
     elif isinstance(model, SequenceModel):
         return tm.SequenceModel(model.config(), {k: to_torch(m) for k, m in
                                                  model.modules.items()}).train(model.training)
+    elif isinstance(model, Seq2Seq):
+        return tm.Seq2Seq(model.config(), {k: to_torch(m) for k, m in
+                                           model.modules.items()}).train(model.training)
+    elif isinstance(model, LuongAttention):
+        out = tm.LuongAttention(model.query_size, model.memory_size, model.out_size,
+                                dtype=_torch_dtype(torch, model.dtype))
     else:
         raise TypeError(f"to_torch does not know {type(model).__name__}")
     _copy_in(out, model.params)
@@ -90,6 +98,7 @@ def from_torch(module, seed=None) -> Module:
     from . import nn as knn
     from . import torch_modules as tm
     from .models import SequenceModel
+    from .seq2seq import Seq2Seq
 
     def dtype_of(m):
         p = next(m.parameters())
@@ -120,6 +129,8 @@ def from_torch(module, seed=None) -> Module:
         return knn.Sequential(**{k: from_torch(m, seed) for k, m in module.named_children()})
     elif isinstance(module, tm.SequenceModel):
         out = SequenceModel(**module.rnnkit_config)
+    elif isinstance(module, tm.Seq2Seq):
+        out = Seq2Seq(**module.rnnkit_config)
     else:
         raise TypeError(f"from_torch does not know {type(module).__name__}")
     out.load_state_dict(_arrays(module))

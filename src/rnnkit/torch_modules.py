@@ -80,3 +80,46 @@ class SequenceModel(nn.Module):
             y = self.last(y, lengths)
         out = self.fc(y)
         return (out, state_n) if return_state else out
+
+
+class LuongAttention(nn.Module):
+    """rnnkit.attention.LuongAttention: out = tanh(W_c [softmax(q (m W_a^T)^T) m; q] + b_c),
+    masked by the memory lengths. Parameters ``weight_a``, ``weight_c``, ``bias_c``."""
+
+    def __init__(self, query_size, memory_size, out_size, dtype=torch.float32):
+        super().__init__()
+        self.weight_a = nn.Parameter(torch.empty(query_size, memory_size, dtype=dtype))
+        self.weight_c = nn.Parameter(torch.empty(out_size, memory_size + query_size, dtype=dtype))
+        self.bias_c = nn.Parameter(torch.empty(out_size, dtype=dtype))
+
+    def forward(self, q, memory, lengths):
+        keys = memory @ self.weight_a.T  # (B, Tk, Dq)
+        scores = q @ keys.transpose(1, 2)  # (B, Tq, Tk)
+        lengths = torch.as_tensor(lengths, dtype=torch.int64, device=q.device)
+        valid = torch.arange(memory.shape[1], device=q.device)[None, :] < lengths[:, None]
+        a = torch.softmax(scores.masked_fill(~valid[:, None, :], float("-inf")), dim=-1)
+        u = torch.cat([a @ memory, q], dim=-1)  # (B, Tq, Dk + Dq)
+        return torch.tanh(u @ self.weight_c.T + self.bias_c)
+
+
+class Seq2Seq(nn.Module):
+    """rnnkit.seq2seq.Seq2Seq: bidirectional encoder, tanh bridge, decoder, Luong attention,
+    output layer; ``forward(src, lengths, tgt_in)`` -> logits (teacher forcing)."""
+
+    def __init__(self, config: dict, modules: dict[str, nn.Module]):
+        super().__init__()
+        self.rnnkit_config = dict(config)
+        for name, m in modules.items():
+            self.add_module(name, m)
+
+    def forward(self, src, lengths, tgt_in):
+        memory, enc_state = run_recurrent(self.encoder, self.src_embedding(src), None, lengths)
+        lstm = isinstance(self.encoder, nn.LSTM)
+        h_n = enc_state[0] if lstm else enc_state  # (L*D, B, H)
+        L, D = self.encoder.num_layers, 2 if self.encoder.bidirectional else 1
+        _, B, H = h_n.shape
+        joined = h_n.reshape(L, D, B, H).permute(0, 2, 1, 3).reshape(L, B, D * H)
+        h0 = torch.tanh(self.bridge(joined))  # (L, B, H)
+        state = (h0, torch.zeros_like(h0)) if lstm else h0
+        dec, _ = self.decoder(self.tgt_embedding(tgt_in), state)  # (B, Tt, H)
+        return self.out(self.attention(dec, memory, lengths))

@@ -83,7 +83,7 @@ def fit_torch(model, loss, train, val, opts, *, task=None, clip_norm=1.0, log=pr
     """
     torch = _torch()
     from .torch_interop import to_torch
-    from .trainer import TBPTTTask
+    from .trainer import SupervisedTask, TBPTTTask
 
     from .batches import as_data
 
@@ -100,6 +100,7 @@ def fit_torch(model, loss, train, val, opts, *, task=None, clip_norm=1.0, log=pr
     criterion = _loss_fn(torch, loss)
     optimizer = torch.optim.Adam(ddp.parameters(), lr=opts.lr)
     stream = isinstance(task, TBPTTTask)
+    task = task if task is not None else SupervisedTask(loss)
     rng = np.random.default_rng(opts.seed)
     result = TorchRun(world_size=size)
     history = result.history
@@ -125,17 +126,16 @@ def fit_torch(model, loss, train, val, opts, *, task=None, clip_norm=1.0, log=pr
         ddp.train(train_mode)
         total, count, state = 0.0, 0, None
         for b in batches(data, train_mode):
-            x = _tensor(torch, b["x"], device, dtype)
-            y = _tensor(torch, b["y"], device, dtype)
+            args, kwargs, y = task.inputs(b)  # how the task feeds the model
+            args = [_tensor(torch, a, device, dtype) for a in args]
+            y = _tensor(torch, y, device, dtype)
             with torch.set_grad_enabled(train_mode):
                 if stream:
-                    out, state = ddp(x, state=state, return_state=True)
+                    out, state = ddp(*args, state=state, return_state=True)
                     state = tuple(s.detach() for s in state) if isinstance(state, tuple) \
                         else state.detach()  # carried forward, no gradient back
-                elif b["lengths"] is not None:
-                    out = ddp(x, lengths=b["lengths"])
                 else:
-                    out = ddp(x)
+                    out = ddp(*args, **kwargs)
                 value = criterion(out, y)
             if train_mode:
                 optimizer.zero_grad()

@@ -35,11 +35,16 @@ class SupervisedTask:
     def start_epoch(self) -> None:
         pass
 
-    def forward(self, model, batch):
+    def inputs(self, batch):
+        """(args, kwargs, target): how a batch is fed to the model (also used by the torch
+        engine, ``rnnkit.torch_train``)."""
         lengths = batch.get("lengths")
-        out = model.forward(batch["x"]) if lengths is None else \
-            model.forward(batch["x"], lengths=lengths)
-        return self.loss_fn.forward(out, batch["y"]), out
+        return (batch["x"],), ({} if lengths is None else {"lengths": lengths}), batch["y"]
+
+    def forward(self, model, batch):
+        args, kwargs, target = self.inputs(batch)
+        out = model.forward(*args, **kwargs)
+        return self.loss_fn.forward(out, target), out
 
     def backward(self, model) -> None:
         model.backward(self.loss_fn.backward())

@@ -216,9 +216,6 @@ def run(args) -> int:
     from .common import TrainingOptions, emit, fit, log, out_dir, save_run
 
     opts = TrainingOptions.from_args(args)
-    if opts.engine != "numpy":
-        raise UsageError(f"--engine {opts.engine} is not available for translate (rnnkit.to_torch "
-                         "has no twin of the encoder-decoder); use the default numpy engine")
     p = prepare(args)
     out = out_dir(args, "translate")
     task, level = p.task, p.task["tokens"]
