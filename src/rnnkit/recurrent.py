@@ -66,7 +66,9 @@ def recurrent_forward(spec: RecurrentSpec, params, x, h0, c0=None, mask=None, *,
             s, k = param_suffix(layer, d), layer * D + d
             xd = _direction_arrays(inp, d)  # (T, B, F)
             md = _direction_arrays(mask, d) if mask is not None else None
-            gx = xd @ params["weight_ih" + s].T  # (T, B, G*H): all input projections at once
+            # all input projections as one 2-D GEMM (a 3-D matmul would make T small ones)
+            gx = xd.reshape(T * B, -1) @ params["weight_ih" + s].T  # (T*B, G*H)
+            gx = gx.reshape(T, B, -1)  # (T, B, G*H)
             b_hh = None
             if spec.bias:
                 gx += params["bias_ih" + s]
@@ -124,8 +126,9 @@ def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dh_n,
             grads["weight_ih" + s] += dgx2.T @ xd.reshape(T * B, -1)
             grads["weight_hh" + s] += dgh2.T @ sc.hs[:T].reshape(T * B, H)
             if spec.bias:
-                grads["bias_ih" + s] += dgx2.sum(axis=0)
-                grads["bias_hh" + s] += dgh2.sum(axis=0)
+                db_ih = dgx2.sum(axis=0)  # (G*H,)
+                grads["bias_ih" + s] += db_ih
+                grads["bias_hh" + s] += db_ih if dgh is dgx else dgh2.sum(axis=0)
             dxd = (dgx2 @ params["weight_ih" + s]).reshape(T, B, -1)  # (T, B, F)
             if d:
                 dxd = dxd[::-1]

@@ -1,0 +1,119 @@
+"""The numba kernels against the NumPy reference: every output and gradient, both code paths.
+
+``rnnkit.kernels`` runs small shapes as one fused numba loop and larger ones as BLAS calls
+plus numba step kernels (``FUSED_MAX_MACS``); each test runs both paths by moving that
+threshold. Float64 must agree to 1e-12, float32 (which uses a rational tanh) to 2e-5, both
+relative to max(1, |reference|).
+"""
+import numpy as np
+import pytest
+
+import rnnkit
+
+numba = pytest.importorskip("numba")
+from rnnkit import kernels  # noqa: E402
+from rnnkit.backends import get_backend  # noqa: E402
+
+LAYERS = {"rnn": rnnkit.RNN, "lstm": rnnkit.LSTM, "gru": rnnkit.GRU}
+KINDS = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("lstm", None), ("gru", None)]
+# (B, T, I, H, input scale): T = 1, B = 1, a general shape, and saturated gates (x * 50)
+SHAPES = [(1, 1, 2, 3, 1.0), (3, 6, 4, 5, 1.0), (2, 5, 3, 4, 50.0)]
+
+
+def _layer(kind, nl, backend, dtype, **kw):
+    extra = {"nonlinearity": nl} if nl else {}
+    return LAYERS[kind](kw.pop("I"), kw.pop("H"), dtype=dtype, seed=1, backend=backend,
+                        **extra, **kw)
+
+
+def _run(kind, nl, backend, dtype, shape, num_layers, bidirectional, masked, bias=True):
+    """Forward and backward with random state, lengths, dy and dstate; everything returned."""
+    B, T, I, H, scale = shape
+    layer = _layer(kind, nl, backend, dtype, I=I, H=H, num_layers=num_layers,
+                   bidirectional=bidirectional, bias=bias)
+    rng = np.random.default_rng(B * 100 + T)
+    n = num_layers * (2 if bidirectional else 1)
+    x = (scale * rng.standard_normal((B, T, I))).astype(dtype)  # (B, T, I)
+    h0 = rng.standard_normal((n, B, H)).astype(dtype)  # (L*D, B, H)
+    state = (h0, rng.standard_normal((n, B, H)).astype(dtype)) if kind == "lstm" else h0
+    lengths = None
+    if masked:
+        lengths = rng.integers(1, T + 1, B)
+        lengths[0] = max(T - 1, 1)  # at least one padded sequence when T > 1
+    y, st = layer.forward(x, state, lengths=lengths)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dst = tuple(rng.standard_normal(s.shape).astype(dtype) for s in st) if kind == "lstm" \
+        else rng.standard_normal(st.shape).astype(dtype)
+    dx, dst0 = layer.backward(dy, dst)
+    out = {"y": y, "dx": dx}
+    for i, a in enumerate(st if kind == "lstm" else (st,)):
+        out[f"state_n[{i}]"] = a
+    for i, a in enumerate(dst0 if kind == "lstm" else (dst0,)):
+        out[f"dstate0[{i}]"] = a
+    out.update({"d" + k: v for k, v in layer.grads.items()})
+    return out
+
+
+def _assert_same(got, ref, dtype, input_scale=1.0):
+    # float32 at saturation: 1 - y^2 with y within an ulp of 1 is off by ~1e-7 in any float32
+    # implementation, and dW_ih = sum dgx x^T multiplies that by the input scale
+    tol = 1e-12 if dtype == np.float64 else 2e-5 * input_scale
+    assert got.keys() == ref.keys()
+    for name in ref:
+        assert got[name].dtype == ref[name].dtype, name
+        scale = max(1.0, float(np.abs(ref[name]).max()))
+        np.testing.assert_allclose(got[name], ref[name], rtol=0, atol=tol * scale, err_msg=name)
+
+
+@pytest.fixture(params=["fused", "blas"])
+def path(request, monkeypatch):
+    """Run the whole test with one kernel path: fused numba loop, or BLAS + step kernels."""
+    monkeypatch.setattr(kernels, "FUSED_MAX_MACS", 1 << 40 if request.param == "fused" else 0)
+    return request.param
+
+
+@pytest.mark.parametrize("kind,nl", KINDS)
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_numba_matches_numpy(path, kind, nl, num_layers, bidirectional, masked, dtype):
+    for shape in SHAPES:
+        case = (dtype, shape, num_layers, bidirectional, masked)
+        ref = _run(kind, nl, "numpy", *case)
+        got = _run(kind, nl, "numba", *case)
+        _assert_same(got, ref, dtype, input_scale=shape[-1])
+
+
+@pytest.mark.parametrize("kind,nl", KINDS)
+def test_numba_matches_numpy_without_bias(path, kind, nl):
+    shape = (3, 4, 2, 5, 1.0)
+    ref = _run(kind, nl, "numpy", np.float64, shape, 1, False, True, bias=False)
+    got = _run(kind, nl, "numba", np.float64, shape, 1, False, True, bias=False)
+    _assert_same(got, ref, np.float64)
+
+
+def test_default_threshold_picks_both_paths():
+    # the benchmark shapes exercise both paths: (1, 100, 10, 20) fused, (64, 100, 128, 128) BLAS
+    assert kernels._fused(1, 20, 4) and not kernels._fused(64, 128, 4)
+
+
+def test_backend_selection():
+    assert get_backend("numba") is kernels
+    assert get_backend("auto") is kernels
+    assert rnnkit.LSTM(2, 3, backend="numba")._scan is kernels
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tanh_and_sigmoid_accuracy(dtype):
+    """The element-wise kernels on a wide range of pre-activations, saturation included."""
+    a = np.linspace(-60, 60, 24001).astype(dtype)
+    gh = np.zeros((1, a.size), dtype)
+    hs = np.zeros((2, 1, a.size), dtype)
+    empty = np.empty((0, 0), dtype)
+    tol = 1e-15 if dtype == np.float64 else 4e-7
+    for act, ref in [(0, np.tanh(a.astype(np.float64))),
+                     (2, 1 / (1 + np.exp(-a.astype(np.float64))))]:
+        kernels._rnn_step(0, a.reshape(1, 1, -1), gh, empty, act, hs)
+        np.testing.assert_allclose(hs[1, 0], ref, rtol=0, atol=tol)
+        assert np.all(np.abs(hs[1, 0]) <= 1)
