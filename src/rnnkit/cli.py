@@ -20,6 +20,7 @@ COMMANDS = {
     "export": "rnnkit.apps.export",
     "forecast": "rnnkit.apps.forecast",
     "classify": "rnnkit.apps.classify",
+    "textgen": "rnnkit.apps.textgen",
     "translate": "rnnkit.apps.translate",
 }
 
