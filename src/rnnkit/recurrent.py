@@ -61,7 +61,7 @@ def recurrent_forward(spec: RecurrentSpec, params, x, h0, c0=None, mask=None, *,
     c_n = np.empty_like(h_n) if spec.kind == "lstm" else None
     inp = x
     for layer in range(spec.num_layers):
-        out = np.empty((T, B, D * H), x.dtype)  # (T, B, D*H)
+        out = np.empty((T, B, D * H), x.dtype) if D == 2 else None  # (T, B, D*H)
         for d in range(D):
             s, k = param_suffix(layer, d), layer * D + d
             xd = _direction_arrays(inp, d)  # (T, B, F)
@@ -71,15 +71,18 @@ def recurrent_forward(spec: RecurrentSpec, params, x, h0, c0=None, mask=None, *,
             gx = gx.reshape(T, B, -1)  # (T, B, G*H)
             b_hh = None
             if spec.bias:
-                gx += params["bias_ih" + s]
                 if spec.kind == "gru":  # b_hn sits inside the reset gate
+                    gx += params["bias_ih" + s]
                     b_hh = params["bias_hh" + s]
-                else:
-                    gx += params["bias_hh" + s]
+                else:  # one pass over gx with both biases
+                    gx += params["bias_ih" + s] + params["bias_hh" + s]
             sc = backend.scan_forward(spec.kind, gx, h0[k], None if c0 is None else c0[k],
                                       params["weight_hh" + s], b_hh, md, spec.nonlinearity)
             ys = sc.hs[1:] if md is None else sc.hs[1:] * md  # (T, B, H); zero over padding
-            out[:, :, d * H : (d + 1) * H] = ys[::-1] if d else ys
+            if D == 1:
+                out = ys  # no copy: a view of the scan's buffer, which the cache keeps anyway
+            else:
+                out[:, :, d * H : (d + 1) * H] = ys[::-1] if d else ys
             h_n[k] = sc.hs[T]
             if c_n is not None:
                 c_n[k] = sc.cs[T]
@@ -87,7 +90,7 @@ def recurrent_forward(spec: RecurrentSpec, params, x, h0, c0=None, mask=None, *,
             cache.scans.append(sc)
         if layer < spec.num_layers - 1 and dropout > 0:
             keep = (rng.random(out.shape) >= dropout).astype(x.dtype) / (1.0 - dropout)
-            out *= keep
+            out = out * keep  # not in place: out may be a view of the scan's cached states
             cache.dropout_masks.append(keep)
         elif layer < spec.num_layers - 1:
             cache.dropout_masks.append(None)
