@@ -125,3 +125,11 @@ def test_unsupported_conversions_say_why():
         rnnkit.from_torch(torch.nn.Conv1d(2, 3, 1))
     with pytest.raises(ValueError, match="proj_size"):
         rnnkit.from_torch(torch.nn.LSTM(2, 4, proj_size=2))
+
+
+def test_missing_torch_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    with pytest.raises(ImportError, match=r"pip install 'rnnkit\[torch\]'"):
+        rnnkit.to_torch(rnnkit.GRU(2, 3))
