@@ -10,6 +10,7 @@ documentation (https://pytorch.org/docs/stable/optim.html), operation for operat
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 
 import numpy as np
@@ -25,7 +26,7 @@ def _check_hyper(name, value, low=0.0, high=None, open_high=True):
     return float(value)
 
 
-class Optimizer:
+class Optimizer(ABC):
     """Base: parameter bookkeeping, ``step``, ``zero_grad`` and state dicts.
 
     Subclasses list their hyperparameters in ``hyperparams`` (stored as attributes, so a
@@ -67,8 +68,9 @@ class Optimizer:
         for name, p, g in self._named_pairs():
             self._update(p, np.asarray(g, dtype=p.dtype), self.state.setdefault(name, {}))
 
+    @abstractmethod
     def _update(self, p, g, state):
-        raise NotImplementedError
+        """Change ``p`` in place from its gradient ``g``, keeping buffers in ``state``."""
 
     def zero_grad(self) -> None:
         for _, _, g in self._named_pairs():

@@ -8,6 +8,7 @@ semantics: build after the optimizer, call ``step()`` once per epoch after train
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 
 def _check_positive(value, name, integer=False):
@@ -18,7 +19,7 @@ def _check_positive(value, name, integer=False):
     return value
 
 
-class _EpochSchedule:
+class _EpochSchedule(ABC):
     """Base: ``lr = lr_at(last_epoch)``, set on the optimizer after each ``step()``."""
 
     def __init__(self, optimizer):
@@ -26,8 +27,9 @@ class _EpochSchedule:
         self.base_lr = float(optimizer.lr)
         self.last_epoch = 0
 
+    @abstractmethod
     def lr_at(self, epoch: int) -> float:
-        raise NotImplementedError
+        """The learning rate after ``epoch`` epochs."""
 
     def step(self) -> None:
         self.last_epoch += 1
