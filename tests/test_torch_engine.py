@@ -101,3 +101,12 @@ def test_textgen_torch_engine_follows_the_numpy_engine(tmp_path):
     np.testing.assert_allclose(results["torch"]["val_loss"], results["numpy"]["val_loss"],
                                rtol=1e-3)
     assert results["torch"]["val_loss"] < 0.2 * results["torch"]["bigram_val_loss"]
+
+
+def test_classify_torch_engine_follows_the_numpy_engine(tmp_path):
+    results = {}
+    for engine in ("numpy", "torch"):
+        results[engine] = run([sys.executable, "-m", "rnnkit", "classify", "--epochs", "40",
+                               "--engine", engine, "--out", str(tmp_path / engine), "--json"])
+    assert results["torch"]["test_accuracy"] > 0.85
+    assert abs(results["torch"]["test_accuracy"] - results["numpy"]["test_accuracy"]) < 0.03
