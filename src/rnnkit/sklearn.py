@@ -209,22 +209,6 @@ class _RNNEstimator(BaseEstimator):
         out = [model.forward(x[i:i + PREDICT_BATCH]) for i in range(0, len(x), PREDICT_BATCH)]
         return np.concatenate(out)  # (n, O) float64
 
-    # --- pickling: the model is stored as its config and weights --------------------------
-    def __getstate__(self):
-        state = dict(super().__getstate__())  # a copy: the estimator keeps its model
-        if isinstance(state.get("model_"), SequenceModel):
-            model = state["model_"]
-            state["model_"] = {"config": model.config(), "params": model.state_dict()}
-        return state
-
-    def __setstate__(self, state):
-        saved = state.get("model_")
-        if isinstance(saved, dict):
-            model = _build_model(**saved["config"])
-            model.load_state_dict(saved["params"])
-            state = {**state, "model_": model.eval()}
-        super().__setstate__(state)
-
 
 class RNNRegressor(RegressorMixin, _RNNEstimator):
     """Sequence regression: y (n,) or (n, k) from X (n, T) or (n, T, F); ``score`` is R^2.
