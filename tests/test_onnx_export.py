@@ -15,6 +15,7 @@ from rnnkit.apps.common import save_run  # noqa: E402
 from rnnkit.cli import UsageError, main  # noqa: E402
 from rnnkit.models import SequenceModel  # noqa: E402
 from rnnkit.module import Module  # noqa: E402
+from rnnkit.seq2seq import Seq2Seq  # noqa: E402
 from rnnkit.onnx_export import OnnxExportError, export_onnx, export_run, to_onnx  # noqa: E402
 from onnx.reference import ReferenceEvaluator  # noqa: E402
 
@@ -268,7 +269,8 @@ class Doubler(Module):
     (rnnkit.Sequential(rnnkit.Linear(2, 3)), {"lengths": True}, "no part of the model takes"),
     (rnnkit.Sequential(rnnkit.LSTM(2, 3), rnnkit.Linear(4, 1)), {},
      r"receives shape \(batch, time, 3\)"),
-    (rnnkit.Sequential(rnnkit.Dropout(), rnnkit.LastStep()), {}, "cannot tell the input"),
+    (rnnkit.Sequential(rnnkit.Dropout(), rnnkit.LastStep()), {}, "has no ONNX export"),
+    (Seq2Seq(5, 5, 4, 4), {}, "Seq2Seq has no ONNX export"),
     (rnnkit.GRU(2, 3), {"dtype": "float16"}, "dtype must be float32 or float64"),
     (rnnkit.GRU(2, 3), {"opset": 7}, "opset must be"),
 ])

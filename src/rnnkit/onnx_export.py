@@ -342,8 +342,8 @@ def to_onnx(model, *, lengths: bool = False, state: bool = False, dtype=None,
         raise OnnxExportError("lengths=True, but no part of the model takes lengths")
     kind = _input_kind(model)
     if kind is None:
-        raise OnnxExportError(f"cannot tell the input of a {type(model).__name__}: it must "
-                              f"start with one of {SUPPORTED}")
+        raise OnnxExportError(f"a {type(model).__name__} has no ONNX export (supported: "
+                              f"{SUPPORTED}, or a Sequential starting with one of them)")
 
     elem = helper.np_dtype_to_tensor_dtype(dtype)
     int64 = helper.np_dtype_to_tensor_dtype(np.dtype(np.int64))
