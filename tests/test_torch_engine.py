@@ -110,3 +110,11 @@ def test_classify_torch_engine_follows_the_numpy_engine(tmp_path):
                                "--engine", engine, "--out", str(tmp_path / engine), "--json"])
     assert results["torch"]["test_accuracy"] > 0.85
     assert abs(results["torch"]["test_accuracy"] - results["numpy"]["test_accuracy"]) < 0.03
+
+
+def test_torch_engine_time_limit_stops_after_an_epoch(series_csv, tmp_path):
+    args = forecast_args(series_csv, tmp_path / "t")
+    args[args.index("--epochs") + 1] = "400"
+    metrics = run([sys.executable, "-m", "rnnkit", *args, "--max-minutes", "0.001"])
+    assert metrics["training"]["epochs"] == 1
+    assert "time limit" in metrics["training"]["stop_reason"]

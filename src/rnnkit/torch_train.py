@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -147,6 +148,7 @@ def fit_torch(model, loss, train, val, opts, *, task=None, clip_norm=1.0, log=pr
             count += len(b["x"])
         return total / max(count, 1)
 
+    deadline = None if opts.max_minutes is None else time.monotonic() + 60 * opts.max_minutes
     for epoch in range(opts.epochs):
         train_loss = run(train, True)
         val_loss = run(val, False) if val is not None else train_loss
@@ -172,6 +174,22 @@ def fit_torch(model, loss, train, val, opts, *, task=None, clip_norm=1.0, log=pr
                 if rank == 0:
                     log(result.stop_reason)
                 break
+        if deadline is not None and _any_process(torch, size, device, time.monotonic() > deadline):
+            result.stop_reason = f"time limit of {opts.max_minutes} minutes reached"
+            if rank == 0:
+                log(result.stop_reason)
+            break
     model.load_state_dict(best_state)
     model.eval()
     return result
+
+
+def _any_process(torch, size, device, flag: bool) -> bool:
+    """True if ``flag`` is true in any process: every process must stop at the same epoch."""
+    if size == 1:
+        return flag
+    import torch.distributed as dist
+
+    t = torch.tensor([int(flag)], device=device)  # NCCL reduces only tensors on the GPU
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
