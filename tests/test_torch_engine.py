@@ -118,3 +118,16 @@ def test_torch_engine_time_limit_stops_after_an_epoch(series_csv, tmp_path):
     metrics = run([sys.executable, "-m", "rnnkit", *args, "--max-minutes", "1e-9"])
     assert metrics["training"]["epochs"] == 1
     assert "time limit" in metrics["training"]["stop_reason"]
+
+
+def test_engine_torch_without_torch_is_a_one_line_error(monkeypatch, tmp_path, capsys):
+    import importlib.util
+
+    from rnnkit.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else real(name, *a))
+    code = main(["forecast", "--engine", "torch", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "pip install 'rnnkit[torch]'" in err and not (tmp_path / "o").exists()

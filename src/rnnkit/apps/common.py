@@ -48,6 +48,11 @@ class TrainingOptions:
             raise UsageError(f"--lr must be positive, got {opts.lr}")
         if opts.max_minutes is not None and not opts.max_minutes > 0:
             raise UsageError(f"--max-minutes must be positive, got {opts.max_minutes}")
+        if opts.engine == "torch":
+            import importlib.util
+
+            if importlib.util.find_spec("torch") is None:
+                raise UsageError("--engine torch needs PyTorch: pip install 'rnnkit[torch]'")
         return opts
 
 
