@@ -6,7 +6,8 @@
 
 Supported: ``RNN`` (tanh, relu, sigmoid), ``LSTM`` and ``GRU`` layers of any depth, uni- or
 bidirectional; ``SequenceModel``; ``Sequential`` chains of these with ``Linear``,
-``Embedding``, ``Dropout`` and ``LastStep``. The graph is for inference (dropout is the
+``Embedding``, ``Dropout`` and ``LastStep``; a ``Seq2Seq`` as two graphs, an encoder and a
+decoder step (``rnnkit.onnx_seq2seq``). The graph is for inference (dropout is the
 identity), with dynamic batch and time axes:
 
     x        (B, T, F) floats, or (B, T) int64 token ids when the model starts with Embedding
@@ -51,6 +52,9 @@ OPS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid"}
 RECURRENT = (RNN, LSTM, GRU)
 SUPPORTED = "RNN, LSTM, GRU, SequenceModel, Sequential, Linear, Embedding, Dropout, LastStep"
+SEQ2SEQ_ONE_FILE = ("a Seq2Seq has no ONNX export as one file: it exports as two graphs, "
+                    "encoder.onnx and decoder_step.onnx; give a folder for them "
+                    "(see rnnkit.onnx_seq2seq)")
 
 
 class OnnxExportError(ValueError):
@@ -94,11 +98,12 @@ def onnx_layer_weights(layer, k: int, dtype=None):
 class _Graph:
     """Nodes and initializers collected while a model is converted, with unique names."""
 
-    def __init__(self, onnx, dtype, lengths: str | None):
+    def __init__(self, onnx, dtype, lengths: str | None, reserved=()):
         self.helper, self.numpy_helper = onnx.helper, onnx.numpy_helper
         self.dtype = np.dtype(dtype)
         self.nodes, self.initializers = [], []
-        self.names = {"x", "lengths", "h0", "c0", "y", "out", "h_n", "c_n"}  # graph inputs/outputs
+        # graph inputs/outputs, never given to an intermediate tensor
+        self.names = {"x", "lengths", "h0", "c0", "y", "out", "h_n", "c_n", *reserved}
         self.lengths = lengths  # graph input (B,) int64, or None
         self._derived = {}  # nodes computed once from lengths
 
@@ -316,6 +321,36 @@ def _model_dtype(module):
     return dtypes.pop() if dtypes else np.dtype(np.float32)
 
 
+def _check_dtype_opset(onnx, model, dtype, opset) -> np.dtype:
+    """The export dtype (default: the model's), after checking it and the opset."""
+    dtype = np.dtype(dtype) if dtype is not None else _model_dtype(model)
+    if dtype not in (np.float32, np.float64):
+        raise OnnxExportError(f"dtype must be float32 or float64, got {dtype}")
+    if not isinstance(opset, int) or not 14 <= opset <= onnx.defs.onnx_opset_version():
+        raise OnnxExportError(f"opset must be an integer in 14..{onnx.defs.onnx_opset_version()},"
+                              f" got {opset!r}")
+    return dtype
+
+
+def _model_proto(onnx, g: _Graph, inputs, outputs, opset: int, doc: str):
+    """The ``ModelProto`` of the nodes collected in ``g``, named ``rnnkit``."""
+    helper = onnx.helper
+    graph = helper.make_graph(g.nodes, "rnnkit", inputs, outputs, g.initializers, doc_string=doc)
+    opsets = [helper.make_opsetid("", opset)]
+    from . import __version__
+
+    return helper.make_model(graph, opset_imports=opsets, producer_name="rnnkit",
+                             producer_version=__version__,
+                             # the oldest IR version that has this opset: runtimes accept it
+                             ir_version=helper.find_min_ir_version_for(opsets))
+
+
+def _is_seq2seq(model) -> bool:
+    from .seq2seq import Seq2Seq  # imported late: seq2seq pulls in the trainer
+
+    return isinstance(model, Seq2Seq)
+
+
 def to_onnx(model, *, lengths: bool = False, state: bool = False, dtype=None,
             opset: int = OPSET):
     """The ONNX ``ModelProto`` of ``model`` (see the module doc for inputs and outputs).
@@ -328,12 +363,7 @@ def to_onnx(model, *, lengths: bool = False, state: bool = False, dtype=None,
     """
     onnx = _import_onnx()
     helper = onnx.helper
-    dtype = np.dtype(dtype) if dtype is not None else _model_dtype(model)
-    if dtype not in (np.float32, np.float64):
-        raise OnnxExportError(f"dtype must be float32 or float64, got {dtype}")
-    if not isinstance(opset, int) or not 14 <= opset <= onnx.defs.onnx_opset_version():
-        raise OnnxExportError(f"opset must be an integer in 14..{onnx.defs.onnx_opset_version()},"
-                              f" got {opset!r}")
+    dtype = _check_dtype_opset(onnx, model, dtype, opset)
     layer = isinstance(model, RECURRENT)
     if state and not (layer or isinstance(model, SequenceModel)):
         raise OnnxExportError("state=True needs a recurrent layer or a SequenceModel (a "
@@ -341,6 +371,8 @@ def to_onnx(model, *, lengths: bool = False, state: bool = False, dtype=None,
     if lengths and not _takes_lengths(model):
         raise OnnxExportError("lengths=True, but no part of the model takes lengths")
     kind = _input_kind(model)
+    if kind is None and _is_seq2seq(model):
+        raise OnnxExportError(SEQ2SEQ_ONE_FILE)
     if kind is None:
         raise OnnxExportError(f"a {type(model).__name__} has no ONNX export (supported: "
                               f"{SUPPORTED}, or a Sequential starting with one of them)")
@@ -373,15 +405,7 @@ def to_onnx(model, *, lengths: bool = False, state: bool = False, dtype=None,
     outputs = [helper.make_tensor_value_info(y, elem, out_shape)]
     outputs += [helper.make_tensor_value_info(s, elem, state_shape) for s in (h_n, c_n) if s]
 
-    graph = helper.make_graph(g.nodes, "rnnkit", inputs, outputs, g.initializers,
-                              doc_string=repr(model))
-    opsets = [helper.make_opsetid("", opset)]
-    from . import __version__
-
-    return helper.make_model(graph, opset_imports=opsets, producer_name="rnnkit",
-                             producer_version=__version__,
-                             # the oldest IR version that has this opset: runtimes accept it
-                             ir_version=helper.find_min_ir_version_for(opsets))
+    return _model_proto(onnx, g, inputs, outputs, opset, repr(model))
 
 
 def export_onnx(model, path, *, lengths: bool = False, state: bool = False, dtype=None,
@@ -389,11 +413,17 @@ def export_onnx(model, path, *, lengths: bool = False, state: bool = False, dtyp
     """Write ``model`` as an ONNX file at ``path``, atomically, after ``onnx.checker`` has
     accepted it. Options as :func:`to_onnx`. Returns the path.
 
+    A ``Seq2Seq`` is two graphs: ``path`` is then a folder (created if needed) that receives
+    ``encoder.onnx`` and ``decoder_step.onnx`` (rnnkit.onnx_seq2seq); they always take the
+    lengths and the decoder state, so ``lengths`` and ``state`` do not apply.
+
         export_onnx(SequenceModel("gru", input_size=3, hidden_size=8), "m.onnx", lengths=True)
         onnxruntime.InferenceSession("m.onnx").run(None, {"x": x.astype(np.float32),
                                                           "lengths": lens.astype(np.int64)})
     """
     onnx = _import_onnx()
+    if _is_seq2seq(model):
+        return _export_seq2seq(model, Path(path), lengths, state, dtype, opset)
     proto = to_onnx(model, lengths=lengths, state=state, dtype=dtype, opset=opset)
     onnx.checker.check_model(proto, full_check=True)
     path = Path(path)
@@ -401,18 +431,33 @@ def export_onnx(model, path, *, lengths: bool = False, state: bool = False, dtyp
     return path
 
 
+def _export_seq2seq(model, folder: Path, lengths, state, dtype, opset) -> Path:
+    from .onnx_seq2seq import export_seq2seq_onnx
+
+    if folder.suffix == ".onnx" or (folder.exists() and not folder.is_dir()):
+        raise OnnxExportError(SEQ2SEQ_ONE_FILE)
+    if lengths or state:
+        raise OnnxExportError("a Seq2Seq's graphs always take the source lengths and the "
+                              "decoder state: lengths and state do not apply")
+    export_seq2seq_onnx(model, folder, dtype=dtype, opset=opset)
+    return folder
+
+
 def export_run(folder, path=None, *, lengths: bool = False, state: bool = False, dtype=None,
                opset: int = OPSET) -> Path:
     """Export the model of a run folder (from ``--out``) to ``path`` (default
     ``folder/model.onnx``). The task's pre- and post-processing (scalers, vocabularies in
-    task.json) stays outside the ONNX file. Problems the user can fix raise UsageError."""
+    task.json) stays outside the ONNX file. Problems the user can fix raise UsageError.
+    A Seq2Seq (a translate run) writes ``encoder.onnx`` and ``decoder_step.onnx`` into the
+    folder ``path`` (default ``folder`` itself) and returns that folder."""
     from .apps.common import load_run
     from .cli import UsageError
 
     folder = Path(folder)
     model, _ = load_run(folder)
-    path = Path(path) if path is not None else folder / "model.onnx"
-    if path.is_dir():
+    seq2seq = _is_seq2seq(model)
+    path = Path(path) if path is not None else folder if seq2seq else folder / "model.onnx"
+    if path.is_dir() and not seq2seq:
         raise UsageError(f"{path} is a folder; give the path of the .onnx file to write")
     try:
         return export_onnx(model, path, lengths=lengths, state=state, dtype=dtype, opset=opset)

@@ -3,6 +3,8 @@
 The recurrent layers become ONNX's own RNN/LSTM/GRU operators (see ``rnnkit.onnx_export``),
 with dynamic batch and time axes. The file holds the network only: the task's pre- and
 post-processing kept in task.json (scalers, vocabularies, label names) stays with the run.
+A translate run (Seq2Seq) becomes two files, ``encoder.onnx`` and ``decoder_step.onnx``, in
+the run folder or the folder ``--out`` (see ``rnnkit.onnx_seq2seq``).
 Needs ``pip install 'rnnkit[onnx]'``.
 """
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..onnx_export import OPSET, export_run
+from ..onnx_seq2seq import seq2seq_paths
 from .common import emit, log
 
 HELP = "export a saved model to ONNX (RNN/LSTM/GRU as ONNX's own operators)"
@@ -20,7 +23,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--format", choices=["onnx"], default="onnx",
                         help="file format (default onnx, the only one)")
     parser.add_argument("--out", type=Path, default=None,
-                        help="the file to write (default DIR/model.onnx)")
+                        help="the file to write (default DIR/model.onnx); for a translate "
+                             "run, the folder for encoder.onnx and decoder_step.onnx "
+                             "(default DIR)")
     parser.add_argument("--lengths", action="store_true",
                         help="add the input 'lengths' (B,) int64 for right-padded batches")
     parser.add_argument("--state", action="store_true",
@@ -45,15 +50,32 @@ def _show(signature: dict) -> str:
     return ", ".join(f"{name} ({', '.join(map(str, dims))})" for name, dims in signature.items())
 
 
-def run(args) -> int:
-    path = export_run(args.model, args.out, lengths=args.lengths, state=args.state,
-                      dtype=args.dtype, opset=args.opset)  # UsageError if onnx is missing
+def _describe(path: Path) -> dict:
     import onnx
 
     graph = onnx.load(path).graph
-    info = dict(path=str(path), format="onnx", opset=args.opset, bytes=path.stat().st_size,
-                inputs=_signature(graph.input), outputs=_signature(graph.output))
-    log(f"exported {args.model} to {path} ({info['bytes']} bytes)")
-    emit(info, args.json, f"{path}: ONNX opset {args.opset}; inputs {_show(info['inputs'])}; "
-                          f"outputs {_show(info['outputs'])}")
+    return dict(path=str(path), bytes=path.stat().st_size, inputs=_signature(graph.input),
+                outputs=_signature(graph.output))
+
+
+def _line(info: dict, opset: int) -> str:
+    return (f"{info['path']}: ONNX opset {opset}; inputs {_show(info['inputs'])}; "
+            f"outputs {_show(info['outputs'])}")
+
+
+def run(args) -> int:
+    path = export_run(args.model, args.out, lengths=args.lengths, state=args.state,
+                      dtype=args.dtype, opset=args.opset)  # UsageError if onnx is missing
+    if not path.is_dir():
+        info = dict(_describe(path), format="onnx", opset=args.opset)
+        log(f"exported {args.model} to {path} ({info['bytes']} bytes)")
+        emit(info, args.json, _line(info, args.opset))
+        return 0
+    # a Seq2Seq: two graphs in the folder ``path``
+    files = {name: _describe(p) for name, p in zip(["encoder", "decoder_step"],
+                                                   seq2seq_paths(path))}
+    info = dict(path=str(path), format="onnx", opset=args.opset, files=files)
+    log(f"exported {args.model} to {files['encoder']['path']} and "
+        f"{files['decoder_step']['path']} (the encoder and one decoder step)")
+    emit(info, args.json, "\n".join(_line(f, args.opset) for f in files.values()))
     return 0
