@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from .fileio import atomic_write_bytes
-from .onnx_export import (OPSET, OnnxExportError, _check_dtype_opset, _Graph, _import_onnx,
-                          _linear, _model_proto, _recurrent)
+from .onnx_graph import (OPSET, Graph, OnnxExportError, check_dtype_opset, import_onnx,
+                         linear_op, model_proto, recurrent_op)
 from .seq2seq import Encoded, Seq2Seq
 
 ENCODER_FILE, STEP_FILE = "encoder.onnx", "decoder_step.onnx"
@@ -42,12 +42,12 @@ def seq2seq_paths(folder_or_prefix) -> tuple[Path, Path]:
     return p / ENCODER_FILE, p / STEP_FILE
 
 
-def _axes(g: _Graph, axis: int) -> str:
+def _axes(g: Graph, axis: int) -> str:
     """The int64 ``axes`` input [axis] of Unsqueeze and Squeeze."""
     return g.const(f"axes_{axis}", np.array([axis], np.int64))
 
 
-def _embed(g: _Graph, embedding, ids: str, base: str) -> str:
+def _embed(g: Graph, embedding, ids: str, base: str) -> str:
     """ids (...) int64 -> rows of the embedding matrix (..., E)."""
     return g.op("Gather", [g.const(f"{base}.weight", embedding.params["weight"]), ids], base,
                 axis=0)
@@ -57,9 +57,9 @@ def _encoder_graph(onnx, model: Seq2Seq, dtype, opset: int):
     """src, lengths -> memory, keys, h0 (, c0): Seq2Seq.encode."""
     helper, m = onnx.helper, model.modules
     L, D, H = model.num_layers, model.num_directions, model.hidden_size
-    g = _Graph(onnx, dtype, "lengths", reserved=ENCODER_NAMES)
+    g = Graph(onnx, dtype, "lengths", reserved=ENCODER_NAMES)
     e_src = _embed(g, m["src_embedding"], "src", "src_embedding")  # (B, Ts, E)
-    memory, h_n, _ = _recurrent(g, m["encoder"], e_src, "encoder", want_state=True)
+    memory, h_n, _ = recurrent_op(g, m["encoder"], e_src, "encoder", want_state=True)
     g.op("Identity", [memory], "memory", outputs=["memory"])  # (B, Ts, D*H)
     W_a = m["attention"].params["weight_a"]  # (H, D*H)
     g.op("MatMul", ["memory", g.const("attention.weight_a_T", W_a.T)], "keys",
@@ -70,7 +70,7 @@ def _encoder_graph(onnx, model: Seq2Seq, dtype, opset: int):
     joined = g.op("Transpose", [per_layer], "bridge", perm=[0, 2, 1, 3])  # (L, B, D, H)
     joined = g.op("Reshape", [joined, g.const("bridge.shape_00-1",
                                               np.array([0, 0, -1], np.int64))], "bridge")
-    bridge = _linear(g, m["bridge"], joined, [L, "batch", D * H], "bridge")  # (L, B, H)
+    bridge = linear_op(g, m["bridge"], joined, [L, "batch", D * H], "bridge")  # (L, B, H)
     h0 = g.op("Tanh", [bridge], "bridge", outputs=["h0"])
     elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
     int64 = helper.np_dtype_to_tensor_dtype(np.dtype(np.int64))
@@ -84,10 +84,10 @@ def _encoder_graph(onnx, model: Seq2Seq, dtype, opset: int):
         outputs.append(helper.make_tensor_value_info("c0", elem, state))
     inputs = [helper.make_tensor_value_info("src", int64, ["batch", "src_time"]),
               helper.make_tensor_value_info("lengths", int64, ["batch"])]
-    return _model_proto(onnx, g, inputs, outputs, opset, f"encoder of {model!r}")
+    return model_proto(onnx, g, inputs, outputs, opset, f"encoder of {model!r}")
 
 
-def _attention(g: _Graph, params: dict, q: str) -> tuple[str, str]:
+def _attention(g: Graph, params: dict, q: str) -> tuple[str, str]:
     """Luong attention of q (B, 1, H) over memory (B, Ts, D*H) with keys (B, Ts, H), masked
     by lengths: returns the attentional state (B, 1, H) and the weights a (B, 1, Ts)."""
     keys_T = g.op("Transpose", ["keys"], "attention", perm=[0, 2, 1])  # (B, H, Ts)
@@ -117,16 +117,16 @@ def _step_graph(onnx, model: Seq2Seq, dtype, opset: int):
     helper, m = onnx.helper, model.modules
     L, D, H = model.num_layers, model.num_directions, model.hidden_size
     lstm = model.cell == "lstm"
-    g = _Graph(onnx, dtype, None, reserved=STEP_NAMES)  # the decoder step takes no lengths
+    g = Graph(onnx, dtype, None, reserved=STEP_NAMES)  # the decoder step takes no lengths
     x = _embed(g, m["tgt_embedding"], "tokens", "tgt_embedding")  # (B, E)
     x = g.op("Unsqueeze", [x, _axes(g, 1)], "tgt_embedding")  # (B, 1, E)
-    q, _, _ = _recurrent(g, m["decoder"], x, "decoder", "h", "c" if lstm else None,
+    q, _, _ = recurrent_op(g, m["decoder"], x, "decoder", "h", "c" if lstm else None,
                          want_state=True)  # (B, 1, H); h_n, c_n (L, B, H) are named so
     att, a = _attention(g, m["attention"].params, q)
     att = g.op("Squeeze", [att, _axes(g, 1)], "attention")  # (B, H)
     g.op("Squeeze", [a, _axes(g, 1)], "attention",
          outputs=["attention"])  # (B, Ts)
-    logits = _linear(g, m["out"], att, ["batch", H], "out")  # (B, V)
+    logits = linear_op(g, m["out"], att, ["batch", H], "out")  # (B, V)
     g.op("Identity", [logits], "logits", outputs=["logits"])
     elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
     int64 = helper.np_dtype_to_tensor_dtype(np.dtype(np.int64))
@@ -140,7 +140,7 @@ def _step_graph(onnx, model: Seq2Seq, dtype, opset: int):
     outputs = [helper.make_tensor_value_info("logits", elem, ["batch", m["out"].out_features]),
                *[helper.make_tensor_value_info(s + "_n", elem, state) for s in states],
                helper.make_tensor_value_info("attention", elem, ["batch", "src_time"])]
-    return _model_proto(onnx, g, inputs, outputs, opset, f"decoder step of {model!r}")
+    return model_proto(onnx, g, inputs, outputs, opset, f"decoder step of {model!r}")
 
 
 def seq2seq_to_onnx(model: Seq2Seq, *, dtype=None, opset: int = OPSET):
@@ -148,8 +148,8 @@ def seq2seq_to_onnx(model: Seq2Seq, *, dtype=None, opset: int = OPSET):
     dtype: float32 or float64 (default the model's; onnxruntime runs float32 only)."""
     if not isinstance(model, Seq2Seq):
         raise OnnxExportError(f"expected a Seq2Seq, got a {type(model).__name__}")
-    onnx = _import_onnx()
-    dtype = _check_dtype_opset(onnx, model, dtype, opset)
+    onnx = import_onnx()
+    dtype = check_dtype_opset(onnx, model, dtype, opset)
     return _encoder_graph(onnx, model, dtype, opset), _step_graph(onnx, model, dtype, opset)
 
 
@@ -158,7 +158,7 @@ def export_seq2seq_onnx(model: Seq2Seq, folder_or_prefix, *, dtype=None,
     """Write ``encoder.onnx`` and ``decoder_step.onnx`` (paths as :func:`seq2seq_paths`),
     each atomically, after ``onnx.checker`` (full check) has accepted both. Returns the
     two paths."""
-    onnx = _import_onnx()
+    onnx = import_onnx()
     protos = seq2seq_to_onnx(model, dtype=dtype, opset=opset)
     for proto in protos:
         onnx.checker.check_model(proto, full_check=True)
