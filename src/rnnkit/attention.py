@@ -20,7 +20,7 @@ import numpy as np
 
 from .init import seed_sequence
 from .module import Module
-from .nn import _check_dout, _float_dtype, _take_cache
+from .nn import check_dout, float_dtype, take_cache
 from .validation import as_float_array, check_lengths, positive_int
 
 
@@ -99,7 +99,7 @@ class LuongAttention(Module):
         self.query_size = positive_int(query_size, "query_size")
         self.memory_size = positive_int(memory_size, "memory_size")
         self.out_size = positive_int(out_size, "out_size")
-        self.dtype = _float_dtype(dtype)
+        self.dtype = float_dtype(dtype)
         self.seed = seed
         rng = np.random.default_rng(seed_sequence(seed))
         self.params = init_attention(self.query_size, self.memory_size, self.out_size,
@@ -131,8 +131,8 @@ class LuongAttention(Module):
         return out, a
 
     def backward(self, dout):
-        cache, shape = _take_cache(self)
-        dout = _check_dout(dout, shape, self.dtype)
+        cache, shape = take_cache(self)
+        dout = check_dout(dout, shape, self.dtype)
         return attention_backward(self.params, cache, dout, self.grads)
 
     __call__ = forward

@@ -18,21 +18,21 @@ from .module import Container, Module
 from .validation import DTYPES, as_float_array, check_finite, check_lengths, positive_int
 
 
-def _float_dtype(dtype):
+def float_dtype(dtype):
     dtype = np.dtype(dtype).type
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
     return dtype
 
 
-def _take_cache(module):
+def take_cache(module):
     if module._cache is None:
         raise RuntimeError("backward() needs a forward() first (the cache is used once)")
     cache, module._cache = module._cache, None
     return cache
 
 
-def _check_dout(dout, shape, dtype, name="dout"):
+def check_dout(dout, shape, dtype, name="dout"):
     dout = as_float_array(dout, name, dtype)
     if dout.shape != shape:
         raise ValueError(f"Expected {name} of shape {shape} (the forward output), "
@@ -81,7 +81,7 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, seed=None):
         self.in_features = positive_int(in_features, "in_features")
         self.out_features = positive_int(out_features, "out_features")
-        self.dtype = _float_dtype(dtype)
+        self.dtype = float_dtype(dtype)
         self.seed = seed
         rng = np.random.default_rng(seed_sequence(seed))
         self.params = init_linear(self.in_features, self.out_features, bias, self.dtype, rng)
@@ -108,8 +108,8 @@ class Linear(Module):
         return y
 
     def backward(self, dy):
-        x, y_shape = _take_cache(self)
-        dy = _check_dout(dy, y_shape, self.dtype, "dy")
+        x, y_shape = take_cache(self)
+        dy = check_dout(dy, y_shape, self.dtype, "dy")
         return linear_backward(self.params, x, dy, self.grads)
 
     __call__ = forward
@@ -146,7 +146,7 @@ class Embedding(Module):
                                  f"{num_embeddings - 1}, got {padding_idx}")
             padding_idx = int(padding_idx) % num_embeddings
         self.padding_idx = padding_idx
-        self.dtype = _float_dtype(dtype)
+        self.dtype = float_dtype(dtype)
         self.seed = seed
         rng = np.random.default_rng(seed_sequence(seed))
         weight = rng.standard_normal((self.num_embeddings, self.embedding_dim)).astype(self.dtype)
@@ -172,8 +172,8 @@ class Embedding(Module):
         return y
 
     def backward(self, dy):
-        idx, y_shape = _take_cache(self)
-        dy = _check_dout(dy, y_shape, self.dtype, "dy")
+        idx, y_shape = take_cache(self)
+        dy = check_dout(dy, y_shape, self.dtype, "dy")
         flat, dy2 = idx.ravel(), dy.reshape(-1, self.embedding_dim)  # (N,), (N, E)
         if self.padding_idx is not None:
             keep = flat != self.padding_idx  # the padding row gets no gradient
@@ -230,8 +230,8 @@ class Dropout(Module):
         return x
 
     def backward(self, dy):
-        mask, shape, dtype = _take_cache(self)
-        dy = _check_dout(dy, shape, dtype, "dy")
+        mask, shape, dtype = take_cache(self)
+        dy = check_dout(dy, shape, dtype, "dy")
         return dy if mask is None else dropout_backward(mask, dy)
 
     __call__ = forward
@@ -276,8 +276,8 @@ class LastStep(Module):
         return out
 
     def backward(self, dout):
-        last, split, (B, T, F), dtype = _take_cache(self)
-        dout = _check_dout(dout, (B, F), dtype)
+        last, split, (B, T, F), dtype = take_cache(self)
+        dout = check_dout(dout, (B, F), dtype)
         dy = np.zeros((B, T, F), dtype)  # (B, T, F)
         dy[np.arange(B), last, :split] = dout[:, :split]  # undo the picks: only the chosen
         dy[:, 0, split:] = dout[:, split:]  # steps get gradient

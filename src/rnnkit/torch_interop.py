@@ -12,7 +12,7 @@ import numpy as np
 from .module import Module
 
 
-def _torch():
+def import_torch():
     try:
         import torch
     except ImportError as exc:
@@ -25,7 +25,7 @@ def _torch_dtype(torch, dtype):
 
 
 def _copy_in(module, params) -> None:
-    torch = _torch()
+    torch = import_torch()
     module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in params.items()})
 
 
@@ -35,7 +35,7 @@ def to_torch(model: Module):
     Recurrent layers become ``nn.RNN/LSTM/GRU(batch_first=True)`` (call them as usual);
     Sequential and SequenceModel become twins that accept ``lengths`` like rnnkit's.
     """
-    torch = _torch()
+    torch = import_torch()
     from torch import nn
 
     from . import layers
@@ -91,7 +91,7 @@ def from_torch(module, seed=None) -> Module:
     """An rnnkit model with the architecture and weights of a torch module: ``nn.RNN/LSTM/
     GRU`` (any ``batch_first``: the weights do not depend on it), ``nn.Linear``,
     ``nn.Embedding``, ``nn.Dropout``, or a module made by :func:`to_torch`."""
-    torch = _torch()
+    torch = import_torch()
     from torch import nn
 
     from . import layers

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .losses import CrossEntropyLoss, MSELoss
-from .torch_interop import _torch
+from .torch_interop import import_torch
 
 
 @dataclass
@@ -82,7 +82,7 @@ def fit_torch(model, loss, train, val, opts, *, task=None, clip_norm=1.0, log=pr
     a :class:`TorchRun` (history, epochs run, why it stopped); the best weights end up in
     ``model``.
     """
-    torch = _torch()
+    torch = import_torch()
     from .torch_interop import to_torch
     from .trainer import SupervisedTask, TBPTTTask
 
