@@ -166,3 +166,48 @@ def test_no_pickle_anywhere_in_the_package():
     for f in src.rglob("*.py"):
         text = f.read_text()
         assert "import pickle" not in text and "allow_pickle=True" not in text, f
+
+
+def test_load_checkpoint_rebuilds_model_and_optimizer_state(tmp_path):
+    model = rnnkit.Sequential(rnn=rnnkit.LSTM(2, 3, seed=0), last=rnnkit.LastStep(),
+                              fc=rnnkit.Linear(3, 1, seed=1))
+    opt = rnnkit.Adam(model, lr=0.05)
+    x, y = np.random.default_rng(0).standard_normal((4, 5, 2)), np.ones((4, 1))
+    loss = rnnkit.MSELoss()
+    for _ in range(3):
+        model.zero_grad()
+        loss.forward(model.forward(x), y)
+        model.backward(loss.backward())
+        opt.step()
+    path = tmp_path / "ckpt.safetensors"
+    rnnkit.save_checkpoint(path, model, opt, training={"epoch": 3})
+    again, extra = rnnkit.load_checkpoint(path)
+    assert extra["training"]["epoch"] == 3 and extra["rnnkit_version"] == rnnkit.__version__
+    opt2 = rnnkit.Adam(again, lr=0.0)
+    opt2.load_state_dict(extra["optimizer"])
+    assert opt2.lr == 0.05
+    for name, state in opt.state.items():
+        for key, value in state.items():
+            np.testing.assert_array_equal(opt2.state[name][key], value)
+
+
+def test_registered_custom_modules_save_and_load(tmp_path):
+    @rnnkit.register_module
+    class Scale(rnnkit.Module):
+        def __init__(self, size):
+            self.size = size
+            self.params = {"weight": np.full(size, 2.0, np.float32)}
+            self.grads = {"weight": np.zeros(size, np.float32)}
+
+        def config(self):
+            return {"size": self.size}
+
+        def forward(self, x):
+            return x * self.params["weight"]
+
+    model = rnnkit.Sequential(rnn=rnnkit.GRU(2, 3, seed=0), scale=Scale(3))
+    model.modules["scale"].params["weight"][:] = [1.0, -1.0, 0.5]
+    rnnkit.save(model, tmp_path / "m.safetensors")
+    again = rnnkit.load(tmp_path / "m.safetensors")
+    assert isinstance(again.modules["scale"], Scale)
+    np.testing.assert_array_equal(again.params["scale.weight"], [1.0, -1.0, 0.5])

@@ -271,3 +271,23 @@ def test_deepcopy_and_pickle(kind):
     for clone in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
         np.testing.assert_array_equal(clone.forward(x)[0], layer.forward(x)[0])
         assert clone.params["weight_ih_l0"] is not layer.params["weight_ih_l0"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_cell_params_drive_the_matching_torch_cell(kind):
+    """cell_params(layer, direction) holds torch.nn.*Cell's weights for that layer."""
+    torch = pytest.importorskip("torch")
+    layer = LAYERS[kind](3, 4, num_layers=2, bidirectional=True, dtype=np.float64, seed=0)
+    p = layer.cell_params(1, 1)
+    cell = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}[kind](
+        8, 4, dtype=torch.float64)
+    cell.load_state_dict({k: torch.tensor(v) for k, v in p.items()})
+    assert p["weight_ih"] is layer.params["weight_ih_l1_reverse"]
+    x, h = np.random.default_rng(0).standard_normal((2, 8)), np.zeros((2, 4))
+    from rnnkit.cells import CELLS
+
+    with torch.no_grad():
+        expected = cell(torch.tensor(x))
+    expected = (expected[0] if kind == "lstm" else expected).numpy()
+    got = CELLS[kind].cell(p, x, h, h)[0] if kind == "lstm" else CELLS[kind].cell(p, x, h)[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)

@@ -162,3 +162,13 @@ def test_array_data_errors():
         ArrayData(np.zeros((3, 3, 1)), np.zeros((2, 1)))
     with pytest.raises(ValueError, match="empty part"):
         ArrayData(np.zeros((3, 3, 1)), np.zeros((3, 1))).split(0.1)
+
+
+def test_as_data_accepts_tuples_and_data_objects():
+    from rnnkit.batches import as_data
+
+    data = as_data((np.zeros((3, 2, 1)), np.zeros((3, 1)), np.array([2, 1, 2])))
+    assert isinstance(data, ArrayData) and data.lengths.tolist() == [2, 1, 2]
+    assert as_data(data) is data
+    with pytest.raises(TypeError, match="ArrayData, a StreamData or a tuple"):
+        as_data([1, 2, 3])
