@@ -144,48 +144,56 @@ def _load_params(model: Module, tensors: dict, path) -> None:
         p[...] = tensors[name]
 
 
-def _read(path):
+def _open(path):
+    """(tensors, metadata, training dict) of an rnnkit file, checked."""
     tensors, meta = read_safetensors(path)
     if meta.get("format") != FORMAT or "model" not in meta:
         raise CheckpointError(f"{path}: not an rnnkit file (no rnnkit model description in "
                               "its metadata)")
     try:
-        desc = json.loads(meta["model"])
-        training = json.loads(meta["training"]) if "training" in meta else None
+        training = json.loads(meta.get("training", "{}"))
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{path}: corrupt metadata ({exc})") from None
+    return tensors, meta, training
+
+
+def _build_saved(path, meta) -> Module:
     try:
-        model = build(desc)
+        return build(json.loads(meta["model"]))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: corrupt metadata ({exc})") from None
     except (TypeError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{path}: cannot rebuild the model: {exc}") from None
+
+
+def _restore(path, tensors, training, model):
+    """Parameters and RNG states into ``model``; returns (training with ``"arrays"``, the
+    optimizer's state dict or None)."""
     _load_params(model, tensors, path)
-    return model, tensors, training, meta
+    set_rng_states(model, training.pop("rng_states", {}))
+    opt = training.pop("optimizer", None)
+    training["arrays"] = {k[len(EXTRA_PREFIX):]: v for k, v in tensors.items()
+                          if k.startswith(EXTRA_PREFIX)}
+    return training, None if opt is None else _optimizer_state(tensors, opt)
 
 
 def load(path) -> Module:
     """Rebuild a model saved by :func:`save` or :func:`save_checkpoint`; checks every name,
     shape and dtype, and raises :class:`CheckpointError` saying what does not fit."""
-    return _read(path)[0]
+    tensors, meta, _ = _open(path)
+    model = _build_saved(path, meta)
+    _load_params(model, tensors, path)
+    return model
 
 
 def restore_checkpoint(path, model: Module, optimizer=None) -> dict:
     """Load a checkpoint into an existing model (and optimizer), which must match it.
 
     Returns the ``training`` dict with ``"arrays"`` (the extra arrays) added."""
-    tensors, meta = read_safetensors(path)
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not an rnnkit file")
-    try:
-        training = json.loads(meta.get("training", "{}"))
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: corrupt metadata ({exc})") from None
-    _load_params(model, tensors, path)
-    set_rng_states(model, training.pop("rng_states", {}))
-    opt = training.pop("optimizer", None)
-    if optimizer is not None and opt is not None:
-        optimizer.load_state_dict(_optimizer_state(tensors, opt))
-    training["arrays"] = {k[len(EXTRA_PREFIX):]: v for k, v in tensors.items()
-                          if k.startswith(EXTRA_PREFIX)}
+    tensors, _, training = _open(path)
+    training, optimizer_state = _restore(path, tensors, training, model)
+    if optimizer is not None and optimizer_state is not None:
+        optimizer.load_state_dict(optimizer_state)
     return training
 
 
@@ -202,12 +210,10 @@ def _optimizer_state(tensors, opt) -> dict:
 
 def load_checkpoint(path):
     """Returns (model, extra): ``extra["training"]`` is what was saved as ``training`` (with
-    the RNG states already restored into the model) and ``extra["optimizer"]`` a state dict
-    for ``optimizer.load_state_dict`` (or None)."""
-    model, tensors, training, meta = _read(path)
-    training = training or {}
-    set_rng_states(model, training.pop("rng_states", {}))
-    opt = training.pop("optimizer", None)
-    optimizer_state = None if opt is None else _optimizer_state(tensors, opt)
+    the RNG states already restored into the model, and the extra ``"arrays"``) and
+    ``extra["optimizer"]`` a state dict for ``optimizer.load_state_dict`` (or None)."""
+    tensors, meta, training = _open(path)
+    model = _build_saved(path, meta)
+    training, optimizer_state = _restore(path, tensors, training, model)
     return model, {"training": training, "optimizer": optimizer_state,
                    "rnnkit_version": meta.get("rnnkit_version")}

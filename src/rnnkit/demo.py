@@ -37,6 +37,7 @@ def run(args) -> int:
     from .losses import MSELoss
     from .models import SequenceModel
     from .optim import Adam
+    from .timeseries import create_sequences
     from .trainer import Trainer
 
     if args.epochs < 1:
@@ -46,8 +47,8 @@ def run(args) -> int:
     window, test = 12, 24
     mu, sd = diff[:-test].mean(), diff[:-test].std()
     z = (diff - mu) / sd
-    x = np.stack([z[i : i + window] for i in range(len(z) - window)])[..., None]  # (N, W, 1)
-    y = z[window:, None]  # (N, 1)
+    x, y = create_sequences(z, window)  # (N, W), (N, 1): seed 001's sliding windows
+    x = x[..., None]  # (N, W, 1)
     n_train = len(x) - test
     model = SequenceModel("lstm", input_size=1, hidden_size=32, output_size=1, seed=args.seed)
     trainer = Trainer(model, MSELoss(), Adam(model, lr=1e-2), clip_norm=1.0, seed=args.seed,

@@ -45,7 +45,7 @@ except ImportError:  # scikit-learn 1.3 - 1.5
 
 from .batches import ArrayData
 from .callbacks import EarlyStopping
-from .losses import CrossEntropyLoss, MSELoss
+from .losses import CrossEntropyLoss, MSELoss, log_softmax
 from .models import CELLS, SequenceModel
 from .optim import Adam
 from .trainer import Trainer
@@ -272,9 +272,7 @@ class RNNClassifier(ClassifierMixin, _RNNEstimator):
 
     def predict_proba(self, X):
         """(n, C): the softmax of the logits, columns in the order of ``classes_``."""
-        logits = self._forward(X)  # (n, C)
-        e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        return np.exp(log_softmax(self._forward(X), axis=1))  # (n, C)
 
     def predict(self, X):
         """(n,) labels from ``classes_``: the most probable class of each sequence."""
