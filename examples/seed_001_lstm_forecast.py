@@ -21,10 +21,10 @@ import argparse
 import numpy as np
 
 import rnnkit
-from rnnkit.callbacks import Callback
-from rnnkit.datasets import load_series
+from rnnkit.train.callbacks import Callback
+from rnnkit.data.datasets import load_series
 from rnnkit.nn import LastStep, Linear, Sequential
-from rnnkit.trainer import Trainer
+from rnnkit.train.trainer import Trainer
 
 
 def create_sequences(data, seq_length=10):

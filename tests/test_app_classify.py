@@ -10,9 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from rnnkit.apps.classify import (channel_stats, confusion_matrix, f1_scores, fill_missing,
-                                  macro_f1, standardise, stratified_split)
-from rnnkit.checkpoint import load
+from rnnkit.cli.classify import (channel_stats, confusion_matrix, f1_scores, fill_missing, macro_f1, standardise, stratified_split)
+from rnnkit.io.checkpoint import load
 from rnnkit.cli import main
 
 FAST = ["--hidden", "16", "--lr", "1e-2", "--batch-size", "16"]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rnnkit.cli import main
-from rnnkit.datasets import load_series
+from rnnkit.data.datasets import load_series
 
 FAST = ["--epochs", "2", "--hidden", "8"]
 
@@ -123,7 +123,7 @@ def test_csv_series_learns_to_beat_the_naive_forecast(tmp_path, capsys):
 
 
 def test_verdict_says_which_baselines_are_beaten():
-    from rnnkit.apps.forecast import verdict
+    from rnnkit.cli.forecast import verdict
 
     def errors(model, naive, seasonal):
         return {k: {"rmse": v, "mae": v, "mape": v, "mase": v}
@@ -162,7 +162,7 @@ def test_random_walk_run_reports_its_verdict(tmp_path, capsys):
 
 
 def test_auto_transform_avoids_logs_when_the_tail_is_not_positive():
-    from rnnkit.apps.forecast import fit_transform
+    from rnnkit.cli.forecast import fit_transform
 
     x = np.exp(np.linspace(0, 2, 120))  # (120,) trending, positive
     assert fit_transform("auto", x, 96)[0].kind == "logdiff"
@@ -173,7 +173,7 @@ def test_auto_transform_avoids_logs_when_the_tail_is_not_positive():
 
 
 def test_csv_reader_handles_common_layouts(tmp_path):
-    from rnnkit.apps.series import read_csv_column
+    from rnnkit.data.csv_series import read_csv_column
 
     values = np.round(np.linspace(-2, 3, 9), 3)
     (tmp_path / "plain.csv").write_text("\n".join(f"{i},{v}" for i, v in enumerate(values)))

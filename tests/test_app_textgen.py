@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from rnnkit.apps.textgen import bigram_nll, fit_bigram
+from rnnkit.cli.textgen import bigram_nll, fit_bigram
 from rnnkit.cli import main
 
 SMALL = ["--epochs", "2", "--hidden", "32", "--embedding-dim", "8", "--batch-size", "8",

@@ -12,8 +12,8 @@ import pytest
 
 import rnnkit
 from rnnkit.cli import main
-from rnnkit.dates import generate_dates
-from rnnkit.seq2seq import Seq2Seq
+from rnnkit.data.dates import generate_dates
+from rnnkit.nn.seq2seq import Seq2Seq
 
 SMALL = ["--num-pairs", "200", "--epochs", "2", "--hidden", "16", "--embedding-dim", "8"]
 
@@ -180,7 +180,7 @@ def test_command_line_error_has_no_traceback(tmp_path):
 
 
 def test_predict_in_a_fresh_process_rebuilds_the_model(dates_run):
-    """``rnnkit.load`` knows Seq2Seq without the caller importing rnnkit.seq2seq."""
+    """``rnnkit.load`` knows Seq2Seq without the caller importing rnnkit.nn.seq2seq."""
     r = subprocess.run([sys.executable, "-m", "rnnkit", "predict", "--model", str(dates_run),
                         "--beam", "3"], input="3/3/98\nMarch 3rd, 1998\n", capture_output=True,
                        text=True, timeout=120)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from rnnkit.bleu import bleu_statistics, corpus_bleu, ngrams
+from rnnkit.metrics.bleu import bleu_statistics, corpus_bleu, ngrams
 
 
 def brute_force_bleu(hypotheses, references, max_n=4):

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit import fileio
-from rnnkit.checkpoint import restore_checkpoint
-from rnnkit.fileio import CheckpointError
-from rnnkit.models import SequenceModel
+from rnnkit.io import files as fileio
+from rnnkit.io.checkpoint import restore_checkpoint
+from rnnkit.io.files import CheckpointError
+from rnnkit.nn.models import SequenceModel
 
 
 def models():

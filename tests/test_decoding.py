@@ -5,12 +5,13 @@ import itertools
 import numpy as np
 import pytest
 
-from rnnkit.batches import ArrayData
-from rnnkit.decoding import beam_search, greedy_decode, translate_ids
-from rnnkit.losses import CrossEntropyLoss, log_softmax
-from rnnkit.optim import Adam
-from rnnkit.seq2seq import Seq2Seq, TeacherForcingTask, shift_right
-from rnnkit.trainer import Trainer
+from rnnkit.train.batches import ArrayData
+from rnnkit.nn.decoding import beam_search, greedy_decode, translate_ids
+from rnnkit.nn.losses import CrossEntropyLoss, log_softmax
+from rnnkit.train.optim import Adam
+from rnnkit.nn.seq2seq import Seq2Seq, shift_right
+from rnnkit.train.tasks import TeacherForcingTask
+from rnnkit.train.trainer import Trainer
 
 BOS, EOS = 2, 3
 

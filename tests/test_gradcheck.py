@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit.backends import numba_available
-from rnnkit.cells import gru_cell, lstm_cell, rnn_cell
+from rnnkit.core.backends import numba_available
+from rnnkit.core.cells import gru as gru_cell
+from rnnkit.core.cells import lstm as lstm_cell
+from rnnkit.core.cells import rnn as rnn_cell
 
 BACKENDS = ["numpy"] + (["numba"] if numba_available() else [])
 LAYERS = {"rnn": rnnkit.RNN, "lstm": rnnkit.LSTM, "gru": rnnkit.GRU}

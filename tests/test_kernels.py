@@ -1,6 +1,6 @@
 """The numba kernels against the NumPy reference: every output and gradient, both code paths.
 
-``rnnkit.kernels`` runs small shapes as one fused numba loop and larger ones as BLAS calls
+``rnnkit.core.kernels`` runs small shapes as one fused numba loop and larger ones as BLAS calls
 plus numba step kernels (``FUSED_MAX_MACS``); each test runs both paths by moving that
 threshold. Float64 must agree to 1e-12, float32 (which uses a rational tanh) to 2e-5, both
 relative to max(1, |reference|).
@@ -11,8 +11,8 @@ import pytest
 import rnnkit
 
 numba = pytest.importorskip("numba")
-from rnnkit import kernels  # noqa: E402
-from rnnkit.backends import get_backend  # noqa: E402
+from rnnkit.core import kernels
+from rnnkit.core.backends import get_backend  # noqa: E402
 
 LAYERS = {"rnn": rnnkit.RNN, "lstm": rnnkit.LSTM, "gru": rnnkit.GRU}
 KINDS = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("lstm", None), ("gru", None)]

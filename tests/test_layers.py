@@ -284,7 +284,7 @@ def test_cell_params_drive_the_matching_torch_cell(kind):
     cell.load_state_dict({k: torch.tensor(v) for k, v in p.items()})
     assert p["weight_ih"] is layer.params["weight_ih_l1_reverse"]
     x, h = np.random.default_rng(0).standard_normal((2, 8)), np.zeros((2, 4))
-    from rnnkit.cells import CELLS
+    from rnnkit.core.cells import CELLS
 
     with torch.no_grad():
         expected = cell(torch.tensor(x))

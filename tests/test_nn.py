@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from helpers import check_module_grads, rel_error, torch_forward_backward
-from rnnkit.layers import GRU, LSTM
+from rnnkit.nn.recurrent import GRU, LSTM
 from rnnkit.nn import Dropout, Embedding, LastStep, Linear, Sequential
-from rnnkit.optim import SGD
+from rnnkit.train.optim import SGD
 
 SHAPES = [(4,), (1, 4), (3, 4), (1, 1, 4), (2, 5, 4)]  # leading shapes around in_features=4
 
@@ -160,7 +160,7 @@ def test_dropout_edge_probabilities_and_errors():
     assert np.array_equal(Dropout(0.0).forward(x), x)
     y = Dropout(1.0).forward(x)
     assert y.dtype == np.float32 and not y.any()  # like torch: p=1 drops everything
-    with pytest.raises(ValueError, match=r"p must be a number in \[0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"p must be a number >= 0 and <= 1, got 1.5"):
         Dropout(1.5)
 
 

@@ -11,12 +11,14 @@ ort = pytest.importorskip("onnxruntime")
 
 import rnnkit  # noqa: E402
 from helpers import rel_error  # noqa: E402
-from rnnkit.apps.common import save_run  # noqa: E402
+from rnnkit.cli.common import save_run  # noqa: E402
 from rnnkit.cli import UsageError, main  # noqa: E402
-from rnnkit.models import SequenceModel  # noqa: E402
-from rnnkit.module import Module  # noqa: E402
-from rnnkit.seq2seq import Seq2Seq  # noqa: E402
-from rnnkit.onnx_export import OnnxExportError, export_onnx, export_run, to_onnx  # noqa: E402
+from rnnkit.nn.models import SequenceModel  # noqa: E402
+from rnnkit.nn.module import Module  # noqa: E402
+from rnnkit.nn.seq2seq import Seq2Seq  # noqa: E402
+from rnnkit.cli.export import export_run
+from rnnkit.errors import OnnxExportError
+from rnnkit.interop.onnx_export import export_onnx, to_onnx  # noqa: E402
 from onnx.reference import ReferenceEvaluator  # noqa: E402
 
 CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("lstm", None), ("gru", None)]
@@ -339,7 +341,7 @@ def test_bidirectional_sequence_model_reads_both_ends(tmp_path):
     """A bidirectional many-to-one SequenceModel uses both directions' final states; the
     ONNX graph and the torch twin do the same."""
     ort = pytest.importorskip("onnxruntime")
-    from rnnkit.models import SequenceModel
+    from rnnkit.nn.models import SequenceModel
 
     model = SequenceModel("lstm", input_size=2, hidden_size=3, output_size=2,
                           bidirectional=True, seed=0).eval()

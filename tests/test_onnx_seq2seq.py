@@ -11,10 +11,12 @@ pytest.importorskip("onnxruntime")
 
 from helpers import rel_error  # noqa: E402
 from rnnkit.cli import UsageError, main  # noqa: E402
-from rnnkit.decoding import beam_search, greedy_decode  # noqa: E402
-from rnnkit.onnx_export import OnnxExportError, export_onnx, export_run  # noqa: E402
-from rnnkit.onnx_seq2seq import OnnxTranslator, export_seq2seq_onnx, seq2seq_paths  # noqa: E402
-from rnnkit.seq2seq import Seq2Seq  # noqa: E402
+from rnnkit.nn.decoding import beam_search, greedy_decode  # noqa: E402
+from rnnkit.cli.export import export_run
+from rnnkit.errors import OnnxExportError
+from rnnkit.interop.onnx_export import export_onnx  # noqa: E402
+from rnnkit.interop.onnx_seq2seq import OnnxTranslator, export_seq2seq_onnx, seq2seq_paths  # noqa: E402
+from rnnkit.nn.seq2seq import Seq2Seq  # noqa: E402
 
 F32_TOL = 1e-5  # onnxruntime runs the recurrent operators in float32 only
 SRC_VOCAB, TGT_VOCAB, BOS, EOS = 11, 13, 2, 3
@@ -116,7 +118,7 @@ def test_cli_exports_a_translate_run(tmp_path, capsys):
 
     task = json.loads((run / "task.json").read_text())
     vocab = task["target_vocabulary"]
-    from rnnkit.apps.common import load_run
+    from rnnkit.cli.common import load_run
 
     model, _ = load_run(run)
     src, lengths = random_sources(np.random.default_rng(0), 4, 10,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.models import SequenceModel
-from rnnkit.sampling import generate, sample, sampling_distribution, scaled_logits
+from rnnkit.nn.models import SequenceModel
+from rnnkit.nn.sampling import generate, sample, sampling_distribution, scaled_logits
 
 
 def chi2_critical(df: int, z: float = 3.719) -> float:

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.optim import SGD
-from rnnkit.schedules import CosineAnnealingLR, ReduceLROnPlateau, StepLR
+from rnnkit.train.optim import SGD
+from rnnkit.train.schedules import CosineAnnealingLR, ReduceLROnPlateau, StepLR
 
 
 def make_optimizers(lr=0.1):

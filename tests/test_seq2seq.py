@@ -7,8 +7,9 @@ import torch
 
 import rnnkit
 from helpers import numerical_grad, rel_error
-from rnnkit.losses import CrossEntropyLoss
-from rnnkit.seq2seq import Seq2Seq, TeacherForcingTask, shift_right
+from rnnkit.nn.losses import CrossEntropyLoss
+from rnnkit.nn.seq2seq import Seq2Seq, shift_right
+from rnnkit.train.tasks import TeacherForcingTask
 from torch_ref import torch_layer
 
 BOS = 2
@@ -95,7 +96,7 @@ def test_seq2seq_matches_torch(config):
                                       ignore_index=0).backward()
     task = TeacherForcingTask(CrossEntropyLoss(ignore_index=0), bos=BOS)
     model.zero_grad()
-    _, logits = task.forward(model, batch)
+    _, logits, _ = task.forward(model, batch)
     task.backward(model)
     Tt = logits.shape[1]  # the task trims the batch to its longest label sequence
     assert rel_error(logits, logits_t[:, :Tt].detach().numpy()) < 1e-10

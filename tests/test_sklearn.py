@@ -17,7 +17,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import FunctionTransformer  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from rnnkit.sklearn import RNNClassifier, RNNRegressor  # noqa: E402
+from rnnkit.interop.sklearn import RNNClassifier, RNNRegressor  # noqa: E402
 
 SMALL = dict(hidden_size=16, epochs=30, lr=0.01)  # seconds per fit, not minutes
 
@@ -45,9 +45,9 @@ def test_sklearn_estimator_checks(estimator, check):
 def test_missing_sklearn_names_the_install_command(monkeypatch):
     for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")]:
         monkeypatch.setitem(sys.modules, name, None)  # None: "import sklearn..." fails
-    monkeypatch.delitem(sys.modules, "rnnkit.sklearn")
+    monkeypatch.delitem(sys.modules, "rnnkit.interop.sklearn")
     with pytest.raises(ImportError, match=re.escape("pip install 'rnnkit[sklearn]'")):
-        importlib.import_module("rnnkit.sklearn")
+        importlib.import_module("rnnkit.interop.sklearn")
 
 
 # --- learning something real ---------------------------------------------------------------

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from rnnkit.text import PAD, UNK, Vocabulary, pad_ids, tokenize
+from rnnkit.data.text import PAD, UNK, Vocabulary, pad_ids, tokenize
 
 
 def test_tokenize_char_and_word():

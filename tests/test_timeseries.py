@@ -1,10 +1,10 @@
-"""rnnkit.timeseries: windows, transforms, baselines and errors against their definitions
+"""rnnkit.data.timeseries: windows, transforms, baselines and errors against their definitions
 written out as plain loops."""
 import numpy as np
 import pytest
 
-from rnnkit import timeseries as ts
-from rnnkit.datasets import load_series
+from rnnkit.data import timeseries as ts
+from rnnkit.data.datasets import load_series
 
 
 def test_create_sequences_is_seed_001s_loop():

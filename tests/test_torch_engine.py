@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit.apps.common import load_run
+from rnnkit.cli.common import load_run
 
 pytest.importorskip("torch")
 
@@ -73,7 +73,7 @@ def test_torchrun_two_processes_match_one_process(series_csv, one_process, tmp_p
 def test_translate_torch_engine_follows_the_numpy_engine(tmp_path):
     """The encoder-decoder trained in torch (same initial weights, batches and Adam) ends
     where rnnkit's own training ends, and is saved and reloaded as an rnnkit Seq2Seq."""
-    from rnnkit.seq2seq import Seq2Seq
+    from rnnkit.nn.seq2seq import Seq2Seq
 
     results = {}
     for engine in ("numpy", "torch"):

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit.layers import Recurrent
-from rnnkit.models import SequenceModel
+from rnnkit.nn.recurrent import Recurrent
+from rnnkit.nn.models import SequenceModel
 from torch_ref import rel_err
 
 torch = pytest.importorskip("torch")
@@ -36,7 +36,7 @@ def run_rnnkit(model, x, lengths):
 
 
 def run_torch(module, x, lengths):
-    from rnnkit.torch_modules import run_recurrent
+    from rnnkit.interop.torch_twins import run_recurrent
 
     module.eval()
     with torch.no_grad():
@@ -81,7 +81,7 @@ def test_from_torch_round_trip(name):
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_seq2seq_twin_gives_equal_logits(cell):
-    from rnnkit.seq2seq import Seq2Seq
+    from rnnkit.nn.seq2seq import Seq2Seq
 
     model = Seq2Seq(11, 7, embedding_dim=4, hidden_size=5, cell=cell, num_layers=2,
                     dtype="float64", seed=0)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit.backends import numba_available
+from rnnkit.core.backends import numba_available
 from torch_ref import rel_err, torch_forward_backward
 
 BACKENDS = ["numpy"] + (["numba"] if numba_available() else [])

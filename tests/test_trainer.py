@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit.batches import ArrayData, StreamData
-from rnnkit.callbacks import Callback, EarlyStopping, ModelCheckpoint
-from rnnkit.models import SequenceModel
-from rnnkit.trainer import TBPTTTask, Trainer, TrainingError
+from rnnkit.train.batches import ArrayData, StreamData
+from rnnkit.train.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from rnnkit.nn.models import SequenceModel
+from rnnkit.errors import TrainingError
+from rnnkit.train.tasks import TBPTTTask
+from rnnkit.train.trainer import Trainer
 
 
 def sine_windows(n=120, window=8):
@@ -165,7 +167,7 @@ def test_array_data_errors():
 
 
 def test_as_data_accepts_tuples_and_data_objects():
-    from rnnkit.batches import as_data
+    from rnnkit.train.batches import as_data
 
     data = as_data((np.zeros((3, 2, 1)), np.zeros((3, 1)), np.array([2, 1, 2])))
     assert isinstance(data, ArrayData) and data.lengths.tolist() == [2, 1, 2]

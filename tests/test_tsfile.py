@@ -6,7 +6,7 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from rnnkit.tsfile import TsFileError, parse_ts, read_ts
+from rnnkit.data.tsfile import TsFileError, parse_ts, read_ts
 
 MULTI = """% a toy multivariate problem
 @problemName Toy

@@ -1,21 +1,27 @@
-"""rnnkit: recurrent neural networks from scratch in NumPy, with exact BPTT and PyTorch parity."""
-__version__ = "0.1.0"
+"""rnnkit: recurrent neural networks from scratch in NumPy, with exact BPTT and PyTorch parity.
 
-from .checkpoint import load, load_checkpoint, register_module, save, save_checkpoint
-from .fileio import CheckpointError
-from .layers import GRU, LSTM, RNN
-from .losses import CrossEntropyLoss, MSELoss
-from .module import Module
-from .nn import Dropout, Embedding, LastStep, Linear, Sequential
-from .onnx_export import export_onnx
-from .optim import SGD, Adagrad, Adam, AdamW, RMSprop, clip_grad_norm, clip_grad_value
-from .schedules import CosineAnnealingLR, ReduceLROnPlateau, StepLR
-from .torch_interop import from_torch, to_torch
+The package is laid out in floors (see the README): ``core`` <- ``nn`` <- ``data`` /
+``metrics`` / ``io`` <- ``train`` <- ``interop`` <- ``cli``; the names below are the public API.
+"""
+from rnnkit.errors import CheckpointError, RnnkitError, TrainingError, UsageError
+from rnnkit.interop.onnx_export import export_onnx
+from rnnkit.interop.torch_convert import from_torch, to_torch
+from rnnkit.io.checkpoint import load, load_checkpoint, save, save_checkpoint
+from rnnkit.nn import (GRU, LSTM, RNN, CrossEntropyLoss, Dropout, Embedding, LastStep, Linear,
+                       LuongAttention, Module, MSELoss, Seq2Seq, SequenceModel, Sequential,
+                       no_grad, register_module)
+from rnnkit.train import (SGD, Adagrad, Adam, AdamW, ArrayData, Callback, CosineAnnealingLR,
+                          EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, RMSprop, StepLR,
+                          StreamData, TBPTTTask, Trainer, clip_grad_norm, clip_grad_value)
+from rnnkit.version import __version__
 
 __all__ = [
     "RNN", "LSTM", "GRU", "Module", "Linear", "Embedding", "Dropout", "LastStep", "Sequential",
+    "SequenceModel", "Seq2Seq", "LuongAttention", "no_grad", "register_module",
     "MSELoss", "CrossEntropyLoss", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW",
     "clip_grad_norm", "clip_grad_value", "StepLR", "CosineAnnealingLR", "ReduceLROnPlateau",
-    "to_torch", "from_torch", "save", "load", "save_checkpoint", "load_checkpoint", "register_module", "CheckpointError",
-    "export_onnx", "__version__",
+    "Trainer", "TBPTTTask", "Callback", "EarlyStopping", "ModelCheckpoint", "ArrayData",
+    "StreamData", "to_torch", "from_torch", "save", "load", "save_checkpoint",
+    "load_checkpoint", "export_onnx", "RnnkitError", "UsageError", "TrainingError",
+    "CheckpointError", "__version__",
 ]

@@ -1,5 +1,11 @@
-"""Input checks with messages that name what was expected and what arrived."""
+"""Input checks with messages that name what was expected and what arrived.
+
+The one place for checks of settings (numbers in a range, dtypes) and of arrays (shape,
+finiteness, integer indices, lengths, states) that every floor uses.
+"""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -12,7 +18,64 @@ def positive_int(value, name: str) -> int:
     return int(value)
 
 
+def check_number(value, name: str, *, low=None, high=None, low_open=False, high_open=True,
+                 integer=False, allow_none=False):
+    """A setting: a finite number (an integer with ``integer``) in the given range, returned
+    as float (int); None passes when ``allow_none``. ``low_open``/``high_open`` exclude the
+    bound itself. ValueError otherwise, e.g. "beta2 must be a number >= 0 and < 1, got 1.0"."""
+    if value is None and allow_none:
+        return None
+    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    ok = isinstance(value, kinds) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        bounds = [f"{'>' if low_open else '>='} {low:g}" if low is not None else "",
+                  f"{'<' if high_open else '<='} {high:g}" if high is not None else ""]
+        bound = " and ".join(b for b in bounds if b)
+        what = ("an integer" if integer else "a number") + (f" {bound}" if bound else "")
+        raise ValueError(f"{name} must be {what}{' or None' if allow_none else ''}, "
+                         f"got {value!r}")
+    return int(value) if integer else float(value)
+
+
+def float_dtype(dtype):
+    """The NumPy scalar type of a float32 or float64 dtype (ValueError for others)."""
+    try:
+        kind = np.dtype(dtype).type
+    except TypeError:
+        kind = None
+    if kind not in DTYPES:
+        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+    return kind
+
+
+def check_indices(indices, num: int, name: str = "indices") -> np.ndarray:
+    """Integer array with every entry in 0..num-1 (TypeError / IndexError otherwise)."""
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integers, got dtype {idx.dtype}")
+    if idx.size and (idx.min() < 0 or idx.max() >= num):
+        bad = idx[(idx < 0) | (idx >= num)].flat[0]
+        raise IndexError(f"{name} must lie in 0..{num - 1}, got {bad}")
+    return idx
+
+
+def check_gradient(dout, shape, dtype, name="dout"):
+    """The gradient of a forward output: a finite float array of exactly ``shape``."""
+    dout = as_float_array(dout, name, dtype)
+    if dout.shape != shape:
+        raise ValueError(f"Expected {name} of shape {shape} (the forward output), "
+                         f"got {dout.shape}")
+    check_finite(dout, name)
+    return dout
+
+
 def as_float_array(x, name: str, dtype) -> np.ndarray:
+    if np.iscomplexobj(x):
+        raise ValueError(f"{name} must be real, got complex values")
     try:
         arr = np.asarray(x, dtype=dtype)
     except (TypeError, ValueError) as exc:

@@ -1,1 +1,0 @@
-"""The applications behind the CLI commands: forecast, classify, textgen, translate, predict."""

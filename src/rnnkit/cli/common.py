@@ -1,0 +1,225 @@
+"""What every application command shares: options, the run folder, training, saving, output.
+
+A run folder (``--out``, default ``runs/<command>-<timestamp>``) receives
+    model.safetensors   the trained model (``rnnkit.load`` rebuilds it)
+    task.json           what ``rnnkit predict`` needs besides the weights (scalers, vocabularies)
+    metrics.json        the metrics, also printed as the last stdout line with ``--json``
+    *.png               training curves and the task's own picture
+Every file is written atomically. Input is validated before the folder is created, so a run
+refused for bad input writes nothing.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit.errors import UsageError
+from rnnkit.io.files import atomic_write_bytes, atomic_write_text
+
+
+@dataclass
+class TrainingOptions:
+    """The training options every command takes (from argparse)."""
+    seed: int
+    epochs: int
+    hidden: int
+    layers: int
+    cell: str
+    bidirectional: bool
+    lr: float
+    batch_size: int
+    max_minutes: float | None
+    patience: int
+    engine: str = "numpy"
+
+    @classmethod
+    def from_args(cls, args) -> "TrainingOptions":
+        opts = cls(**{f: getattr(args, f) for f in cls.__dataclass_fields__})
+        for name in ("epochs", "hidden", "layers", "batch_size", "patience"):
+            if getattr(opts, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, "
+                                 f"got {getattr(opts, name)}")
+        if not opts.lr > 0:
+            raise UsageError(f"--lr must be positive, got {opts.lr}")
+        if opts.max_minutes is not None and not opts.max_minutes > 0:
+            raise UsageError(f"--max-minutes must be positive, got {opts.max_minutes}")
+        if opts.engine == "torch":
+            import importlib.util
+
+            if importlib.util.find_spec("torch") is None:
+                raise UsageError("--engine torch needs PyTorch: pip install 'rnnkit[torch]'")
+        return opts
+
+
+def add_common_arguments(parser, *, epochs, hidden, layers=1, cell="lstm", lr=1e-2,
+                         batch_size=32, patience=10, bidirectional_choice=True) -> None:
+    g = parser.add_argument_group("run")
+    g.add_argument("--out", type=Path, default=None,
+                   help="folder for the model, metrics.json and plots "
+                        "(default runs/<command>-<timestamp>)")
+    g.add_argument("--json", action="store_true",
+                   help="print the metrics as one JSON object on the last line of stdout")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--max-minutes", type=float, default=None,
+                   help="stop cleanly when time is up, keeping the best model")
+    g.add_argument("--engine", choices=["numpy", "torch"], default="numpy",
+                   help="train with rnnkit's NumPy code (default) or with PyTorch; under "
+                        "torchrun --nproc_per_node N the torch engine trains with "
+                        "DistributedDataParallel")
+    g = parser.add_argument_group("model and training")
+    g.add_argument("--cell", choices=["rnn", "lstm", "gru"], default=cell,
+                   help=f"recurrent cell (default {cell})")
+    g.add_argument("--hidden", type=int, default=hidden, help=f"hidden size (default {hidden})")
+    g.add_argument("--layers", type=int, default=layers,
+                   help=f"recurrent layers (default {layers})")
+    if bidirectional_choice:
+        g.add_argument("--bidirectional", action="store_true", help="bidirectional layers")
+    else:
+        parser.set_defaults(bidirectional=False)
+    g.add_argument("--epochs", type=int, default=epochs, help=f"at most this many epochs "
+                   f"(default {epochs}; early stopping on the validation loss)")
+    g.add_argument("--patience", type=int, default=patience,
+                   help=f"early-stopping patience in epochs (default {patience})")
+    g.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default {lr})")
+    g.add_argument("--batch-size", type=int, default=batch_size,
+                   help=f"mini-batch size (default {batch_size})")
+
+
+def is_main_process() -> bool:
+    """False in the extra processes of a distributed (torchrun) run: they write nothing."""
+    from rnnkit.interop.torch_engine import world
+
+    return world()[0] == 0
+
+
+def log(message: str) -> None:
+    """Progress and notes go to stderr; stdout is for results."""
+    if is_main_process():
+        print(message, file=sys.stderr, flush=True)
+
+
+def out_dir(args, command: str) -> Path:
+    """The run folder, created now (call only after the input has been validated)."""
+    path = args.out or Path("runs") / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {path} exists and is not a folder")
+    if is_main_process():
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def fit(model, loss, train, val, opts: TrainingOptions, *, task=None, metrics=None,
+        clip_norm=1.0):
+    """Adam + gradient clipping + early stopping on val_loss (best weights restored) + the
+    time limit, with the NumPy engine or (``--engine torch``) the PyTorch engine driving the
+    same Trainer. Returns (history, trainer)."""
+    from rnnkit.train.callbacks import EarlyStopping
+    from rnnkit.train.optim import Adam
+    from rnnkit.train.tasks import SupervisedTask
+    from rnnkit.train.trainer import Trainer
+
+    task = task if task is not None else SupervisedTask(loss)
+    optimizer = engine = None
+    if opts.engine == "torch":
+        from rnnkit.interop.torch_engine import TorchEngine
+
+        engine = TorchEngine(model, loss, task, lr=opts.lr, clip_norm=clip_norm, seed=opts.seed)
+    else:
+        optimizer = Adam(model, lr=opts.lr)
+    trainer = Trainer(model, loss, optimizer, task=task, clip_norm=clip_norm, engine=engine,
+                      callbacks=[EarlyStopping(patience=opts.patience)], metrics=metrics,
+                      seed=opts.seed, max_minutes=opts.max_minutes, log=log)
+    history = trainer.fit(train, val, epochs=opts.epochs, batch_size=opts.batch_size)
+    model.eval()
+    return history, trainer
+
+
+def to_jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def save_run(out: Path, model, task: dict, metrics: dict, history: dict | None = None) -> None:
+    """model.safetensors, task.json, metrics.json and training_curves.png, atomically
+    (by the main process only)."""
+    from rnnkit.io.checkpoint import save
+
+    if not is_main_process():
+        return
+    save(model, out / "model.safetensors")
+    atomic_write_text(out / "task.json", json.dumps(to_jsonable(task), indent=2))
+    atomic_write_text(out / "metrics.json", json.dumps(to_jsonable(metrics), indent=2))
+    if history:
+        plot_history(history, out / "training_curves.png")
+
+
+def load_run(folder):
+    """(model, task dict) from a run folder written by :func:`save_run`."""
+    from rnnkit.io.checkpoint import load
+    from rnnkit.io.files import CheckpointError
+
+    folder = Path(folder)
+    if not (folder / "model.safetensors").is_file() or not (folder / "task.json").is_file():
+        raise UsageError(f"{folder} is not an rnnkit run folder (model.safetensors and "
+                         "task.json expected)")
+    try:
+        model = load(folder / "model.safetensors")
+        task = json.loads((folder / "task.json").read_text(encoding="utf-8"))
+    except CheckpointError as exc:
+        raise UsageError(str(exc)) from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{folder / 'task.json'} is corrupt: {exc}") from None
+    model.eval()
+    return model, task
+
+
+def emit(metrics: dict, as_json: bool, summary: str) -> None:
+    """The human summary on stdout, then (``--json``) the metrics as the last line."""
+    if not is_main_process():
+        return
+    print(summary, flush=True)
+    if as_json:
+        print(json.dumps(to_jsonable(metrics)), flush=True)
+
+
+def save_figure(fig, path: Path) -> None:
+    import io
+
+    if not is_main_process():
+        return
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def plot_history(history: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for key in ("loss", "val_loss"):
+        if key in history:
+            ax.plot(np.arange(1, len(history[key]) + 1), history[key], label=key)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.set_title("training curves")
+    save_figure(fig, path)
+    plt.close(fig)

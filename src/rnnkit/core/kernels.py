@@ -1,0 +1,425 @@
+"""Fused numba kernels for the time loop: ``scan_forward`` and ``scan_backward`` as in ``scan``.
+
+Same signatures, return values and buffer layouts as the NumPy reference ``rnnkit.core.scan``
+(read that first: it defines ``ScanCache``, the buffers and the mask semantics). What differs
+is how a step runs:
+
+* one numba kernel per cell does all the element-wise work of a step (gates, state update,
+  masking, and in the backward every gate gradient) in a single pass, writing straight into
+  the preallocated buffers: nothing is allocated per time step;
+* the recurrent product ``h_{t-1} W_hh^T`` (and ``da W_hh`` backwards) runs either as a hand
+  loop inside one numba function that holds the whole time loop (small ``B * G*H * H``, where
+  Python and BLAS call overheads would dominate), or as a NumPy BLAS call into a preallocated
+  buffer from a Python loop over time (larger shapes, where the GEMM dominates).
+  ``FUSED_MAX_MACS`` is the measured cross-over (see BENCHMARKS.md).
+
+Masks are 0/1 as documented in ``scan``: forward blends exactly as the reference does, and
+backward sets a padded row's gate gradients to zero and passes its dh and dc through.
+
+Transcendentals: without SVML (llvmlite's wheels are not built with it) numba calls scalar
+libm ``exp``/``tanh``, ~10 ns each, which cost more than the GEMM. In float32 ``tanh`` is
+therefore a clamped rational approximation (Eigen's, relative error <= 3e-7) and ``exp`` the
+Cephes polynomial with exponent-bit scaling (~1 ulp), both branch-free so that LLVM vectorises
+the loops; float64 keeps libm, for parity with the NumPy reference to ~1e-15.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic, overload, register_jitable
+
+from rnnkit.core.scan import ScanCache
+
+FUSED_MAX_MACS = 1 << 17  # B * G*H * H per step up to which the whole loop stays in numba
+_NONLINEARITY = {"tanh": 0, "relu": 1, "sigmoid": 2}
+# No 'nnan'/'ninf': saturated gates rely on exp overflowing to inf in float64.
+_FASTMATH = {"contract", "arcp", "nsz"}
+_JIT = dict(cache=True, fastmath=_FASTMATH, error_model="numpy")  # numpy errors: no branch on /0
+
+
+# --- activations: numba picks the float32 or float64 version at compile time ---------------
+# All are inlined into the kernels' loops (inline="always"), so that LLVM can vectorise them.
+def _tanh(a):
+    return math.tanh(a)
+
+
+def _sigmoid(a):
+    return 1.0 / (1.0 + math.exp(-a))
+
+
+def _tanh_f32(a):
+    # Rational approximation on [-7.99881, 7.99881], outside which tanh rounds to +-1 in
+    # float32 (Eigen's generic_fast_tanh_float); error <= 3e-7 relative.
+    lim = np.float32(7.99881172180175781)
+    a = min(max(a, -lim), lim)
+    a2 = a * a
+    p = a2 * np.float32(-2.76076847742355e-16) + np.float32(2.00018790482477e-13)
+    p = a2 * p + np.float32(-8.60467152213735e-11)
+    p = a2 * p + np.float32(5.12229709037114e-08)
+    p = a2 * p + np.float32(1.48572235717979e-05)
+    p = a2 * p + np.float32(6.37261928875436e-04)
+    p = a2 * p + np.float32(4.89352455891786e-03)
+    q = a2 * np.float32(1.19825839466702e-06) + np.float32(1.18534705686654e-04)
+    q = a2 * q + np.float32(2.26843463243900e-03)
+    q = a2 * q + np.float32(4.89352518554385e-03)
+    return a * p / q
+
+
+@intrinsic
+def _float32_from_bits(typingctx, bits):
+    """The float32 whose IEEE bit pattern is the int32 ``bits`` (an LLVM bitcast)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+    return types.float32(types.int32), codegen
+
+
+@register_jitable(inline="always")
+def _exp_f32(a):
+    # Cephes expf: a = n ln2 + r with |r| <= ln2 / 2, exp(r) by a polynomial, 2^n from its
+    # exponent bits; ~1 ulp. Written without calls so that LLVM vectorises it. Clamped to
+    # [-87, 88], where 2^n stays a normal float: far enough for a sigmoid to saturate.
+    x = min(max(a, np.float32(-87.0)), np.float32(88.0))
+    n = np.floor(x * np.float32(1.44269504088896341) + np.float32(0.5))  # float32
+    r = x - n * np.float32(0.693359375) - n * np.float32(-2.12194440e-4)
+    p = np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)
+    p = p * r + np.float32(8.3334519073e-3)
+    p = p * r + np.float32(4.1665795894e-2)
+    p = p * r + np.float32(1.6666665459e-1)
+    p = p * r + np.float32(5.0000001201e-1)
+    p = p * (r * r) + r + np.float32(1.0)
+    return p * _float32_from_bits((np.int32(n) + np.int32(127)) << np.int32(23))
+
+
+def _sigmoid_f32(a):
+    return np.float32(1.0) / (np.float32(1.0) + _exp_f32(-a))
+
+
+@overload(_tanh, inline="always")
+def _ol_tanh(a):
+    return _tanh_f32 if a == types.float32 else _tanh
+
+
+@overload(_sigmoid, inline="always")
+def _ol_sigmoid(a):
+    return _sigmoid_f32 if a == types.float32 else _sigmoid  # float64: exp(-a) -> inf gives 0
+
+
+# --- the recurrent product for small shapes ----------------------------------------------
+@njit(**_JIT)
+def _matmul_into(a, b, out):
+    """out = a @ b for C-contiguous a (M, K), b (K, N); row-wise axpy that LLVM vectorises."""
+    M, K = a.shape
+    N = b.shape[1]
+    for m in range(M):
+        for n in range(N):
+            out[m, n] = 0
+        for k in range(K):
+            amk = a[m, k]
+            for n in range(N):
+                out[m, n] += amk * b[k, n]
+
+
+# --- element-wise parts of one step, forward ---------------------------------------------
+# gh (B, G*H) holds h_{t-1} W_hh^T; mask (T, B) or (0, 0) when absent. Each row runs as a few
+# short loops over contiguous vectors, the shape LLVM vectorises.
+@register_jitable(inline="always")
+def _carry_over_padding(m, new, old):
+    """new = m * new + (1 - m) * old: the state is carried unchanged where m == 0."""
+    one = new.dtype.type(1)
+    for j in range(new.size):
+        new[j] = m * new[j] + (one - m) * old[j]
+
+
+@njit(**_JIT)
+def _rnn_step(t, gx, gh, mask, act, hs):
+    B, H = gh.shape
+    for b in range(B):
+        x, y, h = gx[t, b], gh[b], hs[t + 1, b]  # (H,)
+        if act == 0:
+            for j in range(H):
+                h[j] = _tanh(x[j] + y[j])
+        elif act == 1:
+            zero = h.dtype.type(0)
+            for j in range(H):
+                h[j] = max(x[j] + y[j], zero)
+        else:
+            for j in range(H):
+                h[j] = _sigmoid(x[j] + y[j])
+        if mask.shape[0]:
+            _carry_over_padding(mask[t, b], h, hs[t, b])
+
+
+@njit(**_JIT)
+def _lstm_step(t, gx, gh, mask, hs, cs, acts):
+    B, G = gh.shape
+    H = G // 4
+    for b in range(B):
+        x, y, a = gx[t, b], gh[b], acts[t, b]  # (4H,), (4H,), (5H,)
+        # one view per gate: LLVM cannot vectorise a[j] against a[H + j] of the same view
+        i, f, g, o, tc = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H : G], a[G:]  # (H,)
+        for j in range(G):
+            a[j] = x[j] + y[j]  # pre-activations
+        for j in range(2 * H):
+            a[j] = _sigmoid(a[j])  # i, f
+        for j in range(H):
+            g[j] = _tanh(g[j])
+            o[j] = _sigmoid(o[j])
+        c_prev, c, h = cs[t, b], cs[t + 1, b], hs[t + 1, b]  # (H,)
+        for j in range(H):
+            c[j] = f[j] * c_prev[j] + i[j] * g[j]
+            tc[j] = _tanh(c[j])
+            h[j] = o[j] * tc[j]
+        if mask.shape[0]:
+            _carry_over_padding(mask[t, b], h, hs[t, b])
+            _carry_over_padding(mask[t, b], c, c_prev)
+
+
+@njit(**_JIT)
+def _gru_step(t, gx, gh, b_hh, mask, hs, acts):
+    B, G = gh.shape
+    H = G // 3
+    one = gh.dtype.type(1)  # a bare 1 would promote float32 to float64
+    b_hrz, b_hn = b_hh[: 2 * H], b_hh[2 * H :]
+    for b in range(B):
+        x, y, a = gx[t, b], gh[b], acts[t, b]  # (3H,), (3H,), (4H,)
+        x_n, y_rz, y_n = x[2 * H :], y[: 2 * H], y[2 * H :]
+        r, z, n, hn = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]  # (H,)
+        h_prev, h = hs[t, b], hs[t + 1, b]  # (H,)
+        for j in range(2 * H):
+            a[j] = _sigmoid(x[j] + (y_rz[j] + b_hrz[j]))  # r, z
+        for j in range(H):
+            hn[j] = y_n[j] + b_hn[j]  # W_hn h + b_hn, inside the reset gate
+            n[j] = _tanh(x_n[j] + r[j] * hn[j])
+            h[j] = (one - z[j]) * n[j] + z[j] * h_prev[j]
+        if mask.shape[0]:
+            _carry_over_padding(mask[t, b], h, h_prev)
+
+
+# --- element-wise parts of one step, backward --------------------------------------------
+# The gradient reaching h_t is dgemm + carry: dgemm (B, H) is d(gates of step t+1) @ W_hh and
+# carry (B, H) the rest (padding, GRU's z * h_{t-1}), which each kernel overwrites for step t-1.
+@register_jitable(inline="always")
+def _dh_at_step(dgemm, carry, dy, mask, t, b):
+    """dh_t for row b, in dgemm; carry keeps what a padded step passes through unchanged."""
+    if mask.shape[0]:
+        m = mask[t, b]
+        one = dgemm.dtype.type(1)
+        for j in range(dgemm.size):
+            dh = dgemm[j] + carry[j]
+            carry[j] = (one - m) * dh  # padded step: state passed through unchanged
+            dgemm[j] = m * (dh + dy[j])  # the output there is zero and carries no gradient
+    else:
+        for j in range(dgemm.size):
+            dgemm[j] = dgemm[j] + carry[j] + dy[j]
+            carry[j] = 0
+
+
+@njit(**_JIT)
+def _rnn_step_back(t, dys, dgemm, carry, mask, act, hs, dgx):
+    B, H = dgemm.shape
+    one = dgemm.dtype.type(1)
+    for b in range(B):
+        _dh_at_step(dgemm[b], carry[b], dys[t, b], mask, t, b)
+        dh, h, da = dgemm[b], hs[t + 1, b], dgx[t, b]  # (H,)
+        if act == 0:  # backprop through the nonlinearity, given its output h
+            for j in range(H):
+                da[j] = dh[j] * (one - h[j] * h[j])
+        elif act == 1:
+            for j in range(H):
+                da[j] = dh[j] if h[j] > 0 else dh[j] * 0
+        else:
+            for j in range(H):
+                da[j] = dh[j] * (h[j] * (one - h[j]))
+
+
+@njit(**_JIT)
+def _lstm_step_back(t, dys, dgemm, carry, dc, mask, cs, acts, dgx):
+    B, H = dgemm.shape
+    one = dgemm.dtype.type(1)
+    for b in range(B):
+        _dh_at_step(dgemm[b], carry[b], dys[t, b], mask, t, b)
+        a, da = acts[t, b], dgx[t, b]  # (5H,), (4H,)
+        if mask.shape[0] and mask[t, b] == 0:
+            da[:] = 0  # padded step: no gradient reaches the gates, dc passes through
+            continue
+        i, f, g, o, tc = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H : 4 * H], a[4 * H :]
+        da_i, da_f, da_g, da_o = da[:H], da[H : 2 * H], da[2 * H : 3 * H], da[3 * H :]
+        dh, dc_b, c_prev = dgemm[b], dc[b], cs[t, b]  # (H,)
+        for j in range(H):  # short loops with few stores each: LLVM vectorises those
+            dc_b[j] = dc_b[j] + dh[j] * o[j] * (one - tc[j] * tc[j])  # through h = o tanh(c)
+            da_o[j] = dh[j] * tc[j] * (o[j] * (one - o[j]))
+        for j in range(H):  # through c = f c_prev + i g, then the activations
+            da_i[j] = dc_b[j] * g[j] * (i[j] * (one - i[j]))
+            da_g[j] = dc_b[j] * i[j] * (one - g[j] * g[j])
+        for j in range(H):
+            da_f[j] = dc_b[j] * c_prev[j] * (f[j] * (one - f[j]))
+            dc_b[j] = dc_b[j] * f[j]  # dc_{t-1}
+
+
+@njit(**_JIT)
+def _gru_step_back(t, dys, dgemm, carry, mask, hs, acts, dgx, dgh):
+    B, H = dgemm.shape
+    one = dgemm.dtype.type(1)
+    for b in range(B):
+        _dh_at_step(dgemm[b], carry[b], dys[t, b], mask, t, b)
+        a, dx, dg = acts[t, b], dgx[t, b], dgh[t, b]  # (4H,), (3H,), (3H,)
+        if mask.shape[0] and mask[t, b] == 0:
+            dx[:] = 0  # padded step: no gradient reaches the gates
+            dg[:] = 0
+            continue
+        r, z, n, hn = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
+        dx_r, dx_z, dx_n = dx[:H], dx[H : 2 * H], dx[2 * H :]
+        dh, h_prev, rest = dgemm[b], hs[t, b], carry[b]  # (H,)
+        for j in range(H):  # through h = (1-z) n + z h_prev, then tanh
+            dx_n[j] = dh[j] * (one - z[j]) * (one - n[j] * n[j])
+        for j in range(H):
+            dx_r[j] = dx_n[j] * hn[j] * (r[j] * (one - r[j]))  # through r * h_n, sigmoid
+            dg[2 * H + j] = dx_n[j] * r[j]  # h_n sits inside the reset gate
+        for j in range(H):
+            dx_z[j] = dh[j] * (h_prev[j] - n[j]) * (z[j] * (one - z[j]))
+            rest[j] = dh[j] * z[j] + rest[j]  # through z * h_prev
+        dg[: 2 * H] = dx[: 2 * H]
+
+
+# --- whole time loops for small shapes -----------------------------------------------------
+@njit(**_JIT)
+def _rnn_forward_loop(gx, w_t, mask, act, hs):
+    gh = np.empty((gx.shape[1], gx.shape[2]), gx.dtype)  # (B, H)
+    for t in range(gx.shape[0]):
+        _matmul_into(hs[t], w_t, gh)
+        _rnn_step(t, gx, gh, mask, act, hs)
+
+
+@njit(**_JIT)
+def _lstm_forward_loop(gx, w_t, mask, hs, cs, acts):
+    gh = np.empty((gx.shape[1], gx.shape[2]), gx.dtype)  # (B, 4H)
+    for t in range(gx.shape[0]):
+        _matmul_into(hs[t], w_t, gh)
+        _lstm_step(t, gx, gh, mask, hs, cs, acts)
+
+
+@njit(**_JIT)
+def _gru_forward_loop(gx, w_t, b_hh, mask, hs, acts):
+    gh = np.empty((gx.shape[1], gx.shape[2]), gx.dtype)  # (B, 3H)
+    for t in range(gx.shape[0]):
+        _matmul_into(hs[t], w_t, gh)
+        _gru_step(t, gx, gh, b_hh, mask, hs, acts)
+
+
+@njit(**_JIT)
+def _rnn_backward_loop(dys, w_hh, mask, act, hs, dgemm, carry, dgx):
+    for t in range(dys.shape[0] - 1, -1, -1):
+        _rnn_step_back(t, dys, dgemm, carry, mask, act, hs, dgx)
+        _matmul_into(dgx[t], w_hh, dgemm)  # backprop through h_{t-1} W_hh^T
+
+
+@njit(**_JIT)
+def _lstm_backward_loop(dys, w_hh, mask, cs, acts, dgemm, carry, dc, dgx):
+    for t in range(dys.shape[0] - 1, -1, -1):
+        _lstm_step_back(t, dys, dgemm, carry, dc, mask, cs, acts, dgx)
+        _matmul_into(dgx[t], w_hh, dgemm)
+
+
+@njit(**_JIT)
+def _gru_backward_loop(dys, w_hh, mask, hs, acts, dgemm, carry, dgx, dgh):
+    for t in range(dys.shape[0] - 1, -1, -1):
+        _gru_step_back(t, dys, dgemm, carry, mask, hs, acts, dgx, dgh)
+        _matmul_into(dgh[t], w_hh, dgemm)
+
+
+# --- the backend API ---------------------------------------------------------------------
+def _fused(B, H, G) -> bool:
+    return B * G * H * H <= FUSED_MAX_MACS
+
+
+def _mask2d(mask, dtype, T, B):
+    """(T, B) contiguous copy of a (T, B, 1) mask, or an empty (0, 0) array for none."""
+    if mask is None:
+        return np.empty((0, 0), dtype)
+    return np.ascontiguousarray(mask.reshape(T, B), dtype=dtype)
+
+
+def scan_forward(kind, gx, h0, c0, w_hh, b_hh, mask=None, nonlinearity="tanh") -> ScanCache:
+    """Run one direction over time; see :func:`rnnkit.core.scan.scan_forward` for the arguments."""
+    T, B, GH = gx.shape
+    H = h0.shape[-1]
+    dt = gx.dtype
+    gx = np.ascontiguousarray(gx)
+    w_hh = np.ascontiguousarray(w_hh, dtype=dt)
+    m2 = _mask2d(mask, dt, T, B)  # (T, B)
+    hs = np.empty((T + 1, B, H), dt)  # (T+1, B, H)
+    hs[0] = h0
+    cs = acts = None
+    fused = _fused(B, H, GH // H)
+    w_t = np.ascontiguousarray(w_hh.T) if fused else w_hh.T  # (H, G*H)
+    gh = None if fused else np.empty((B, GH), dt)  # (B, G*H) h_{t-1} W_hh^T
+    if kind == "rnn":
+        act = _NONLINEARITY[nonlinearity]
+        if fused:
+            _rnn_forward_loop(gx, w_t, m2, act, hs)
+        for t in range(T if not fused else 0):
+            np.matmul(hs[t], w_t, out=gh)
+            _rnn_step(t, gx, gh, m2, act, hs)
+    elif kind == "lstm":
+        cs = np.empty((T + 1, B, H), dt)  # (T+1, B, H)
+        cs[0] = c0
+        acts = np.empty((T, B, 5 * H), dt)  # (T, B, 5H) [i, f, g, o, tanh c]
+        if fused:
+            _lstm_forward_loop(gx, w_t, m2, hs, cs, acts)
+        for t in range(T if not fused else 0):
+            np.matmul(hs[t], w_t, out=gh)
+            _lstm_step(t, gx, gh, m2, hs, cs, acts)
+    else:
+        acts = np.empty((T, B, 4 * H), dt)  # (T, B, 4H) [r, z, n, W_hn h + b_hn]
+        b = np.zeros(GH, dt) if b_hh is None else np.ascontiguousarray(b_hh, dtype=dt)  # (3H,)
+        if fused:
+            _gru_forward_loop(gx, w_t, b, m2, hs, acts)
+        for t in range(T if not fused else 0):
+            np.matmul(hs[t], w_t, out=gh)
+            _gru_step(t, gx, gh, b, m2, hs, acts)
+    return ScanCache(kind, hs, cs, acts, mask, nonlinearity)
+
+
+def scan_backward(cache: ScanCache, dys, dhT, dcT, w_hh):
+    """BPTT for one direction; see :func:`rnnkit.core.scan.scan_backward`.
+
+    Returns (dgx, dgh, dh0, dc0) with dgx, dgh (T, B, G*H) (the same array unless GRU).
+    """
+    kind, hs, cs, acts = cache.kind, cache.hs, cache.cs, cache.acts
+    T, B, H = dys.shape
+    dt = hs.dtype
+    GH = w_hh.shape[0]
+    dys = np.ascontiguousarray(dys, dtype=dt)
+    w_hh = np.ascontiguousarray(w_hh, dtype=dt)  # (G*H, H)
+    m2 = _mask2d(cache.mask, dt, T, B)  # (T, B)
+    dgx = np.empty((T, B, GH), dt)  # (T, B, G*H)
+    dgh = np.empty_like(dgx) if kind == "gru" else dgx
+    dgemm = np.array(dhT, dtype=dt, order="C")  # (B, H) d(gates) @ W_hh of the later step
+    carry = np.zeros((B, H), dt)  # (B, H) the rest of dh reaching h_t
+    dc = np.array(dcT, dtype=dt, order="C") if kind == "lstm" else None  # (B, H)
+    if _fused(B, H, GH // H):
+        if kind == "rnn":
+            _rnn_backward_loop(dys, w_hh, m2, _NONLINEARITY[cache.nonlinearity], hs, dgemm,
+                               carry, dgx)
+        elif kind == "lstm":
+            _lstm_backward_loop(dys, w_hh, m2, cs, acts, dgemm, carry, dc, dgx)
+        else:
+            _gru_backward_loop(dys, w_hh, m2, hs, acts, dgemm, carry, dgx, dgh)
+    elif kind == "rnn":
+        act = _NONLINEARITY[cache.nonlinearity]
+        for t in range(T - 1, -1, -1):
+            _rnn_step_back(t, dys, dgemm, carry, m2, act, hs, dgx)
+            np.matmul(dgx[t], w_hh, out=dgemm)  # backprop through h_{t-1} W_hh^T
+    elif kind == "lstm":
+        for t in range(T - 1, -1, -1):
+            _lstm_step_back(t, dys, dgemm, carry, dc, m2, cs, acts, dgx)
+            np.matmul(dgx[t], w_hh, out=dgemm)
+    else:
+        for t in range(T - 1, -1, -1):
+            _gru_step_back(t, dys, dgemm, carry, m2, hs, acts, dgx, dgh)
+            np.matmul(dgh[t], w_hh, out=dgemm)
+    dgemm += carry  # (B, H) dh0
+    return dgx, dgh, dgemm, dc

@@ -1,0 +1,113 @@
+"""Safe files: atomic writes, and safetensors reading that checks the file before trusting it.
+
+Safetensors (https://github.com/huggingface/safetensors) is an 8-byte little-endian header
+length, a JSON header naming each tensor's dtype, shape and byte range, then the raw bytes.
+Loading it never runs code. Before handing a file to the library we check the framing
+ourselves, so that an empty, truncated or corrupt file is refused with a message that says
+which of these it is.
+"""
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from rnnkit.errors import CheckpointError
+
+MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors library's own limit
+DTYPES = {"F16": 2, "F32": 4, "F64": 8, "I8": 1, "I16": 2, "I32": 4, "I64": 8, "U8": 1,
+          "U16": 2, "U32": 4, "U64": 8, "BOOL": 1}
+
+
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, flush to disk, then rename over ``path``.
+
+    A crash at any point leaves either the old file or the new one, never half of one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_safetensors(path, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
+    from safetensors.numpy import save
+
+    data = save({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata=metadata)
+    atomic_write_bytes(path, data)
+
+
+def _check_framing(path: Path, data: bytes) -> dict:
+    """Validate the header and byte ranges; return the parsed header."""
+    size = len(data)
+    if size == 0:
+        raise CheckpointError(f"{path}: file is empty")
+    if size < 8:
+        raise CheckpointError(f"{path}: truncated ({size} bytes, shorter than the 8-byte header "
+                              "length)")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > MAX_HEADER_BYTES:
+        raise CheckpointError(f"{path}: header length {n} bytes exceeds the limit of "
+                              f"{MAX_HEADER_BYTES} (not a safetensors file, or corrupt)")
+    if 8 + n > size:
+        raise CheckpointError(f"{path}: truncated (header claims {n} bytes, file has {size - 8})")
+    try:
+        header = json.loads(data[8 : 8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: corrupt header ({exc})") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path}: corrupt header (not a JSON object)")
+    body = size - 8 - n
+    for name, entry in header.items():
+        if name == "__metadata__":
+            if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
+                raise CheckpointError(f"{path}: corrupt metadata")
+            continue
+        try:
+            dtype, shape, (start, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
+            nbytes = DTYPES[dtype] * int(np.prod(shape, dtype=np.int64))
+        except (KeyError, TypeError, ValueError):
+            raise CheckpointError(f"{path}: corrupt entry for tensor {name!r}: {entry!r}") from None
+        if end - start != nbytes or start < 0:
+            raise CheckpointError(f"{path}: corrupt entry for tensor {name!r}: byte range "
+                                  f"{start}..{end} does not hold {dtype} {shape}")
+        if end > body:
+            raise CheckpointError(f"{path}: truncated (tensor {name!r} ends at byte {end}, "
+                                  f"data has {body})")
+    return header
+
+
+def read_safetensors(path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Read a safetensors file into NumPy arrays and its string metadata, or raise
+    :class:`CheckpointError` saying what is wrong with it."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file")
+    data = path.read_bytes()
+    header = _check_framing(path, data)
+    try:
+        tensors = load(data)
+    except SafetensorError as exc:
+        raise CheckpointError(f"{path}: corrupt safetensors file ({exc})") from None
+    return tensors, dict(header.get("__metadata__", {}))

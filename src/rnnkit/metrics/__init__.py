@@ -1,0 +1,1 @@
+"""Measures of results: forecast errors, classification scores, BLEU."""

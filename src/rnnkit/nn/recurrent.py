@@ -1,0 +1,277 @@
+"""``RNN``, ``LSTM`` and ``GRU`` layers with PyTorch's parameters and batch-first arrays.
+
+    y, state = layer.forward(x, state=None, lengths=None)     x (B, T, I) -> y (B, T, D*H)
+    dx, dstate0 = layer.backward(dy, dstate=None)             full BPTT, grads accumulate
+    y_t, state = layer.step(x_t, state)                       streaming, O(1) memory in T
+
+``state`` is h of shape (L*D, B, H), or the pair (h, c) for the LSTM. ``lengths`` (B,) gives
+each sequence's valid length in a right-padded batch, with the semantics of PyTorch's packed
+sequences. Equations are in ``rnnkit.core.cells``; the stack is in ``rnnkit.core.stack``.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from rnnkit.core.backends import get_backend
+from rnnkit.core.cells import CELLS
+from rnnkit.core.init import init_recurrent, param_suffix, seed_sequence
+from rnnkit.core.stack import RecurrentSpec, recurrent_backward, recurrent_forward
+from rnnkit.nn.module import Module
+from rnnkit.nn.registry import register_module
+from rnnkit.validation import (check_input, check_lengths, check_number, check_state,
+                               float_dtype, positive_int)
+
+
+class Recurrent(Module):
+    kind = ""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, *, nonlinearity="tanh", bias=True,
+                 bidirectional=False, dropout=0.0, dtype=np.float32, seed=None, backend="auto"):
+        self.input_size = positive_int(input_size, "input_size")
+        self.hidden_size = positive_int(hidden_size, "hidden_size")
+        self.num_layers = positive_int(num_layers, "num_layers")
+        dropout = check_number(dropout, "dropout", low=0, high=1)
+        if dropout > 0 and num_layers == 1:
+            warnings.warn("dropout acts between layers and has no effect with num_layers=1",
+                          stacklevel=3)
+        self.dtype = float_dtype(dtype)
+        self.spec = RecurrentSpec(self.kind, self.hidden_size, self.num_layers,
+                                  bool(bidirectional), bool(bias), nonlinearity)
+        self.dropout = float(dropout)
+        self.backend = backend
+        self._scan = get_backend(backend)
+        self.seed = seed
+        init_seq, dropout_seq = seed_sequence(seed).spawn(2)
+        super().__init__(init_recurrent(self.kind, self.input_size, self.hidden_size,
+                                        self.num_layers, self.spec.bidirectional,
+                                        self.spec.bias, self.dtype,
+                                        np.random.default_rng(init_seq)))
+        self.rng = np.random.default_rng(dropout_seq)  # dropout masks
+
+    def __getstate__(self):
+        """Pickling and deepcopy: the backend module is looked up again, not copied."""
+        state = dict(self.__dict__)
+        state.pop("_scan")
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._scan = get_backend(self.backend)
+
+    # --- settings ------------------------------------------------------------------------
+    @property
+    def bidirectional(self) -> bool:
+        return self.spec.bidirectional
+
+    @property
+    def bias(self) -> bool:
+        return self.spec.bias
+
+    @property
+    def num_directions(self) -> int:
+        return self.spec.num_directions
+
+    def config(self) -> dict:
+        """The constructor's arguments, enough to build the same layer again."""
+        cfg = dict(input_size=self.input_size, hidden_size=self.hidden_size,
+                   num_layers=self.num_layers, bias=self.bias,
+                   bidirectional=self.bidirectional, dropout=self.dropout,
+                   dtype=np.dtype(self.dtype).name)
+        if self.kind == "rnn":
+            cfg["nonlinearity"] = self.spec.nonlinearity
+        return cfg
+
+    def __repr__(self) -> str:
+        args = [str(self.input_size), str(self.hidden_size)]
+        if self.num_layers != 1:
+            args.append(f"num_layers={self.num_layers}")
+        if self.kind == "rnn" and self.spec.nonlinearity != "tanh":
+            args.append(f"nonlinearity={self.spec.nonlinearity!r}")
+        if not self.bias:
+            args.append("bias=False")
+        if self.bidirectional:
+            args.append("bidirectional=True")
+        if self.dropout:
+            args.append(f"dropout={self.dropout}")
+        return f"{type(self).__name__}({', '.join(args)})"
+
+    # --- states --------------------------------------------------------------------------
+    def _state_shape(self, batch):
+        n = self.num_layers * self.num_directions
+        return (n, self.hidden_size) if batch is None else (n, batch, self.hidden_size)
+
+    def _split_state(self, state, batch):
+        """(h0, c0) arrays of shape (L*D, B, H); zeros where not given."""
+        shape = self._state_shape(batch)
+        if self.kind == "lstm":
+            if state is None:
+                h0 = c0 = None
+            elif isinstance(state, (tuple, list)) and len(state) == 2:
+                h0, c0 = state
+            else:
+                raise ValueError("LSTM state must be a pair (h, c)")
+            h0 = np.zeros(shape, self.dtype) if h0 is None else check_state(h0, "h0", shape,
+                                                                           self.dtype)
+            c0 = np.zeros(shape, self.dtype) if c0 is None else check_state(c0, "c0", shape,
+                                                                           self.dtype)
+        else:
+            if isinstance(state, (tuple, list)):
+                raise ValueError(f"{type(self).__name__} state is a single array h, not a tuple")
+            h0 = np.zeros(shape, self.dtype) if state is None else check_state(state, "h0", shape,
+                                                                              self.dtype)
+            c0 = None
+        if batch is None:  # unbatched: (L*D, H) -> (L*D, 1, H)
+            h0 = h0[:, None]
+            c0 = None if c0 is None else c0[:, None]
+        return h0, c0
+
+    def _join_state(self, h, c, unbatched):
+        if unbatched:
+            h = h[:, 0]
+            c = None if c is None else c[:, 0]
+        return (h, c) if self.kind == "lstm" else h
+
+    # --- forward and backward ------------------------------------------------------------
+    def forward(self, x, state=None, lengths=None):
+        """x: (B, T, I) or (T, I). Returns y (B, T, D*H) and the final state (see module doc)."""
+        x = check_input(x, self.input_size, self.dtype)
+        unbatched = x.ndim == 2
+        if unbatched:
+            x = x[None]  # (1, T, I)
+        B, T, _ = x.shape
+        h0, c0 = self._split_state(state, None if unbatched else B)
+        mask = None
+        if lengths is not None:
+            lengths = check_lengths(np.atleast_1d(lengths), B, T)
+            if lengths.min() < T:
+                mask = (np.arange(T)[:, None] < lengths[None, :]).astype(self.dtype)[..., None]
+        xt = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
+        p = self.dropout if self.training else 0.0
+        yt, h_n, c_n, cache = recurrent_forward(self.spec, self.params, xt, h0, c0, mask,
+                                                backend=self._scan, dropout=p, rng=self.rng)
+        y = np.ascontiguousarray(yt.transpose(1, 0, 2))  # (B, T, D*H)
+        self.save_for_backward((cache, unbatched, y.shape, h_n.shape))
+        if unbatched:
+            y = y[0]
+        return y, self._join_state(h_n, c_n, unbatched)
+
+    def backward(self, dy, dstate=None):
+        """dy: gradient of y; dstate: gradient of the final state (None for zero).
+
+        Adds into ``self.grads`` and returns (dx, dstate0) shaped like x and the initial state.
+        The forward cache is released, as PyTorch frees its graph after backward.
+        """
+        cache, unbatched, y_shape, s_shape = self.saved()
+        dy = np.asarray(dy, dtype=self.dtype)
+        if unbatched:
+            dy = dy[None]
+        if dy.shape != y_shape:
+            raise ValueError(f"Expected dy of shape {y_shape if not unbatched else y_shape[1:]}, "
+                             f"got {dy.shape if not unbatched else dy.shape[1:]}")
+        dh_n, dc_n = self._split_state(dstate, None if unbatched else s_shape[1])
+        dyt = np.ascontiguousarray(dy.transpose(1, 0, 2))  # (T, B, D*H)
+        dxt, dh0, dc0 = recurrent_backward(self.spec, self.params, cache, dyt, dh_n,
+                                           dc_n if self.kind == "lstm" else None, self.grads,
+                                           backend=self._scan)
+        dx = np.ascontiguousarray(dxt.transpose(1, 0, 2))  # (B, T, I)
+        if unbatched:
+            dx = dx[0]
+        return dx, self._join_state(dh0, dc0, unbatched)
+
+    __call__ = forward
+
+    # --- streaming -----------------------------------------------------------------------
+    def cell_params(self, layer: int, direction: int = 0) -> dict:
+        """The parameters of one layer and direction, keyed like ``torch.nn.*Cell``."""
+        s = param_suffix(layer, direction)
+        return {name: self.params.get(name + s)
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+
+    def step(self, x_t, state=None):
+        """One time step for streaming inference, keeping only the current state.
+
+        x_t: (B, I) or (I,). Returns y_t (B, H) and the new state; memory does not grow with
+        the number of steps taken. Unidirectional layers only (a reverse direction needs the
+        whole sequence). No dropout is applied.
+        """
+        if self.bidirectional:
+            raise ValueError("step() needs a unidirectional layer: the reverse direction "
+                             "depends on future inputs")
+        x_t = np.asarray(x_t, dtype=self.dtype)
+        if x_t.ndim not in (1, 2):
+            raise ValueError(f"Expected x_t to be 1D (I,) or 2D (B, I), got {x_t.ndim}D")
+        x = check_input(x_t[..., None, :], self.input_size, self.dtype)[..., 0, :]
+        unbatched = x.ndim == 1
+        if unbatched:
+            x = x[None]  # (1, I)
+        h0, c0 = self._split_state(state, None if unbatched else x.shape[0])
+        cell = CELLS[self.kind]
+        h_n, c_n = np.empty_like(h0), (np.empty_like(c0) if c0 is not None else None)
+        inp = x
+        for layer in range(self.num_layers):
+            p = self.cell_params(layer)
+            if self.kind == "lstm":
+                h, c, _ = cell.cell(p, inp, h0[layer], c0[layer])
+                c_n[layer] = c
+            elif self.kind == "rnn":
+                h, _ = cell.cell(p, inp, h0[layer], self.spec.nonlinearity)
+            else:
+                h, _ = cell.cell(p, inp, h0[layer])
+            h_n[layer] = h
+            inp = h
+        y = inp[0] if unbatched else inp
+        return y, self._join_state(h_n, c_n, unbatched)
+
+
+@register_module
+class RNN(Recurrent):
+    """Elman RNN, ``h_t = f(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``, f in tanh|relu|sigmoid.
+
+    Arguments as ``torch.nn.RNN`` with ``batch_first=True``, plus ``dtype``, ``seed`` (weight
+    initialisation and dropout masks) and ``backend`` ("auto", "numpy", "numba").
+    """
+    kind = "rnn"
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 bidirectional=False, dropout=0.0, dtype=np.float32, seed=None, backend="auto"):
+        if nonlinearity not in ("tanh", "relu", "sigmoid"):
+            raise ValueError(f"Unknown nonlinearity {nonlinearity!r}; expected 'tanh', 'relu' "
+                             "or 'sigmoid'")
+        super().__init__(input_size, hidden_size, num_layers, nonlinearity=nonlinearity,
+                         bias=bias, bidirectional=bidirectional, dropout=dropout, dtype=dtype,
+                         seed=seed, backend=backend)
+
+
+@register_module
+class LSTM(Recurrent):
+    """Long short-term memory, gates i, f, g, o as ``torch.nn.LSTM``; state is (h, c).
+
+    ``c_t = f * c_{t-1} + i * g``,  ``h_t = o * tanh(c_t)``; see ``rnnkit.core.cells.lstm``.
+    """
+    kind = "lstm"
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, bidirectional=False,
+                 dropout=0.0, dtype=np.float32, seed=None, backend="auto"):
+        super().__init__(input_size, hidden_size, num_layers, bias=bias,
+                         bidirectional=bidirectional, dropout=dropout, dtype=dtype, seed=seed,
+                         backend=backend)
+
+
+@register_module
+class GRU(Recurrent):
+    """Gated recurrent unit, gates r, z, n as ``torch.nn.GRU`` (b_hn inside the reset gate).
+
+    ``n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn))``,  ``h_t = (1 - z) * n + z * h_{t-1}``.
+    """
+    kind = "gru"
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, bidirectional=False,
+                 dropout=0.0, dtype=np.float32, seed=None, backend="auto"):
+        super().__init__(input_size, hidden_size, num_layers, bias=bias,
+                         bidirectional=bidirectional, dropout=dropout, dtype=dtype, seed=seed,
+                         backend=backend)
+
+
+LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}  # cell kind -> layer class

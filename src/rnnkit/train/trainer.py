@@ -1,0 +1,161 @@
+"""A model-agnostic fit loop: seeded mini-batches, clipping, schedules, validation, callbacks,
+progress bar, NaN guard, time limit, and checkpoints from which a run resumes bit for bit.
+
+The trainer knows nothing about the model: how a batch becomes a loss is a *task*
+(``rnnkit.train.tasks``: supervised, truncated BPTT, teacher forcing), and who computes a
+step is an *engine* (``rnnkit.train.engine``): rnnkit's NumPy code by default, or PyTorch
+(``rnnkit.interop.torch_engine``) through the same loop, callbacks and history.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import numpy as np
+
+from rnnkit.errors import TrainingError
+from rnnkit.io.checkpoint import restore_checkpoint, save_checkpoint
+from rnnkit.train.batches import as_data
+from rnnkit.train.callbacks import Callback
+from rnnkit.train.engine import NumpyEngine
+from rnnkit.train.schedules import ReduceLROnPlateau
+from rnnkit.train.tasks import SupervisedTask
+
+
+class Trainer:
+    """Fits ``model`` with ``loss`` and ``optimizer``.
+
+    Settings: ``task`` (default :class:`SupervisedTask`), ``clip_norm`` (global gradient
+    norm), ``schedule`` (stepped once per epoch; ReduceLROnPlateau gets the validation
+    loss), ``callbacks``, ``metrics`` ({name: fn(out, y) -> float}), ``progress``
+    (True/False/"auto" = only on a terminal), ``seed`` (shuffling), ``max_minutes``,
+    ``engine`` (default a :class:`NumpyEngine` of the model, task, optimizer and clip_norm).
+    """
+
+    def __init__(self, model, loss, optimizer, *, task=None, clip_norm=None, schedule=None,
+                 callbacks: tuple[Callback, ...] = (), metrics=None, progress="auto", seed=0,
+                 max_minutes=None, log=None, engine=None):
+        self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.task = task if task is not None else SupervisedTask(loss)
+        self.clip_norm, self.schedule, self.callbacks = clip_norm, schedule, list(callbacks)
+        self.engine = engine if engine is not None else \
+            NumpyEngine(model, self.task, optimizer, clip_norm)
+        self.metrics = dict(metrics or {})
+        self.progress, self.max_minutes = progress, max_minutes
+        self.log = log if log is not None else (lambda msg: print(msg, file=sys.stderr))
+        self.rng = np.random.default_rng(seed)
+        self.epoch, self.step = 0, 0
+        self.history: dict[str, list] = {}
+        self.stop_training, self.stop_reason = False, None
+
+    # --- one pass over the data -----------------------------------------------------------
+    def _run_epoch(self, data, batch_size, shuffle, train: bool, desc: str, deadline):
+        from tqdm.auto import tqdm
+
+        show = sys.stderr.isatty() if self.progress == "auto" else bool(self.progress)
+        bar = tqdm(total=data.num_batches(batch_size), desc=desc, disable=not show,
+                   file=sys.stderr, leave=False, dynamic_ncols=True)
+        totals = {name: 0.0 for name in ["loss", *self.metrics]}
+        count = 0
+        rng = self.rng if (train and shuffle) else None
+        carry = None  # what the task passes from batch to batch (truncated BPTT's state)
+        for batch in data.batches(batch_size, rng):
+            batch = self.engine.shard(batch, train)
+            loss, out, carry = self.engine.forward(batch, carry, train)
+            if self.engine.any_process(not math.isfinite(loss)):
+                bar.close()
+                raise TrainingError(
+                    f"the {'training' if train else 'validation'} loss became {loss} at epoch "
+                    f"{self.epoch + 1}, step {self.step + 1}; training stopped (try a lower "
+                    "learning rate or clip_norm); checkpoints already written are kept")
+            if train:
+                self.engine.update()
+                self.step += 1
+            n = len(batch["x"])
+            totals["loss"] += loss * n
+            for name, fn in self.metrics.items():
+                totals[name] += fn(out, batch["y"]) * n
+            count += n
+            bar.update(1)
+            bar.set_postfix(loss=f"{totals['loss'] / count:.4g}")
+            if train and deadline is not None and \
+                    self.engine.any_process(time.monotonic() > deadline):
+                self.stop_training = True
+                self.stop_reason = f"time limit of {self.max_minutes} minutes reached"
+                break
+        bar.close()
+        return {name: total / count for name, total in totals.items()}
+
+    def evaluate(self, data, batch_size=256) -> dict:
+        """Loss and metrics on ``data`` in eval mode (no dropout, no updates)."""
+        return self._run_epoch(as_data(data), batch_size, False, False, "eval", None)
+
+    # --- the loop -------------------------------------------------------------------------
+    def fit(self, data, val=None, *, epochs=10, batch_size=32, shuffle=True,
+            validation_split=0.0, resume=None, verbose=True) -> dict:
+        """Train for ``epochs`` epochs (counting epochs already done when resuming from the
+        checkpoint ``resume``). Returns the history {"loss": [...], "val_loss": [...], ...}."""
+        data = as_data(data)
+        if val is None and validation_split:
+            data, val = data.split(validation_split)
+        val = as_data(val) if val is not None else None
+        if resume is not None:
+            self.restore(resume)
+        deadline = None if self.max_minutes is None else \
+            time.monotonic() + 60.0 * self.max_minutes
+        self.stop_training, self.stop_reason = False, None
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        while self.epoch < epochs and not self.stop_training:
+            desc = f"epoch {self.epoch + 1}/{epochs}"
+            logs = self._run_epoch(data, batch_size, shuffle, True, desc, deadline)
+            if val is not None:
+                vlogs = self._run_epoch(val, max(batch_size, 256), False, False, "val", None)
+                logs.update({f"val_{k}": v for k, v in vlogs.items()})
+            if self.schedule is not None:
+                if isinstance(self.schedule, ReduceLROnPlateau):
+                    self.schedule.step(logs.get("val_loss", logs["loss"]))
+                else:
+                    self.schedule.step()
+            for k, v in logs.items():
+                self.history.setdefault(k, []).append(float(v))
+            self.epoch += 1
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, self.epoch - 1, logs)
+            if verbose:
+                self.log(f"{desc}  " + "  ".join(f"{k} {v:.6g}" for k, v in logs.items()))
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        self.engine.finish()
+        if self.stop_reason and verbose:
+            self.log(self.stop_reason)
+        return self.history
+
+    # --- checkpoints ----------------------------------------------------------------------
+    def save_checkpoint(self, path) -> None:
+        """Everything needed to continue this run exactly: see :meth:`restore`."""
+        arrays: dict = {}
+        for i, cb in enumerate(self.callbacks):
+            arrays.update({f"cb{i}/{k}": v for k, v in cb.state_arrays().items()})
+        training = {
+            "epoch": self.epoch, "step": self.step, "history": self.history,
+            "shuffle_rng": self.rng.bit_generator.state,
+            "schedule": None if self.schedule is None else self.schedule.state_dict(),
+            "callbacks": [cb.state_dict() for cb in self.callbacks],
+        }
+        save_checkpoint(path, self.model, self.optimizer, training, arrays)
+
+    def restore(self, path) -> None:
+        """Load model, optimizer, RNGs, schedule, callbacks, epoch and history from ``path``."""
+        training = restore_checkpoint(path, self.model, self.optimizer)
+        arrays = training.pop("arrays")
+        self.epoch, self.step = int(training["epoch"]), int(training["step"])
+        self.history = {k: list(v) for k, v in training["history"].items()}
+        self.rng.bit_generator.state = training["shuffle_rng"]
+        if self.schedule is not None and training.get("schedule") is not None:
+            self.schedule.load_state_dict(training["schedule"])
+        for i, (cb, state) in enumerate(zip(self.callbacks, training.get("callbacks", []))):
+            prefix = f"cb{i}/"
+            cb.load_state_dict(state, {k[len(prefix):]: v for k, v in arrays.items()
+                                       if k.startswith(prefix)})
