@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each seed tutorial's script runs in a subprocess
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TESTED = {"seed_000_shapes.py", "seed_001_lstm_forecast.py", "seed_002_worked_example.py",
           "seed_003_many_to_one.py", "seed_004_sigmoid_rnn.py"}

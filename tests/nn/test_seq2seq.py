@@ -10,7 +10,7 @@ from helpers import numerical_grad, rel_error
 from rnnkit.nn.losses import CrossEntropyLoss
 from rnnkit.nn.seq2seq import Seq2Seq, shift_right
 from rnnkit.train.tasks import TeacherForcingTask
-from torch_ref import torch_layer
+from helpers import torch_layer
 
 BOS = 2
 

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 import rnnkit
+
+pytest.importorskip("torch")
 from rnnkit.core.backends import numba_available
-from torch_ref import rel_err, torch_forward_backward
+from helpers import rel_error, torch_layer_forward_backward
 
 BACKENDS = ["numpy"] + (["numba"] if numba_available() else [])
 LAYERS = {"rnn": rnnkit.RNN, "lstm": rnnkit.LSTM, "gru": rnnkit.GRU}
@@ -51,7 +53,7 @@ def run_parity(kind, cfg, dtype, backend, seed):
     dh = r.standard_normal(shape).astype(dtype)
     dstate = (dh, r.standard_normal(shape).astype(dtype)) if kind == "lstm" else dh
     dx, dst0 = layer.backward(dy, dstate)
-    ref = torch_forward_backward(layer, x, state, lengths, dy, dstate)
+    ref = torch_layer_forward_backward(layer, x, state, lengths, dy, dstate)
 
     tol = TOL[dtype]
     got = {"y": y, "dx": dx}
@@ -60,10 +62,10 @@ def run_parity(kind, cfg, dtype, backend, seed):
     else:
         got.update(h_n=st, dh0=dst0)
     for name, value in got.items():
-        assert rel_err(value, ref[name]) <= tol, (name, rel_err(value, ref[name]))
+        assert rel_error(value, ref[name]) <= tol, (name, rel_error(value, ref[name]))
     assert set(layer.grads) == set(ref["grads"])
     for name, g in ref["grads"].items():
-        assert rel_err(layer.grads[name], g) <= tol, (name, rel_err(layer.grads[name], g))
+        assert rel_error(layer.grads[name], g) <= tol, (name, rel_error(layer.grads[name], g))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -83,7 +85,7 @@ def test_weights_move_both_ways(kind):
     """A torch module's state_dict loads into rnnkit and back, and both compute the same y."""
     import torch
 
-    from torch_ref import torch_layer
+    from helpers import torch_layer
 
     a = LAYERS[kind](4, 5, num_layers=2, bidirectional=True, dtype=np.float64, seed=1)
     b = LAYERS[kind](4, 5, num_layers=2, bidirectional=True, dtype=np.float64, seed=2)
@@ -92,7 +94,7 @@ def test_weights_move_both_ways(kind):
     x = np.random.default_rng(0).standard_normal((2, 3, 4))
     with torch.no_grad():
         y_torch = module(torch.tensor(x))[0].numpy()
-    assert rel_err(b.forward(x)[0], y_torch) <= 1e-12
+    assert rel_error(b.forward(x)[0], y_torch) <= 1e-12
     assert list(b.params) == list(module.state_dict())  # same names, same order
     for k, v in module.state_dict().items():
         assert b.params[k].shape == tuple(v.shape)

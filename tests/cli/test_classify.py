@@ -87,6 +87,7 @@ def ts_files(tmp_path_factory):
 
 
 # --- end to end ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_multivariate_ts_learns_saves_and_predicts(ts_files, tmp_path, capsys):
     train, test = ts_files
     out = tmp_path / "run"

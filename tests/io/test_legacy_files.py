@@ -7,7 +7,7 @@ import numpy as np
 import rnnkit
 from rnnkit.nn import no_grad
 
-DATA = Path(__file__).resolve().parent / "data" / "legacy_0_1_0"
+DATA = Path(__file__).resolve().parents[1] / "data" / "legacy_0_1_0"
 
 
 def expected():

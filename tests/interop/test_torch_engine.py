@@ -14,6 +14,8 @@ import pytest
 import rnnkit
 from rnnkit.cli.common import load_run
 
+pytestmark = pytest.mark.slow  # whole runs of the commands, two-process DDP
+
 pytest.importorskip("torch")
 
 

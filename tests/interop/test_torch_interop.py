@@ -5,7 +5,7 @@ import pytest
 import rnnkit
 from rnnkit.nn.recurrent import Recurrent
 from rnnkit.nn.models import SequenceModel
-from torch_ref import rel_err
+from helpers import rel_error
 
 torch = pytest.importorskip("torch")
 TOL = {np.float64: 1e-10, np.float32: 1e-5}
@@ -61,7 +61,7 @@ def test_to_torch_gives_equal_outputs(name, dtype):
     assert set(module.state_dict()) == set(model.params)
     x, lengths = inputs(name, dtype, np.random.default_rng(0))
     for lens in (None, lengths):
-        assert rel_err(run_rnnkit(model, x, lens), run_torch(module, x, lens)) <= TOL[dtype]
+        assert rel_error(run_rnnkit(model, x, lens), run_torch(module, x, lens)) <= TOL[dtype]
 
 
 @pytest.mark.parametrize("name", list(build_models(np.float64)))
@@ -76,7 +76,7 @@ def test_from_torch_round_trip(name):
     for k, v in module.state_dict().items():
         np.testing.assert_array_equal(back.params[k], v.numpy())
     x, lengths = inputs(name, np.float64, np.random.default_rng(1))
-    assert rel_err(run_rnnkit(back, x, lengths), run_torch(module, x, lengths)) <= 1e-10
+    assert rel_error(run_rnnkit(back, x, lengths), run_torch(module, x, lengths)) <= 1e-10
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
@@ -91,9 +91,9 @@ def test_seq2seq_twin_gives_equal_logits(cell):
     src, lengths, tgt = r.integers(1, 11, (3, 6)), np.array([6, 2, 4]), r.integers(1, 7, (3, 5))
     with torch.no_grad():
         expected = module(torch.tensor(src), torch.tensor(lengths), torch.tensor(tgt)).numpy()
-    assert rel_err(model.forward(src, lengths, tgt), expected) <= 1e-10
+    assert rel_error(model.forward(src, lengths, tgt), expected) <= 1e-10
     back = rnnkit.from_torch(module)
-    assert type(back) is Seq2Seq and rel_err(back.forward(src, lengths, tgt), expected) <= 1e-10
+    assert type(back) is Seq2Seq and rel_error(back.forward(src, lengths, tgt), expected) <= 1e-10
 
 
 def test_from_plain_torch_layers():
@@ -102,7 +102,7 @@ def test_from_plain_torch_layers():
     x = np.random.default_rng(0).standard_normal((2, 3, 4))
     with torch.no_grad():
         expected = lstm(torch.tensor(x).transpose(0, 1))[0].transpose(0, 1).numpy()
-    assert rel_err(layer.forward(x)[0], expected) <= 1e-10
+    assert rel_error(layer.forward(x)[0], expected) <= 1e-10
     lin = rnnkit.from_torch(torch.nn.Linear(3, 2))
     assert lin.params["weight"].dtype == np.float32
 
@@ -115,7 +115,7 @@ def test_safetensors_file_loads_into_the_torch_twin(tmp_path):
     module = rnnkit.to_torch(build_models(np.float32)["forecaster"])
     module.load_state_dict(load_file(tmp_path / "m.safetensors"))
     x, lengths = inputs("forecaster", np.float32, np.random.default_rng(2))
-    assert rel_err(run_rnnkit(model, x, lengths), run_torch(module, x, lengths)) <= 1e-5
+    assert rel_error(run_rnnkit(model, x, lengths), run_torch(module, x, lengths)) <= 1e-5
 
 
 def test_unsupported_conversions_say_why():

@@ -43,6 +43,7 @@ def sentence_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_learns_what_the_bigram_cannot(sentence_run):
     m = json.loads((sentence_run / "metrics.json").read_text())
     assert m["val_loss"] < 0.5 * m["bigram_val_loss"]

@@ -86,6 +86,7 @@ def test_chunks_do_not_change_the_result(beam):
         translate_ids(model, src, lengths, bos=BOS, eos=EOS, max_len=5, beam=0)
 
 
+@pytest.mark.slow
 def test_a_small_model_learns_to_reverse_sequences():
     """Reverse strings of 2-6 letters: greedy and beam decoding of held-out sources."""
     rng = np.random.default_rng(0)

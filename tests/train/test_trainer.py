@@ -34,6 +34,7 @@ def weights(model):
     return {k: v.copy() for k, v in model.params.items()}
 
 
+@pytest.mark.slow
 def test_learns_a_series():
     model, trainer = make_run(dropout=0.0)
     hist = trainer.fit(sine_windows(), validation_split=0.2, epochs=12, batch_size=16,
@@ -133,6 +134,7 @@ def test_time_limit_stops_cleanly():
     assert len(hist["loss"]) == 1 and "time limit" in trainer.stop_reason
 
 
+@pytest.mark.slow
 def test_truncated_bptt_learns_a_repeating_text():
     text = "hello world. " * 60
     vocab = sorted(set(text))

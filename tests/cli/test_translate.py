@@ -50,6 +50,7 @@ def dates_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_dates_run_writes_its_folder_and_learns(dates_run):
     names = {p.name for p in dates_run.iterdir()}
     assert {"model.safetensors", "task.json", "metrics.json", "training_curves.png",

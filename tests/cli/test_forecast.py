@@ -103,6 +103,7 @@ def test_predict_on_the_saved_run(airline_run, tmp_path, capsys):
     assert last_json(capsys.readouterr().out)["points"] == 100
 
 
+@pytest.mark.slow
 def test_csv_series_learns_to_beat_the_naive_forecast(tmp_path, capsys):
     """A noisy seasonal series from a CSV: period estimated, the model beats the naive."""
     rng = np.random.default_rng(0)
