@@ -21,9 +21,9 @@ import argparse
 import numpy as np
 
 import rnnkit
-from rnnkit.train.callbacks import Callback
 from rnnkit.data.datasets import load_series
 from rnnkit.nn import LastStep, Linear, Sequential
+from rnnkit.train.callbacks import Callback
 from rnnkit.train.trainer import Trainer
 
 

@@ -7,12 +7,43 @@ from rnnkit.errors import CheckpointError, RnnkitError, TrainingError, UsageErro
 from rnnkit.interop.onnx_export import export_onnx
 from rnnkit.interop.torch_convert import from_torch, to_torch
 from rnnkit.io.checkpoint import load, load_checkpoint, save, save_checkpoint
-from rnnkit.nn import (GRU, LSTM, RNN, CrossEntropyLoss, Dropout, Embedding, LastStep, Linear,
-                       LuongAttention, Module, MSELoss, Seq2Seq, SequenceModel, Sequential,
-                       no_grad, register_module)
-from rnnkit.train import (SGD, Adagrad, Adam, AdamW, ArrayData, Callback, CosineAnnealingLR,
-                          EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, RMSprop, StepLR,
-                          StreamData, TBPTTTask, Trainer, clip_grad_norm, clip_grad_value)
+from rnnkit.nn import (
+                       GRU,
+                       LSTM,
+                       RNN,
+                       CrossEntropyLoss,
+                       Dropout,
+                       Embedding,
+                       LastStep,
+                       Linear,
+                       LuongAttention,
+                       Module,
+                       MSELoss,
+                       Seq2Seq,
+                       SequenceModel,
+                       Sequential,
+                       no_grad,
+                       register_module,
+)
+from rnnkit.train import (
+                       SGD,
+                       Adagrad,
+                       Adam,
+                       AdamW,
+                       ArrayData,
+                       Callback,
+                       CosineAnnealingLR,
+                       EarlyStopping,
+                       ModelCheckpoint,
+                       ReduceLROnPlateau,
+                       RMSprop,
+                       StepLR,
+                       StreamData,
+                       TBPTTTask,
+                       Trainer,
+                       clip_grad_norm,
+                       clip_grad_value,
+)
 from rnnkit.version import __version__
 
 __all__ = [

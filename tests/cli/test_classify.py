@@ -10,9 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from rnnkit.cli.classify import (channel_stats, confusion_matrix, f1_scores, fill_missing, macro_f1, standardise, stratified_split)
-from rnnkit.io.checkpoint import load
 from rnnkit.cli import main
+from rnnkit.io.checkpoint import load
 
 FAST = ["--hidden", "16", "--lr", "1e-2", "--batch-size", "16"]
 
@@ -309,62 +308,3 @@ def test_predict_bad_input(ts_files, tmp_path, capsys):
 
 
 # --- helpers -------------------------------------------------------------------------------
-def test_fill_missing_interpolates_and_trims():
-    x = np.array([[[1.0], [np.nan], [3.0], [np.nan], [0.0]],
-                  [[np.nan], [2.0], [4.0], [6.0], [8.0]]])  # (2, 5, 1)
-    lengths = np.array([4, 5])
-    filled, new_lengths, count = fill_missing(x, lengths, ["a", "b"])
-    assert new_lengths.tolist() == [3, 5]  # the trailing gap of series a is cut
-    np.testing.assert_allclose(filled[0, :3, 0], np.interp([0, 1, 2], [0, 2], [1, 3]))
-    assert (filled[0, 3:] == 0).all()
-    assert filled[1, 0, 0] == x[1, 1, 0]  # held at the first observed value
-    assert count == 2 and np.isnan(x).sum() == 3  # the input is not changed
-    x2 = np.full((1, 3, 2), np.nan)
-    x2[0, :, 0] = 1.0
-    with pytest.raises(Exception, match="s1: channel 2 has no values"):
-        fill_missing(x2, np.array([3]), ["s1"])
-
-
-def test_channel_stats_use_valid_steps_only():
-    rng = np.random.default_rng(0)
-    x = rng.normal(3.0, 2.0, (4, 6, 2))
-    lengths = np.array([6, 2, 4, 1])
-    x[1, 2:] = 1e6  # padding must not count
-    valid = np.concatenate([x[i, :n] for i, n in enumerate(lengths)])  # (sum n, C)
-    mean, std = channel_stats(x, lengths)
-    np.testing.assert_allclose(mean, valid.mean(axis=0))
-    np.testing.assert_allclose(std, valid.std(axis=0))
-    z = standardise(x, lengths, mean, std)
-    assert z.dtype == np.float32 and (z[1, 2:] == 0).all()
-    zv = np.concatenate([z[i, :n] for i, n in enumerate(lengths)])
-    np.testing.assert_allclose(zv.mean(axis=0), 0, atol=1e-6)
-    np.testing.assert_allclose(zv.std(axis=0), 1, atol=1e-6)
-
-
-def test_stratified_split_keeps_every_class():
-    y = np.array([0] * 10 + [1] * 5 + [2] * 2 + [3])
-    keep, held = stratified_split(y, 0.2, np.random.default_rng(0))
-    assert sorted(np.concatenate([keep, held]).tolist()) == list(range(len(y)))
-    for k, n in zip(*np.unique(y, return_counts=True)):
-        n_held = int(np.sum(y[held] == k))
-        assert n_held == (0 if n == 1 else max(1, round(0.2 * n)))
-        assert np.sum(y[keep] == k) >= 1
-    again = stratified_split(y, 0.2, np.random.default_rng(0))
-    assert all((a == b).all() for a, b in zip((keep, held), again))
-
-
-def test_confusion_matrix_and_f1_match_their_definitions():
-    rng = np.random.default_rng(0)
-    y_true, y_pred = rng.integers(0, 3, 50), rng.integers(0, 3, 50)
-    y_pred[y_pred == 2] = 1  # class 2 never predicted
-    cm = confusion_matrix(y_true, y_pred, 4)  # class 3 never occurs
-    assert cm.sum() == 50 and cm[:, 2].sum() == 0
-    f1 = []
-    for k in range(4):
-        tp = np.sum((y_true == k) & (y_pred == k))
-        precision = tp / max(np.sum(y_pred == k), 1)
-        recall = tp / max(np.sum(y_true == k), 1)
-        f1.append(0.0 if tp == 0 else 2 * precision * recall / (precision + recall))
-        assert cm[k].sum() == np.sum(y_true == k)
-    np.testing.assert_allclose(f1_scores(cm), f1)
-    assert macro_f1(cm) == pytest.approx(np.mean(f1[:3]))  # class 3 is absent

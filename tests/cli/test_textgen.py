@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from rnnkit.cli.textgen import bigram_nll, fit_bigram
 from rnnkit.cli import main
+from rnnkit.cli.textgen import bigram_nll, fit_bigram
 
 SMALL = ["--epochs", "2", "--hidden", "32", "--embedding-dim", "8", "--batch-size", "8",
          "--seq-len", "32", "--length", "60"]

@@ -5,6 +5,7 @@ import pytest
 
 from rnnkit.data import timeseries as ts
 from rnnkit.data.datasets import load_series
+from rnnkit.metrics import forecast as fm
 
 
 def test_create_sequences_is_seed_001s_loop():
@@ -62,19 +63,19 @@ def test_errors_and_mase_scale():
     actual, forecast = rng.normal(5, 1, (7, 3)), rng.normal(5, 1, (7, 3))
     actual[0, 0] = 0.0  # MAPE skips zero actuals
     x_train = rng.normal(size=50)
-    scale = ts.mase_scale(x_train, 4)
+    scale = fm.mase_scale(x_train, 4)
     assert scale == pytest.approx(np.mean([abs(x_train[t] - x_train[t - 4])
                                            for t in range(4, 50)]))
-    e = ts.forecast_errors(actual, forecast, scale)
+    e = fm.forecast_errors(actual, forecast, scale)
     d = (forecast - actual).ravel()
     assert e["rmse"] == pytest.approx(np.sqrt(np.mean(d ** 2)))
     assert e["mae"] == pytest.approx(np.mean(np.abs(d)))
     assert e["mase"] == pytest.approx(e["mae"] / scale)
     keep = actual.ravel() != 0
     assert e["mape"] == pytest.approx(100 * np.mean(np.abs(d[keep] / actual.ravel()[keep])))
-    by = ts.errors_by_step(actual, forecast)
+    by = fm.errors_by_step(actual, forecast)
     assert np.allclose(by["mae"], np.abs(forecast - actual).mean(axis=0))
-    assert ts.forecast_errors(np.zeros((2, 2)), np.ones((2, 2)), 1.0)["mape"] is None
+    assert fm.forecast_errors(np.zeros((2, 2)), np.ones((2, 2)), 1.0)["mape"] is None
 
 
 def test_kpss_and_auto_transform():

@@ -9,17 +9,18 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
+from onnx.reference import ReferenceEvaluator  # noqa: E402
+
 import rnnkit  # noqa: E402
 from helpers import rel_error  # noqa: E402
-from rnnkit.cli.common import save_run  # noqa: E402
 from rnnkit.cli import UsageError, main  # noqa: E402
-from rnnkit.nn.models import SequenceModel  # noqa: E402
-from rnnkit.nn.module import Module  # noqa: E402
-from rnnkit.nn.seq2seq import Seq2Seq  # noqa: E402
+from rnnkit.cli.common import save_run  # noqa: E402
 from rnnkit.cli.export import export_run
 from rnnkit.errors import OnnxExportError
 from rnnkit.interop.onnx_export import export_onnx, to_onnx  # noqa: E402
-from onnx.reference import ReferenceEvaluator  # noqa: E402
+from rnnkit.nn.models import SequenceModel  # noqa: E402
+from rnnkit.nn.module import Module  # noqa: E402
+from rnnkit.nn.seq2seq import Seq2Seq  # noqa: E402
 
 CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("lstm", None), ("gru", None)]
 LAYERS = {"rnn": rnnkit.RNN, "lstm": rnnkit.LSTM, "gru": rnnkit.GRU}

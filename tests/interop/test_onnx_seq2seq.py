@@ -11,11 +11,11 @@ pytest.importorskip("onnxruntime")
 
 from helpers import rel_error  # noqa: E402
 from rnnkit.cli import UsageError, main  # noqa: E402
-from rnnkit.nn.decoding import beam_search, greedy_decode  # noqa: E402
 from rnnkit.cli.export import export_run
 from rnnkit.errors import OnnxExportError
 from rnnkit.interop.onnx_export import export_onnx  # noqa: E402
 from rnnkit.interop.onnx_seq2seq import OnnxTranslator, export_seq2seq_onnx, seq2seq_paths  # noqa: E402
+from rnnkit.nn.decoding import beam_search, greedy_decode  # noqa: E402
 from rnnkit.nn.seq2seq import Seq2Seq  # noqa: E402
 
 F32_TOL = 1e-5  # onnxruntime runs the recurrent operators in float32 only

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit.nn.recurrent import Recurrent
-from rnnkit.nn.models import SequenceModel
 from helpers import rel_error
+from rnnkit.nn.models import SequenceModel
+from rnnkit.nn.recurrent import Recurrent
 
 torch = pytest.importorskip("torch")
 TOL = {np.float64: 1e-10, np.float32: 1e-5}

@@ -5,8 +5,13 @@ import pytest
 import torch
 
 from helpers import numerical_grad, rel_error
-from rnnkit.nn.attention import LuongAttention, attention_backward, attention_forward
-from rnnkit.nn.attention import attention_keys, init_attention
+from rnnkit.nn.attention import (
+    LuongAttention,
+    attention_backward,
+    attention_forward,
+    attention_keys,
+    init_attention,
+)
 
 # (B, Tq, Tk, Dq, Dk, O): B = 1, Tq = 1 (a decoding step) and Tk = 1 included
 SHAPES = [(1, 1, 1, 2, 3, 2), (2, 3, 4, 3, 2, 4), (3, 1, 5, 4, 4, 3), (1, 4, 2, 2, 5, 2)]

@@ -5,11 +5,11 @@ import itertools
 import numpy as np
 import pytest
 
-from rnnkit.train.batches import ArrayData
 from rnnkit.nn.decoding import beam_search, greedy_decode, translate_ids
 from rnnkit.nn.losses import CrossEntropyLoss, log_softmax
-from rnnkit.train.optim import Adam
 from rnnkit.nn.seq2seq import Seq2Seq, shift_right
+from rnnkit.train.batches import ArrayData
+from rnnkit.train.optim import Adam
 from rnnkit.train.tasks import TeacherForcingTask
 from rnnkit.train.trainer import Trainer
 

@@ -4,7 +4,15 @@ import pytest
 import torch.nn.functional as F
 
 from helpers import numerical_grad, rel_error, torch_forward_backward
-from rnnkit.nn.losses import (CrossEntropyLoss, MSELoss, cross_entropy, cross_entropy_backward, log_softmax, mse_loss, mse_loss_backward)
+from rnnkit.nn.losses import (
+    CrossEntropyLoss,
+    MSELoss,
+    cross_entropy,
+    cross_entropy_backward,
+    log_softmax,
+    mse_loss,
+    mse_loss_backward,
+)
 
 rng = np.random.default_rng(0)
 

@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from helpers import check_module_grads, rel_error, torch_forward_backward
-from rnnkit.nn.recurrent import GRU, LSTM
 from rnnkit.nn import Dropout, Embedding, LastStep, Linear, Sequential
+from rnnkit.nn.recurrent import GRU, LSTM
 from rnnkit.train.optim import SGD
 
 SHAPES = [(4,), (1, 4), (3, 4), (1, 1, 4), (2, 5, 4)]  # leading shapes around in_features=4

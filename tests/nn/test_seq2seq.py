@@ -6,11 +6,10 @@ import pytest
 import torch
 
 import rnnkit
-from helpers import numerical_grad, rel_error
+from helpers import numerical_grad, rel_error, torch_layer
 from rnnkit.nn.losses import CrossEntropyLoss
 from rnnkit.nn.seq2seq import Seq2Seq, shift_right
 from rnnkit.train.tasks import TeacherForcingTask
-from helpers import torch_layer
 
 BOS = 2
 

@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from helpers import rel_error
-from rnnkit.nn.recurrent import GRU
-from rnnkit.nn.losses import CrossEntropyLoss
 from rnnkit.nn import LastStep, Linear, Sequential
-from rnnkit.train.optim import (SGD, Adagrad, Adam, AdamW, RMSprop, clip_grad_norm, clip_grad_value)
+from rnnkit.nn.losses import CrossEntropyLoss
+from rnnkit.nn.recurrent import GRU
+from rnnkit.train.optim import SGD, Adagrad, Adam, AdamW, RMSprop, clip_grad_norm, clip_grad_value
 
 SHAPES = {"weight": (3, 4), "bias": (3,), "scale": (1,)}
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 import rnnkit
+from rnnkit.errors import TrainingError
+from rnnkit.nn.models import SequenceModel
 from rnnkit.train.batches import ArrayData, StreamData
 from rnnkit.train.callbacks import Callback, EarlyStopping, ModelCheckpoint
-from rnnkit.nn.models import SequenceModel
-from rnnkit.errors import TrainingError
 from rnnkit.train.tasks import TBPTTTask
 from rnnkit.train.trainer import Trainer
 

@@ -10,8 +10,8 @@ import argparse
 import importlib
 import sys
 
-from rnnkit.version import __version__
 from rnnkit.errors import UsageError
+from rnnkit.version import __version__
 
 # command name -> module implementing it
 COMMANDS = {

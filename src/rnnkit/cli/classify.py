@@ -43,9 +43,26 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.errors import UsageError
-from rnnkit.cli.common import (TrainingOptions, add_common_arguments, emit, fit, log, out_dir, save_figure, save_run)
+from rnnkit.cli.common import (
+    TrainingOptions,
+    add_common_arguments,
+    emit,
+    fit,
+    log,
+    out_dir,
+    save_figure,
+    save_run,
+)
 from rnnkit.data.examples import Examples, Layout, read_examples, read_ts_examples
+from rnnkit.data.preprocess import (
+    channel_stats,
+    class_order,
+    fill_missing,
+    standardise,
+    stratified_split,
+)
+from rnnkit.errors import UsageError
+from rnnkit.metrics.classification import confusion_matrix, f1_scores, macro_f1
 
 HELP = "classify time series (.ts, CSV, NPZ) or texts (CSV/TSV) with a recurrent network"
 DEFAULT = "ItalyPowerDemand"
@@ -78,94 +95,6 @@ def add_arguments(parser) -> None:
     # GRU: on ItalyPowerDemand it varied less across seeds than the LSTM (5 seeds each)
     add_common_arguments(parser, epochs=300, hidden=64, cell="gru", lr=3e-3, batch_size=16,
                          patience=40)
-
-
-# --- preparing the data --------------------------------------------------------------------
-def fill_missing(x, lengths, where):
-    """Missing values (NaN) of right-padded series x (N, T, C): those after the last
-    observed step of every channel shorten the series, the others are interpolated linearly
-    in time (held at the first/last observed value at the ends). Returns (x, lengths, count
-    filled), new arrays; ``where[i]`` names series i in errors."""
-    x, lengths = x.copy(), lengths.copy()
-    filled = 0
-    for i in np.flatnonzero(np.isnan(x).any(axis=(1, 2))):
-        seen = ~np.isnan(x[i, : lengths[i]])  # (T_i, C)
-        if not seen.any(axis=0).all():
-            c = int(np.argmin(seen.any(axis=0)))
-            raise UsageError(f"{where[i]}: channel {c + 1} has no values")
-        lengths[i] = int(np.flatnonzero(seen.any(axis=1))[-1]) + 1  # drop trailing gaps
-        t = np.arange(lengths[i])
-        for c in range(x.shape[2]):
-            obs = seen[: lengths[i], c]
-            filled += int((~obs).sum())
-            x[i, : lengths[i], c] = np.interp(t, t[obs], x[i, t[obs], c])
-        x[i, lengths[i]:] = 0.0
-    return x, lengths, filled
-
-
-def valid_mask(lengths, T):
-    return np.arange(T)[None, :] < lengths[:, None]  # (N, T)
-
-
-def channel_stats(x, lengths):
-    """Mean and standard deviation (C,) of each channel over the valid steps of x (N, T, C);
-    a constant channel gets std 1."""
-    m = valid_mask(lengths, x.shape[1])[..., None]  # (N, T, 1)
-    count = m.sum()
-    mean = (x * m).sum(axis=(0, 1)) / count  # (C,)
-    std = np.sqrt((((x - mean) * m) ** 2).sum(axis=(0, 1)) / count)  # (C,)
-    return mean, np.where(std > 1e-12, std, 1.0)
-
-
-def standardise(x, lengths, mean, std):
-    """``z = (x - mean) / std`` per channel, 0 after each series' length; float32."""
-    z = (x - mean) / std  # (N, T, C)
-    z[~valid_mask(lengths, x.shape[1])] = 0.0
-    return z.astype(np.float32)
-
-
-def stratified_split(y, fraction, rng):
-    """(keep, held_out) index arrays: about ``fraction`` of each class held out, at least one
-    of every class with two or more examples, never the last one of a class."""
-    keep, held = [], []
-    for k in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == k))
-        n = min(max(int(round(fraction * len(idx))), 1), len(idx) - 1)
-        held.append(idx[:n])
-        keep.append(idx[n:])
-    return np.sort(np.concatenate(keep)), np.sort(np.concatenate(held))
-
-
-def class_order(labels):
-    """Sorted distinct labels: numerically when all are numbers, else as text."""
-    def key(s):
-        try:
-            return (0, float(s), s)
-        except ValueError:
-            return (1, 0.0, s)
-    return sorted(set(labels), key=key)
-
-
-# --- metrics -------------------------------------------------------------------------------
-def confusion_matrix(y_true, y_pred, num_classes):
-    """cm[i, j] = number of examples of class i predicted as class j; (K, K) int64."""
-    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(cm, (y_true, y_pred), 1)
-    return cm
-
-
-def f1_scores(cm):
-    """Per-class F1 = 2 TP / (2 TP + FP + FN), from a confusion matrix (K, K); 0 when a class
-    is neither present nor predicted."""
-    tp = np.diag(cm).astype(np.float64)  # (K,)
-    denom = cm.sum(axis=0) + cm.sum(axis=1)  # (K,) = 2 TP + FP + FN
-    return np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-
-
-def macro_f1(cm):
-    """Mean F1 over the classes that occur among the labels or predictions."""
-    present = (cm.sum(axis=0) + cm.sum(axis=1)) > 0
-    return float(f1_scores(cm)[present].mean())
 
 
 def plot_confusion(cm, classes, path, title):

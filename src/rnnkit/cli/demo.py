@@ -32,12 +32,12 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from rnnkit.errors import UsageError
     from rnnkit.data.datasets import load_series
+    from rnnkit.data.timeseries import create_sequences
+    from rnnkit.errors import UsageError
     from rnnkit.nn.losses import MSELoss
     from rnnkit.nn.models import SequenceModel
     from rnnkit.train.optim import Adam
-    from rnnkit.data.timeseries import create_sequences
     from rnnkit.train.trainer import Trainer
 
     if args.epochs < 1:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rnnkit.errors import OnnxExportError, UsageError
-from rnnkit.interop.onnx_graph import OPSET
-from rnnkit.interop.onnx_export import export_onnx, is_seq2seq
-from rnnkit.interop.onnx_seq2seq import seq2seq_paths
 from rnnkit.cli.common import emit, load_run, log
+from rnnkit.errors import OnnxExportError, UsageError
+from rnnkit.interop.onnx_export import export_onnx, is_seq2seq
+from rnnkit.interop.onnx_graph import OPSET
+from rnnkit.interop.onnx_seq2seq import seq2seq_paths
 
 HELP = "export a saved model to ONNX (RNN/LSTM/GRU as ONNX's own operators)"
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from rnnkit.data import timeseries as ts
 from rnnkit.errors import UsageError
+from rnnkit.metrics import forecast as fm
 
 HELP = "forecast a series H steps ahead; compare with the naive and seasonal-naive forecasts"
 VAL_FRACTION = 0.15
@@ -37,8 +38,8 @@ TEST_FRACTION = 0.2
 
 
 def add_arguments(parser) -> None:
-    from rnnkit.data.datasets import SERIES
     from rnnkit.cli.common import add_common_arguments
+    from rnnkit.data.datasets import SERIES
 
     g = parser.add_argument_group("data")
     g.add_argument("--dataset", choices=sorted(SERIES), default=None,
@@ -130,8 +131,8 @@ class SeriesInput:
 
 
 def load_input(args) -> SeriesInput:
-    from rnnkit.data.datasets import SERIES, load_series
     from rnnkit.data.csv_series import read_csv_column
+    from rnnkit.data.datasets import SERIES, load_series
 
     if args.csv is not None:
         if args.dataset is not None:
@@ -230,10 +231,10 @@ def evaluate(model, transform, x, split: Split, period: int) -> dict:
     forecasts = {"model": model_forecast(model, transform, x, origins, split.window),
                  "naive": ts.naive_forecast(x, origins, H),
                  "seasonal_naive": ts.seasonal_naive_forecast(x, origins, H, period)}
-    scale = ts.mase_scale(x[:split.n_train], period)
+    scale = fm.mase_scale(x[:split.n_train], period)
     return {"origins": origins, "actual": actual, "forecasts": forecasts, "scale": scale,
-            "errors": {k: ts.forecast_errors(actual, f, scale) for k, f in forecasts.items()},
-            "by_step": {k: ts.errors_by_step(actual, f) for k, f in forecasts.items()}}
+            "errors": {k: fm.forecast_errors(actual, f, scale) for k, f in forecasts.items()},
+            "by_step": {k: fm.errors_by_step(actual, f) for k, f in forecasts.items()}}
 
 
 def _num(value, spec: str) -> str:
@@ -273,9 +274,9 @@ def verdict(errors: dict) -> tuple[dict, str]:
 
 # --- the command ------------------------------------------------------------------------------
 def run(args) -> int:
+    from rnnkit.cli.common import TrainingOptions, emit, fit, log, out_dir, save_run
     from rnnkit.nn.losses import MSELoss
     from rnnkit.nn.models import SequenceModel
-    from rnnkit.cli.common import TrainingOptions, emit, fit, log, out_dir, save_run
 
     opts = TrainingOptions.from_args(args)
     check_options(args)

@@ -220,12 +220,12 @@ def load_data(args):
 
 
 def run(args) -> int:
-    from rnnkit.train.batches import StreamData
+    from rnnkit.cli.common import TrainingOptions, emit, fit, log, out_dir, save_run
+    from rnnkit.data.text import Vocabulary, tokenize
     from rnnkit.nn.losses import CrossEntropyLoss
     from rnnkit.nn.models import SequenceModel
-    from rnnkit.data.text import Vocabulary, tokenize
+    from rnnkit.train.batches import StreamData
     from rnnkit.train.tasks import TBPTTTask
-    from rnnkit.cli.common import TrainingOptions, emit, fit, log, out_dir, save_run
 
     start = time.perf_counter()
     opts = TrainingOptions.from_args(args)

@@ -153,8 +153,8 @@ def prepare(args) -> Prepared:
 def translate_texts(model, texts, task, beam: int, with_attention=False):
     """Outputs as token lists, greedy (beam 1) or by beam search; with_attention (greedy
     only): also each output's attention weights."""
-    from rnnkit.nn.decoding import greedy_decode, translate_ids
     from rnnkit.data.text import Vocabulary
+    from rnnkit.nn.decoding import greedy_decode, translate_ids
 
     vocab = Vocabulary(task["target_vocabulary"])
     src, lengths = encode_sources(texts, task)
@@ -167,8 +167,8 @@ def translate_texts(model, texts, task, beam: int, with_attention=False):
 
 def score(outputs, references, level: str) -> dict:
     """Exact match (share of outputs equal to their reference) and corpus BLEU-4."""
-    from rnnkit.metrics.bleu import corpus_bleu
     from rnnkit.data.text import tokenize
+    from rnnkit.metrics.bleu import corpus_bleu
 
     refs = [tokenize(r, level) for r in references]
     return {"exact_match": float(np.mean([o == r for o, r in zip(outputs, refs)])),
@@ -210,11 +210,11 @@ def plot_attention(weights, source_tokens, output_tokens, path, title) -> None:
 
 # --- the command ---------------------------------------------------------------------------
 def run(args) -> int:
+    from rnnkit.cli.common import TrainingOptions, emit, fit, log, out_dir, save_run
+    from rnnkit.data.text import tokenize
     from rnnkit.nn.losses import CrossEntropyLoss
     from rnnkit.nn.seq2seq import Seq2Seq
     from rnnkit.train.tasks import TeacherForcingTask
-    from rnnkit.data.text import tokenize
-    from rnnkit.cli.common import TrainingOptions, emit, fit, log, out_dir, save_run
 
     opts = TrainingOptions.from_args(args)
     p = prepare(args)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.errors import UsageError
 from rnnkit.data.tsfile import TsData, TsFileError, parse_ts, read_ts
+from rnnkit.errors import UsageError
 
 MISSING = ("", "?", "nan", "NaN", "NA")
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from rnnkit.errors import TsFileError
 
 BOOLEAN_TAGS = ("timestamps", "missing", "univariate", "equallength", "targetlabel")

@@ -41,16 +41,26 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.interop.onnx_graph import (
+    OPSET,
+    Graph,
+    OnnxExportError,
+    check_dtype_opset,
+    import_onnx,
+    linear_op,
+    model_proto,
+    recurrent_op,
+    show_shape,
+)
 from rnnkit.io.files import atomic_write_bytes
-from rnnkit.interop.onnx_graph import (OPSET, Graph, OnnxExportError, check_dtype_opset, import_onnx, linear_op, model_proto, recurrent_op, show_shape)
-from rnnkit.nn.recurrent import Recurrent
-from rnnkit.nn.registry import converter, register_converter, supported
-from rnnkit.nn.models import SequenceModel
-from rnnkit.nn.seq2seq import Seq2Seq
 from rnnkit.nn.dropout import Dropout
 from rnnkit.nn.embedding import Embedding
 from rnnkit.nn.heads import LastStep
 from rnnkit.nn.linear import Linear
+from rnnkit.nn.models import SequenceModel
+from rnnkit.nn.recurrent import Recurrent
+from rnnkit.nn.registry import converter, register_converter, supported
+from rnnkit.nn.seq2seq import Seq2Seq
 from rnnkit.nn.sequential import Sequential
 
 Recurrent = Recurrent

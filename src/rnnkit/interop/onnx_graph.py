@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnkit.nn.linear import Linear
 from rnnkit.errors import OnnxExportError
+from rnnkit.nn.linear import Linear
 
 OPSET = 17  # widely supported; onnxruntime 1.31 runs these graphs at opsets 14..25
 GATE_ORDER = {"rnn": [0], "lstm": [0, 3, 1, 2], "gru": [1, 0, 2]}  # PyTorch block per ONNX block

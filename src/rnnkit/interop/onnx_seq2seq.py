@@ -22,8 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.interop.onnx_graph import (
+    OPSET,
+    Graph,
+    OnnxExportError,
+    check_dtype_opset,
+    import_onnx,
+    linear_op,
+    model_proto,
+    recurrent_op,
+)
 from rnnkit.io.files import atomic_write_bytes
-from rnnkit.interop.onnx_graph import (OPSET, Graph, OnnxExportError, check_dtype_opset, import_onnx, linear_op, model_proto, recurrent_op)
 from rnnkit.nn.seq2seq import Encoded, Seq2Seq
 
 ENCODER_FILE, STEP_FILE = "encoder.onnx", "decoder_step.onnx"

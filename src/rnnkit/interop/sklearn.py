@@ -43,13 +43,14 @@ except ImportError:  # scikit-learn 1.3 - 1.5
     def _validate_data(estimator, *args, **kwargs):
         return estimator._validate_data(*args, **kwargs)
 
-from rnnkit.train.batches import ArrayData
-from rnnkit.train.callbacks import EarlyStopping
 from rnnkit.nn.losses import CrossEntropyLoss, MSELoss, log_softmax
 from rnnkit.nn.models import SequenceModel
 from rnnkit.nn.recurrent import LAYERS
+from rnnkit.train.batches import ArrayData
+from rnnkit.train.callbacks import EarlyStopping
 from rnnkit.train.optim import Adam
 from rnnkit.train.trainer import Trainer
+from rnnkit.validation import check_number
 
 __all__ = ["RNNRegressor", "RNNClassifier"]
 
@@ -61,21 +62,6 @@ def _mean_scale(a: np.ndarray, axis) -> tuple[np.ndarray, np.ndarray]:
     mean, scale = a.mean(axis=axis), a.std(axis=axis)
     tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
     return mean, np.where(scale > tiny, scale, 1.0)
-
-
-def _check_number(value, name, low, high=None, integer=False, allow_none=False):
-    """``value`` as a setting: a number with low < value (< high); None when allowed."""
-    if value is None and allow_none:
-        return
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    ok = isinstance(value, kinds) and not isinstance(value, bool) and value > low
-    if ok and high is not None:
-        ok = value < high
-    if not ok:
-        what = "an integer" if integer else "a number"
-        bound = f"> {low}" + ("" if high is None else f" and < {high}")
-        none = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be {what} {bound}{none}, got {value!r}")
 
 
 def _build_model(**config) -> SequenceModel:
@@ -127,14 +113,14 @@ class _RNNEstimator(BaseEstimator):
     def _check_params(self) -> None:
         if self.cell not in LAYERS:
             raise ValueError(f"cell must be one of {sorted(LAYERS)}, got {self.cell!r}")
-        _check_number(self.hidden_size, "hidden_size", 0, integer=True)
-        _check_number(self.num_layers, "num_layers", 0, integer=True)
-        _check_number(self.epochs, "epochs", 0, integer=True)
-        _check_number(self.batch_size, "batch_size", 0, integer=True)
-        _check_number(self.lr, "lr", 0)
-        _check_number(self.validation_fraction, "validation_fraction", 0, 1, allow_none=True)
-        _check_number(self.patience, "patience", 0, integer=True, allow_none=True)
-        _check_number(self.clip_norm, "clip_norm", 0, allow_none=True)
+        check_number(self.hidden_size, "hidden_size", low=0, low_open=True, integer=True)
+        check_number(self.num_layers, "num_layers", low=0, low_open=True, integer=True)
+        check_number(self.epochs, "epochs", low=0, low_open=True, integer=True)
+        check_number(self.batch_size, "batch_size", low=0, low_open=True, integer=True)
+        check_number(self.lr, "lr", low=0, low_open=True)
+        check_number(self.validation_fraction, "validation_fraction", low=0, low_open=True, high=1, allow_none=True)
+        check_number(self.patience, "patience", low=0, low_open=True, integer=True, allow_none=True)
+        check_number(self.clip_norm, "clip_norm", low=0, low_open=True, allow_none=True)
         if np.dtype(self.dtype) not in (np.float32, np.float64):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
 

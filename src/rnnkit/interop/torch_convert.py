@@ -7,8 +7,6 @@ rounding (tested: 1e-10 in float64, 1e-5 in float32).
 """
 from __future__ import annotations
 
-import numpy as np
-
 from rnnkit.nn.module import Module
 from rnnkit.nn.registry import converter
 

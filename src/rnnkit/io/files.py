@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
 from rnnkit.errors import CheckpointError
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors library's own limit

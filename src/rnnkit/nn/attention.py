@@ -20,8 +20,14 @@ import numpy as np
 
 from rnnkit.core.init import seed_sequence
 from rnnkit.nn.module import Module
-from rnnkit.validation import as_float_array, check_gradient, check_lengths, float_dtype, positive_int
 from rnnkit.nn.registry import register_module
+from rnnkit.validation import (
+    as_float_array,
+    check_gradient,
+    check_lengths,
+    float_dtype,
+    positive_int,
+)
 
 
 def init_attention(query_size, memory_size, out_size, dtype=np.float32, rng=None) -> dict:

@@ -6,8 +6,13 @@ import numpy as np
 from rnnkit.core.init import seed_sequence
 from rnnkit.nn.module import Module
 from rnnkit.nn.registry import register_module
-from rnnkit.validation import (as_float_array, check_finite, check_gradient, float_dtype,
-                               positive_int)
+from rnnkit.validation import (
+    as_float_array,
+    check_finite,
+    check_gradient,
+    float_dtype,
+    positive_int,
+)
 
 
 def init_linear(in_features, out_features, bias=True, dtype=np.float32, rng=None) -> dict:

@@ -12,7 +12,6 @@ the current state. Parameter names are PyTorch's: ``embedding.weight``, ``rnn.we
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 from rnnkit.core.init import seed_sequence
@@ -22,7 +21,6 @@ from rnnkit.nn.linear import Linear
 from rnnkit.nn.module import Container, Module, no_grad
 from rnnkit.nn.recurrent import LAYERS
 from rnnkit.nn.registry import register_module
-
 
 
 @register_module

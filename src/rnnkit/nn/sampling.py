@@ -20,8 +20,8 @@ top-k sampling; Karpathy's min-char-rnn / char-rnn for sampling a character mode
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 import math
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -6,9 +6,9 @@ Each keeps its own state in ``state_dict()`` so a resumed run continues exactly.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from rnnkit.train.improvement import check_mode, improved, worst
 
 
 class Callback:
@@ -38,28 +38,17 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="min",
                  restore_best_weights=True):
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
-        self.mode, self.restore_best_weights = mode, restore_best_weights
-        self.best, self.best_epoch, self.wait = math.inf, -1, 0
+        self.mode, self.restore_best_weights = check_mode(mode), restore_best_weights
+        self.best, self.best_epoch, self.wait = worst(mode), -1, 0
         self.best_weights: dict | None = None
-
-    def _improved(self, value) -> bool:
-        sign = 1.0 if self.mode == "min" else -1.0
-        return sign * value < sign * self.best - self.min_delta if math.isfinite(self.best) \
-            else math.isfinite(value)
-
-    def on_train_begin(self, trainer):
-        if self.mode == "max" and self.best == math.inf:
-            self.best = -math.inf
 
     def on_epoch_end(self, trainer, epoch, logs):
         if self.monitor not in logs:
             raise KeyError(f"EarlyStopping monitors {self.monitor!r}, but the epoch logs have "
                            f"only {sorted(logs)}")
         value = logs[self.monitor]
-        if self._improved(value):
+        if improved(value, self.best, self.mode, self.min_delta):
             self.best, self.best_epoch, self.wait = float(value), epoch, 0
             if self.restore_best_weights:
                 self.best_weights = trainer.engine.state_dict()
@@ -95,8 +84,9 @@ class ModelCheckpoint(Callback):
     """
 
     def __init__(self, path, monitor="val_loss", save_best_only=False, mode="min"):
-        self.path, self.monitor, self.save_best_only, self.mode = path, monitor, save_best_only, mode
-        self.best = math.inf if mode == "min" else -math.inf
+        self.path, self.monitor, self.save_best_only = path, monitor, save_best_only
+        self.mode = check_mode(mode)
+        self.best = worst(mode)
 
     def on_epoch_end(self, trainer, epoch, logs):
         if self.save_best_only:
@@ -104,8 +94,7 @@ class ModelCheckpoint(Callback):
             if value is None:
                 raise KeyError(f"ModelCheckpoint monitors {self.monitor!r}, but the epoch logs "
                                f"have only {sorted(logs)}")
-            better = value < self.best if self.mode == "min" else value > self.best
-            if not better:
+            if not improved(value, self.best, self.mode):
                 return
             self.best = float(value)
         trainer.save_checkpoint(self.path)

@@ -15,15 +15,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-
-def _check_hyper(name, value, low=0.0, high=None, open_high=True):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= low
-    if ok and high is not None:
-        ok = value < high if open_high else value <= high
-    if not ok:
-        upper = "" if high is None else f" and {'<' if open_high else '<='} {high:g}"
-        raise ValueError(f"{name} must be a number >= {low:g}{upper}, got {value!r}")
-    return float(value)
+from rnnkit.validation import check_number
 
 
 class Optimizer(ABC):
@@ -114,10 +106,10 @@ class SGD(Optimizer):
 
     def __init__(self, params, grads=None, lr=1e-3, momentum=0.0, nesterov=False,
                  weight_decay=0.0, dampening=0.0):
-        self.lr = _check_hyper("lr", lr)
-        self.momentum = _check_hyper("momentum", momentum)
+        self.lr = check_number(lr, "lr", low=0)
+        self.momentum = check_number(momentum, "momentum", low=0)
         self.dampening = float(dampening)
-        self.weight_decay = _check_hyper("weight_decay", weight_decay)
+        self.weight_decay = check_number(weight_decay, "weight_decay", low=0)
         self.nesterov = bool(nesterov)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("nesterov momentum needs momentum > 0 and dampening = 0")
@@ -145,12 +137,11 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, grads=None, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
                  initial_accumulator_value=0.0, eps=1e-10):
-        self.lr = _check_hyper("lr", lr)
-        self.lr_decay = _check_hyper("lr_decay", lr_decay)
-        self.weight_decay = _check_hyper("weight_decay", weight_decay)
-        self.initial_accumulator_value = _check_hyper("initial_accumulator_value",
-                                                      initial_accumulator_value)
-        self.eps = _check_hyper("eps", eps)
+        self.lr = check_number(lr, "lr", low=0)
+        self.lr_decay = check_number(lr_decay, "lr_decay", low=0)
+        self.weight_decay = check_number(weight_decay, "weight_decay", low=0)
+        self.initial_accumulator_value = check_number(initial_accumulator_value, "initial_accumulator_value", low=0)
+        self.eps = check_number(eps, "eps", low=0)
         super().__init__(params, grads)
 
     def _update(self, p, g, state):
@@ -174,11 +165,11 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, grads=None, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0,
                  momentum=0.0, centered=False):
-        self.lr = _check_hyper("lr", lr)
-        self.alpha = _check_hyper("alpha", alpha, 0.0, 1.0, open_high=False)
-        self.eps = _check_hyper("eps", eps)
-        self.weight_decay = _check_hyper("weight_decay", weight_decay)
-        self.momentum = _check_hyper("momentum", momentum)
+        self.lr = check_number(lr, "lr", low=0)
+        self.alpha = check_number(alpha, "alpha", low=0, high=1.0, high_open=False)
+        self.eps = check_number(eps, "eps", low=0)
+        self.weight_decay = check_number(weight_decay, "weight_decay", low=0)
+        self.momentum = check_number(momentum, "momentum", low=0)
         self.centered = bool(centered)
         super().__init__(params, grads)
 
@@ -222,13 +213,13 @@ class Adam(Optimizer):
 
     def __init__(self, params, grads=None, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
                  weight_decay=0.0, amsgrad=False):
-        self.lr = _check_hyper("lr", lr)
+        self.lr = check_number(lr, "lr", low=0)
         if len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = (_check_hyper("beta1", betas[0], 0.0, 1.0),
-                      _check_hyper("beta2", betas[1], 0.0, 1.0))
-        self.eps = _check_hyper("eps", eps)
-        self.weight_decay = _check_hyper("weight_decay", weight_decay)
+        self.betas = (check_number(betas[0], "beta1", low=0, high=1.0),
+                      check_number(betas[1], "beta2", low=0, high=1.0))
+        self.eps = check_number(eps, "eps", low=0)
+        self.weight_decay = check_number(weight_decay, "weight_decay", low=0)
         self.amsgrad = bool(amsgrad)
         super().__init__(params, grads)
 
@@ -281,7 +272,7 @@ def clip_grad_norm(grads, max_norm: float, eps: float = 1e-6) -> float:
     ``torch.nn.utils.clip_grad_norm_``. ``grads``: a module, a dict or a list of arrays.
     Returns n, the norm before clipping.
     """
-    max_norm = _check_hyper("max_norm", max_norm)
+    max_norm = check_number(max_norm, "max_norm", low=0)
     arrays = _grad_arrays(grads)
     total = math.sqrt(sum(float(np.vdot(g, g)) for g in arrays))
     scale = min(1.0, max_norm / (total + eps))
@@ -292,6 +283,6 @@ def clip_grad_norm(grads, max_norm: float, eps: float = 1e-6) -> float:
 
 def clip_grad_value(grads, clip_value: float) -> None:
     """Clamp every gradient entry IN PLACE to [-clip_value, clip_value]."""
-    clip_value = _check_hyper("clip_value", clip_value)
+    clip_value = check_number(clip_value, "clip_value", low=0)
     for g in _grad_arrays(grads):
         np.clip(g, -clip_value, clip_value, out=g)

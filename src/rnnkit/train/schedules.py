@@ -10,13 +10,8 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 
-
-def _check_positive(value, name, integer=False):
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
-        what = "a positive integer" if integer else "a positive number"
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return value
+from rnnkit.train.improvement import check_mode, improved, worst
+from rnnkit.validation import check_number, positive_int
 
 
 class _EpochSchedule(ABC):
@@ -50,8 +45,8 @@ class StepLR(_EpochSchedule):
     """``lr = base_lr * gamma ** (epoch // step_size)``, as ``torch.optim.lr_scheduler.StepLR``."""
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1):
-        self.step_size = _check_positive(step_size, "step_size", integer=True)
-        self.gamma = float(_check_positive(gamma, "gamma"))
+        self.step_size = positive_int(step_size, "step_size")
+        self.gamma = check_number(gamma, "gamma", low=0, low_open=True)
         super().__init__(optimizer)
 
     def lr_at(self, epoch: int) -> float:
@@ -63,10 +58,8 @@ class CosineAnnealingLR(_EpochSchedule):
     ``torch.optim.lr_scheduler.CosineAnnealingLR`` (periodic past T_max, like torch's)."""
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0):
-        self.T_max = _check_positive(T_max, "T_max", integer=True)
-        if not isinstance(eta_min, (int, float)) or eta_min < 0:
-            raise ValueError(f"eta_min must be a number >= 0, got {eta_min!r}")
-        self.eta_min = float(eta_min)
+        self.T_max = positive_int(T_max, "T_max")
+        self.eta_min = check_number(eta_min, "eta_min", low=0)
         super().__init__(optimizer)
 
     def lr_at(self, epoch: int) -> float:
@@ -87,8 +80,7 @@ class ReduceLROnPlateau:
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
                  threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8):
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        check_mode(mode)
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
         if not 0 < factor < 1:
@@ -100,19 +92,13 @@ class ReduceLROnPlateau:
         self.factor, self.patience = float(factor), patience
         self.threshold, self.cooldown = float(threshold), int(cooldown)
         self.min_lr, self.eps = float(min_lr), float(eps)
-        self.best = math.inf if mode == "min" else -math.inf
+        self.best = worst(mode)
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
         self.last_epoch = 0
 
     def is_better(self, metric: float, best: float) -> bool:
-        if self.mode == "min":
-            bound = best * (1 - self.threshold) if self.threshold_mode == "rel" \
-                else best - self.threshold
-            return metric < bound
-        bound = best * (1 + self.threshold) if self.threshold_mode == "rel" \
-            else best + self.threshold
-        return metric > bound
+        return improved(metric, best, self.mode, self.threshold, self.threshold_mode)
 
     def step(self, metric: float) -> None:
         metric = float(metric)
