@@ -37,6 +37,7 @@ Nothing here needs torch; ``onnx`` is imported only when exporting.
 """
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -168,28 +169,23 @@ def _sequence_model(g: Graph, model: SequenceModel, x: str, shape: list, base: s
 
 # --- the model's inputs and outputs ------------------------------------------------------------
 def _input_kind(module):
-    """("ids", None) for token ids, ("float", F) for (B, T, F) floats, or None if unknown."""
-    if isinstance(module, Recurrent):
-        return "float", module.input_size
-    if isinstance(module, SequenceModel):
-        if "embedding" in module.modules:
-            return "ids", None
-        return "float", module.rnn.input_size
-    if isinstance(module, Linear):
-        return "float", module.in_features
+    """("ids", None) for token ids, ("float", F) for (B, T, F) floats, or None if unknown:
+    read from the first module that transforms the input (a container's first child that
+    is not a Dropout)."""
     if isinstance(module, Embedding):
         return "ids", None
-    if isinstance(module, Sequential):
-        for child in module.modules.values():
-            if not isinstance(child, Dropout):
-                return _input_kind(child)
-    return None
+    children = [m for m in getattr(module, "modules", {}).values()
+                if not isinstance(m, Dropout)]
+    if children:
+        return _input_kind(children[0])
+    size = getattr(module, "input_size", None) or getattr(module, "in_features", None)
+    return ("float", size) if size else None
 
 
 def _takes_lengths(module) -> bool:
     if isinstance(module, Sequential):
         return any(_takes_lengths(m) for m in module.modules.values())
-    return isinstance(module, (Recurrent, SequenceModel, LastStep))
+    return "lengths" in inspect.signature(module.forward).parameters
 
 
 def is_seq2seq(model) -> bool:
@@ -215,9 +211,9 @@ def to_onnx(model, *, lengths: bool = False, state: bool = False, dtype=None,
                               f"{type(model).__name__} does not pass states)")
     if lengths and not _takes_lengths(model):
         raise OnnxExportError("lengths=True, but no part of the model takes lengths")
-    kind = _input_kind(model)
-    if kind is None and is_seq2seq(model):
+    if is_seq2seq(model):
         raise OnnxExportError(SEQ2SEQ_ONE_FILE)
+    kind = _input_kind(model)
     if kind is None:
         raise OnnxExportError(f"a {type(model).__name__} has no ONNX export (supported: "
                               f"{', '.join(supported('onnx'))}, or a Sequential starting with one of them)")
