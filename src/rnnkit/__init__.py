@@ -45,6 +45,9 @@ from rnnkit.train import (
                        clip_grad_value,
 )
 from rnnkit.version import __version__
+from rnnkit import moved
+
+moved.install()  # rnnkit 0.1's module paths (rnnkit.models, rnnkit.trainer, ...) still import
 
 __all__ = [
     "RNN", "LSTM", "GRU", "Module", "Linear", "Embedding", "Dropout", "LastStep", "Sequential",

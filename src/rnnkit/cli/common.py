@@ -40,10 +40,7 @@ class TrainingOptions:
     @classmethod
     def from_args(cls, args) -> "TrainingOptions":
         opts = cls(**{f: getattr(args, f) for f in cls.__dataclass_fields__})
-        for name in ("epochs", "hidden", "layers", "batch_size", "patience"):
-            if getattr(opts, name) < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, "
-                                 f"got {getattr(opts, name)}")
+        require_positive(args, "epochs", "hidden", "layers", "batch_size", "patience")
         if not opts.lr > 0:
             raise UsageError(f"--lr must be positive, got {opts.lr}")
         if opts.max_minutes is not None and not opts.max_minutes > 0:
@@ -56,8 +53,19 @@ class TrainingOptions:
         return opts
 
 
+def require_positive(args, *names) -> None:
+    """UsageError naming the first option among ``names`` that is below 1."""
+    for name in names:
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, "
+                             f"got {getattr(args, name)}")
+
+
 def add_common_arguments(parser, *, epochs, hidden, layers=1, cell="lstm", lr=1e-2,
-                         batch_size=32, patience=10, bidirectional_choice=True) -> None:
+                         batch_size=32, patience=10, bidirectional_choice=True,
+                         embedding_dim=None) -> None:
+    """The run and training options; ``embedding_dim``: the default of --embedding-dim, for
+    commands that read tokens (None: no such option)."""
     g = parser.add_argument_group("run")
     g.add_argument("--out", type=Path, default=None,
                    help="folder for the model, metrics.json and plots "
@@ -88,6 +96,9 @@ def add_common_arguments(parser, *, epochs, hidden, layers=1, cell="lstm", lr=1e
     g.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default {lr})")
     g.add_argument("--batch-size", type=int, default=batch_size,
                    help=f"mini-batch size (default {batch_size})")
+    if embedding_dim is not None:
+        g.add_argument("--embedding-dim", type=int, default=embedding_dim,
+                       help=f"size of the token embeddings (default {embedding_dim})")
 
 
 def is_main_process() -> bool:

@@ -28,6 +28,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnkit.cli.common import (
+    TrainingOptions,
+    add_common_arguments,
+    emit,
+    fit,
+    log,
+    out_dir,
+    save_figure,
+    save_run,
+)
 from rnnkit.data import timeseries as ts
 from rnnkit.errors import UsageError
 from rnnkit.metrics import forecast as fm
@@ -38,7 +48,6 @@ TEST_FRACTION = 0.2
 
 
 def add_arguments(parser) -> None:
-    from rnnkit.cli.common import add_common_arguments
     from rnnkit.data.datasets import SERIES
 
     g = parser.add_argument_group("data")
@@ -274,7 +283,6 @@ def verdict(errors: dict) -> tuple[dict, str]:
 
 # --- the command ------------------------------------------------------------------------------
 def run(args) -> int:
-    from rnnkit.cli.common import TrainingOptions, emit, fit, log, out_dir, save_run
     from rnnkit.nn.losses import MSELoss
     from rnnkit.nn.models import SequenceModel
 
@@ -390,8 +398,6 @@ def plot_forecasts(ev: dict, x, split: Split, period: int, series: SeriesInput, 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
-
-    from rnnkit.cli.common import save_figure
 
     H = split.horizon
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [2, 1]})

@@ -39,6 +39,17 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.cli.common import (
+    TrainingOptions,
+    add_common_arguments,
+    emit,
+    fit,
+    log,
+    out_dir,
+    require_positive,
+    save_figure,
+    save_run,
+)
 from rnnkit.errors import UsageError
 
 HELP = "character-level language model (truncated BPTT) vs a bigram baseline; samples text"
@@ -52,8 +63,6 @@ K_GRID = np.logspace(-3, 1, 25)  # add-k candidates for the bigram
 
 
 def add_arguments(parser) -> None:
-    from rnnkit.cli.common import add_common_arguments
-
     g = parser.add_argument_group("data")
     g.add_argument("--text", type=Path, default=None,
                    help="UTF-8 text file (default: Python's bundled pydoc help texts)")
@@ -64,8 +73,6 @@ def add_arguments(parser) -> None:
                    help="held-out tail for validation (default 0.1)")
     g.add_argument("--seq-len", type=int, default=100,
                    help="truncated-BPTT window in characters (default 100)")
-    g.add_argument("--embedding-dim", type=int, default=32,
-                   help="character embedding size (default 32)")
     g = parser.add_argument_group("sampling")
     g.add_argument("--prime", default=None,
                    help="text to start the sample from (default: a newline)")
@@ -75,7 +82,7 @@ def add_arguments(parser) -> None:
     g.add_argument("--top-k", type=int, default=None,
                    help="sample only from the k most likely characters (default: all)")
     add_common_arguments(parser, epochs=6, hidden=256, cell="lstm", lr=8e-3, batch_size=32,
-                         patience=2, bidirectional_choice=False)
+                         patience=2, bidirectional_choice=False, embedding_dim=32)
     parser.set_defaults(max_minutes=DEFAULT_MAX_MINUTES)
     parser.epilog = (f"Training stops cleanly after --max-minutes (default "
                      f"{DEFAULT_MAX_MINUTES:g} here), keeping the best epoch.")
@@ -200,10 +207,7 @@ def char_class(c: str) -> str:
 # --- the command ---------------------------------------------------------------------------
 def load_data(args):
     """Validate the options and read and split the text; returns (train, val, source)."""
-    for name in ("seq_len", "embedding_dim"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, "
-                             f"got {getattr(args, name)}")
+    require_positive(args, "seq_len", "embedding_dim")
     if not 0 < args.val_fraction < 1:
         raise UsageError(f"--val-fraction must lie strictly between 0 and 1, "
                          f"got {args.val_fraction}")
@@ -220,7 +224,6 @@ def load_data(args):
 
 
 def run(args) -> int:
-    from rnnkit.cli.common import TrainingOptions, emit, fit, log, out_dir, save_run
     from rnnkit.data.text import Vocabulary, tokenize
     from rnnkit.nn.losses import CrossEntropyLoss
     from rnnkit.nn.models import SequenceModel
@@ -340,8 +343,6 @@ def plot_validation(nll: np.ndarray, nll_bigram: np.ndarray, classes: np.ndarray
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from rnnkit.cli.common import save_figure
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [3, 2]})
     w = max(1, min(1000, len(nll) // 20))  # moving-average window

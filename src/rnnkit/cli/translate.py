@@ -24,6 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.cli.common import (
+    TrainingOptions,
+    add_common_arguments,
+    emit,
+    fit,
+    log,
+    out_dir,
+    require_positive,
+    save_figure,
+    save_run,
+)
 from rnnkit.errors import UsageError
 
 HELP = "translate sequences with an attention encoder-decoder (default: dates to ISO form)"
@@ -35,8 +46,6 @@ BOS, EOS = "<bos>", "<eos>"
 
 
 def add_arguments(parser) -> None:
-    from rnnkit.cli.common import add_common_arguments
-
     g = parser.add_argument_group("data")
     g.add_argument("--pairs", type=Path, default=None,
                    help="TSV file, one 'source<TAB>target' pair per line (default: "
@@ -48,10 +57,9 @@ def add_arguments(parser) -> None:
                    help="read and write characters or words (default char)")
     g.add_argument("--beam", type=int, default=5,
                    help="beam width for the test set, besides greedy decoding (default 5)")
-    g.add_argument("--embedding-dim", type=int, default=32,
-                   help="size of the token embeddings (default 32)")
     add_common_arguments(parser, epochs=10, hidden=64, cell="gru", lr=5e-3, batch_size=64,
-                         patience=3, bidirectional_choice=False)  # the encoder always is
+                         patience=3, bidirectional_choice=False,  # the encoder always is
+                         embedding_dim=32)
 
 
 # --- reading and encoding ------------------------------------------------------------------
@@ -114,10 +122,7 @@ class Prepared:
 def prepare(args) -> Prepared:
     from rnnkit.data.text import Vocabulary, tokenize
 
-    if args.beam < 1:
-        raise UsageError(f"--beam must be at least 1, got {args.beam}")
-    if args.embedding_dim < 1:
-        raise UsageError(f"--embedding-dim must be at least 1, got {args.embedding_dim}")
+    require_positive(args, "beam", "embedding_dim")
     if args.pairs is not None:
         if args.num_pairs is not None:
             raise UsageError("--num-pairs sets the size of the generated dates; "
@@ -188,8 +193,6 @@ def plot_attention(weights, source_tokens, output_tokens, path, title) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from rnnkit.cli.common import save_figure
-
     rows = list(output_tokens) + [EOS][:weights.shape[0] - len(output_tokens)]
 
     def show(token):
@@ -210,7 +213,6 @@ def plot_attention(weights, source_tokens, output_tokens, path, title) -> None:
 
 # --- the command ---------------------------------------------------------------------------
 def run(args) -> int:
-    from rnnkit.cli.common import TrainingOptions, emit, fit, log, out_dir, save_run
     from rnnkit.data.text import tokenize
     from rnnkit.nn.losses import CrossEntropyLoss
     from rnnkit.nn.seq2seq import Seq2Seq
@@ -271,8 +273,6 @@ def run(args) -> int:
 def predict(model, task, args) -> int:
     """``rnnkit predict --model DIR [--input FILE] [--beam K]``: one translation per line of
     the input (stdin by default); ``--json``: also all of them as one JSON object."""
-    from rnnkit.cli.common import emit
-
     if args.beam < 1:
         raise UsageError(f"--beam must be at least 1, got {args.beam}")
     if args.input is not None:

@@ -193,8 +193,46 @@ def _sequential_from_torch(t, seed):
     return knn.Sequential(**{k: child_from_torch(c, seed) for k, c in t.named_children()})
 
 
+class PatchEmbedding(nn.Conv1d):
+    """rnnkit.nn.patch.PatchEmbedding: Conv1d(C, D, p, stride=p) on (B, T, C) zero-padded to a
+    multiple of p, returning (B, ceil(T/p), D); parameters ``weight`` (D, C, p), ``bias``."""
+
+    def __init__(self, in_channels, out_features, patch_size, dtype=torch.float32):
+        super().__init__(in_channels, out_features, patch_size, stride=patch_size, dtype=dtype)
+        self.patch_size = patch_size
+
+    def forward(self, x):
+        T, p = x.shape[1], self.patch_size
+        x = nn.functional.pad(x.transpose(1, 2), (0, -(-T // p) * p - T))  # (B, C, n*p)
+        return super().forward(x).transpose(1, 2)  # (B, n, D)
+
+
+@register_converter("to_torch", knn.PatchEmbedding)
+def _patch_to_torch(m):
+    return with_weights(PatchEmbedding(m.in_channels, m.out_features, m.patch_size,
+                                       dtype=torch_dtype(m.dtype)), m.params)
+
+
+class MeanMaxPool(nn.Module):
+    """rnnkit.nn.pooling.MeanMaxPool: mean and max over the valid steps, concatenated."""
+
+    def forward(self, y, lengths=None):
+        if lengths is None:
+            return torch.cat([y.mean(1), y.amax(1)], dim=1)
+        lengths = torch.as_tensor(lengths, device=y.device)
+        valid = (torch.arange(y.shape[1], device=y.device)[None, :] < lengths[:, None])[..., None]
+        mean = (y * valid).sum(1) / lengths[:, None].to(y.dtype)
+        return torch.cat([mean, y.masked_fill(~valid, float("-inf")).amax(1)], dim=1)
+
+
+@register_converter("to_torch", knn.MeanMaxPool)
+def _pool_to_torch(m):
+    return MeanMaxPool()
+
+
 class SequenceModel(nn.Module):
-    """rnnkit.nn.models.SequenceModel: embedding? -> rnn -> last step? -> fc."""
+    """rnnkit.nn.models.SequenceModel: embedding or patches? -> rnn -> last step or pooling?
+    -> fc."""
 
     def __init__(self, config: dict, modules: dict[str, nn.Module]):
         super().__init__()
@@ -204,9 +242,16 @@ class SequenceModel(nn.Module):
 
     def forward(self, x, lengths=None, state=None, return_state=False):
         h = self.embedding(x) if hasattr(self, "embedding") else x
+        if hasattr(self, "patch"):
+            h = self.patch(h)
+            if lengths is not None:
+                p = self.patch.patch_size
+                lengths = -(-torch.as_tensor(lengths, dtype=torch.int64) // p)
         y, state_n = run_recurrent(self.rnn, h, state, lengths)
         if hasattr(self, "last"):
             y = self.last(y, lengths)
+        if hasattr(self, "pool"):
+            y = self.pool(y, lengths)
         out = self.fc(y)
         return (out, state_n) if return_state else out
 

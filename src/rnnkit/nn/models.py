@@ -1,14 +1,18 @@
-"""Ready-made sequence models: an optional embedding, a recurrent stack and a linear head.
+"""Ready-made sequence models: a front end, a recurrent stack, a read-out and a linear head.
 
     SequenceModel(cell="lstm", input_size=1, hidden_size=64, output_size=1, head="last")
         many-to-one: x (B, T, F) -> out (B, O), from each sequence's last valid step
+    SequenceModel(cell="gru", input_size=3, patch_size=8, head="pool", bidirectional=True, ...)
+        a long series in patches of 8 steps (``PatchEmbedding`` to hidden_size features), then
+        the mean and max of the recurrent outputs over the valid steps: x (B, T, F) -> (B, O)
     SequenceModel(cell="gru", vocab_size=80, embedding_dim=32, ..., head="all")
         many-to-many on token ids: x (B, T) ints -> out (B, T, O)
 
 ``forward(x, lengths=None, state=None, return_state=False)`` and ``backward(dout)`` as every
 module; ``step(x_t, state)`` streams one step at a time for a head="all" model, keeping only
 the current state. Parameter names are PyTorch's: ``embedding.weight``, ``rnn.weight_ih_l0``,
-``fc.weight`` — those of a torch module with submodules ``embedding``, ``rnn`` and ``fc``.
+``fc.weight`` — those of a torch module with submodules ``embedding``, ``rnn`` and ``fc``
+(``patch.weight`` is a ``torch.nn.Conv1d``'s).
 """
 from __future__ import annotations
 
@@ -19,6 +23,8 @@ from rnnkit.nn.embedding import Embedding
 from rnnkit.nn.heads import LastStep
 from rnnkit.nn.linear import Linear
 from rnnkit.nn.module import Container, Module, no_grad
+from rnnkit.nn.patch import PatchEmbedding, patch_lengths
+from rnnkit.nn.pooling import MeanMaxPool
 from rnnkit.nn.recurrent import LAYERS
 from rnnkit.nn.registry import register_module
 
@@ -27,21 +33,26 @@ from rnnkit.nn.registry import register_module
 class SequenceModel(Container):
     def __init__(self, cell="lstm", input_size=None, hidden_size=64, output_size=1, *,
                  num_layers=1, bidirectional=False, dropout=0.0, head="last", vocab_size=None,
-                 embedding_dim=None, nonlinearity="tanh", dtype="float32", seed=None):
+                 embedding_dim=None, nonlinearity="tanh", dtype="float32", seed=None,
+                 patch_size=None):
         if cell not in LAYERS:
             raise ValueError(f"Unknown cell {cell!r}; expected one of {sorted(LAYERS)}")
-        if head not in ("last", "all"):
-            raise ValueError(f"head must be 'last' or 'all', got {head!r}")
+        if head not in ("last", "pool", "all"):
+            raise ValueError(f"head must be 'last', 'pool' or 'all', got {head!r}")
         if (vocab_size is None) == (input_size is None):
             raise ValueError("give either input_size (real-valued inputs) or vocab_size and "
                              "embedding_dim (token ids)")
+        if patch_size is not None and input_size is None:
+            raise ValueError("patch_size applies to real-valued inputs (input_size)")
         self.settings = dict(cell=cell, input_size=input_size, hidden_size=hidden_size,
                              output_size=output_size, num_layers=num_layers,
                              bidirectional=bidirectional, dropout=dropout, head=head,
                              vocab_size=vocab_size, embedding_dim=embedding_dim,
                              nonlinearity=nonlinearity, dtype=np.dtype(dtype).name, seed=seed)
+        if patch_size is not None:
+            self.settings["patch_size"] = patch_size
         super().__init__()
-        seeds = seed_sequence(seed).spawn(3)
+        seeds = seed_sequence(seed).spawn(4)  # children 0-2 as before patches existed
         self.modules: dict[str, Module] = {}
         if vocab_size is not None:
             if embedding_dim is None:
@@ -49,6 +60,10 @@ class SequenceModel(Container):
             self.modules["embedding"] = Embedding(vocab_size, embedding_dim, dtype=dtype,
                                                   seed=seeds[0])
             input_size = embedding_dim
+        if patch_size is not None:
+            self.modules["patch"] = PatchEmbedding(input_size, hidden_size, patch_size,
+                                                   dtype=dtype, seed=seeds[3])
+            input_size = hidden_size
         kw = dict(num_layers=num_layers, bidirectional=bidirectional, dropout=dropout,
                   dtype=dtype, seed=seeds[1])
         if cell == "rnn":
@@ -57,8 +72,10 @@ class SequenceModel(Container):
         if head == "last":
             # bidirectional: both directions' final states (forward at the end, reverse at t=0)
             self.modules["last"] = LastStep(hidden_size if bidirectional else None)
-        D = 2 if bidirectional else 1
-        self.modules["fc"] = Linear(D * hidden_size, output_size, dtype=dtype, seed=seeds[2])
+        elif head == "pool":
+            self.modules["pool"] = MeanMaxPool()
+        features = (2 if bidirectional else 1) * hidden_size * (2 if head == "pool" else 1)
+        self.modules["fc"] = Linear(features, output_size, dtype=dtype, seed=seeds[2])
 
     def config(self) -> dict:
         return dict(self.settings)
@@ -73,29 +90,43 @@ class SequenceModel(Container):
 
 
     def forward(self, x, lengths=None, state=None, return_state=False):
-        """x: (B, T, F) floats or (B, T) token ids -> (B, O) for head="last", else (B, T, O)."""
-        h = self.modules["embedding"].forward(x) if "embedding" in self.modules else x
-        y, state_n = self.rnn.forward(h, state, lengths=lengths)  # (B, T, D*H)
-        if "last" in self.modules:
-            y = self.modules["last"].forward(y, lengths=lengths)  # (B, D*H)
-        out = self.modules["fc"].forward(y)
+        """x: (B, T, F) floats or (B, T) token ids -> (B, O) for head "last" or "pool", else
+        (B, T', O) with T' = T, or ceil(T / patch_size) with patches."""
+        m = self.modules
+        h = m["embedding"].forward(x) if "embedding" in m else x
+        if "patch" in m:
+            h = m["patch"].forward(h)  # (B, T', H)
+            lengths = None if lengths is None else patch_lengths(lengths, m["patch"].patch_size)
+        y, state_n = self.rnn.forward(h, state, lengths=lengths)  # (B, T', D*H)
+        for name in ("last", "pool"):
+            if name in m:
+                y = m[name].forward(y, lengths=lengths)  # (B, D*H) or (B, 2*D*H)
+        out = m["fc"].forward(y)
         return (out, state_n) if return_state else out
 
     def backward(self, dout):
         """Returns the gradient of the real-valued input (None for token ids)."""
-        d = self.modules["fc"].backward(dout)
-        if "last" in self.modules:
-            d = self.modules["last"].backward(d)
+        m = self.modules
+        d = m["fc"].backward(dout)
+        for name in ("last", "pool"):
+            if name in m:
+                d = m[name].backward(d)
         d, _ = self.rnn.backward(d)
-        if "embedding" in self.modules:
-            return self.modules["embedding"].backward(d)
+        if "patch" in m:
+            d = m["patch"].backward(d)
+        if "embedding" in m:
+            return m["embedding"].backward(d)
         return d
 
     __call__ = forward
 
     def step(self, x_t, state=None):
         """One step of streaming inference: x_t (B, F) or (B,) token ids -> (out_t (B, O),
-        state). Keeps only the current state; for unidirectional models."""
+        state). Keeps only the current state; for unidirectional models read step by step
+        (not with patches or a pooled read-out, which need the whole sequence)."""
+        if "patch" in self.modules or "pool" in self.modules:
+            raise ValueError("step() reads one time step; a model with patches or a pooled "
+                             "read-out needs the whole sequence")
         with no_grad():  # streaming keeps no cache in any child
             h = self.modules["embedding"].forward(x_t) if "embedding" in self.modules else x_t
             y, state = self.rnn.step(h, state)  # (B, H)

@@ -94,3 +94,26 @@ def as_data(data):
     if not hasattr(data, "batches"):
         raise TypeError("data must be an ArrayData, a StreamData or a tuple (x, y[, lengths])")
     return data
+
+
+class AugmentedData:
+    """Training batches of ``data`` passed through ``augment(x, lengths, rng) -> x`` (e.g.
+    :func:`rnnkit.data.augment.augment_series`), drawing from its own seeded generator; a
+    fresh variation of every batch in every epoch. Use it for the training part only."""
+
+    def __init__(self, data: ArrayData, augment, seed=None):
+        self.data, self.augment = data, augment
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def num_batches(self, batch_size: int) -> int:
+        return self.data.num_batches(batch_size)
+
+    def batches(self, batch_size: int, rng: np.random.Generator | None = None):
+        for batch in self.data.batches(batch_size, rng):
+            x = batch["x"]
+            lengths = batch["lengths"] if batch["lengths"] is not None else \
+                np.full(len(x), x.shape[1])
+            yield dict(batch, x=self.augment(x, lengths, self.rng))

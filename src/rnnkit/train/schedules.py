@@ -15,7 +15,11 @@ from rnnkit.validation import check_number, positive_int
 
 
 class _EpochSchedule(ABC):
-    """Base: ``lr = lr_at(last_epoch)``, set on the optimizer after each ``step()``."""
+    """Base: ``lr = lr_at(last_epoch)``, set on the optimizer after each ``step()``.
+
+    ``interval`` says when the Trainer calls ``step()``: after every epoch, or after every
+    optimizer update ("step")."""
+    interval = "epoch"
 
     def __init__(self, optimizer):
         self.optimizer = optimizer
@@ -65,6 +69,35 @@ class CosineAnnealingLR(_EpochSchedule):
     def lr_at(self, epoch: int) -> float:
         cos = math.cos(math.pi * epoch / self.T_max)
         return self.eta_min + (self.base_lr - self.eta_min) * (1 + cos) / 2
+
+
+class WarmupCosineLR(_EpochSchedule):
+    """Linear warm-up then cosine decay, stepped after every optimizer update
+    (``interval = "step"``): the rate for update s + 1 (s = 0, 1, ...) is
+
+        base_lr * (s + 1) / W                                          for s < W
+        eta_min + (base_lr - eta_min) * (1 + cos(pi * (s - W) / (S - W))) / 2   for W <= s <= S
+
+    with W = ``warmup_steps`` and S = ``total_steps`` (held at eta_min after S). Sizing
+    training by updates rather than epochs keeps the schedule the same on 30 examples and on
+    30,000 (Loshchilov & Hutter 2017 for the cosine, Goyal et al. 2017 for the warm-up).
+    """
+    interval = "step"
+
+    def __init__(self, optimizer, total_steps: int, warmup_steps: int = 0, eta_min: float = 0.0):
+        self.total_steps = positive_int(total_steps, "total_steps")
+        self.warmup_steps = int(check_number(warmup_steps, "warmup_steps", low=0,
+                                             high=total_steps, integer=True))
+        self.eta_min = check_number(eta_min, "eta_min", low=0)
+        super().__init__(optimizer)
+        optimizer.lr = self.lr_at(0)
+
+    def lr_at(self, epoch: int) -> float:
+        W, S = self.warmup_steps, self.total_steps
+        if epoch < W:
+            return self.base_lr * (epoch + 1) / W
+        progress = min(epoch - W, S - W) / max(S - W, 1)
+        return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * progress)) / 2
 
 
 class ReduceLROnPlateau:

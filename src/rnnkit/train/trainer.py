@@ -27,7 +27,8 @@ class Trainer:
     """Fits ``model`` with ``loss`` and ``optimizer``.
 
     Settings: ``task`` (default :class:`SupervisedTask`), ``clip_norm`` (global gradient
-    norm), ``schedule`` (stepped once per epoch; ReduceLROnPlateau gets the validation
+    norm), ``schedule`` (stepped once per epoch, or after every update when its ``interval``
+    is "step"; ReduceLROnPlateau gets the validation
     loss), ``callbacks``, ``metrics`` ({name: fn(out, y) -> float}), ``progress``
     (True/False/"auto" = only on a terminal), ``seed`` (shuffling), ``max_minutes``,
     ``engine`` (default a :class:`NumpyEngine` of the model, task, optimizer and clip_norm).
@@ -48,6 +49,10 @@ class Trainer:
         self.epoch, self.step = 0, 0
         self.history: dict[str, list] = {}
         self.stop_training, self.stop_reason = False, None
+
+    def _schedule_interval(self):
+        """When the schedule steps: "epoch" (the default), "step" (after each update), None."""
+        return None if self.schedule is None else getattr(self.schedule, "interval", "epoch")
 
     # --- one pass over the data -----------------------------------------------------------
     def _run_epoch(self, data, batch_size, shuffle, train: bool, desc: str, deadline):
@@ -72,6 +77,8 @@ class Trainer:
             if train:
                 self.engine.update()
                 self.step += 1
+                if self._schedule_interval() == "step":
+                    self.schedule.step()
             n = len(batch["x"])
             totals["loss"] += loss * n
             for name, fn in self.metrics.items():
@@ -113,7 +120,7 @@ class Trainer:
             if val is not None:
                 vlogs = self._run_epoch(val, max(batch_size, 256), False, False, "val", None)
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
-            if self.schedule is not None:
+            if self._schedule_interval() == "epoch":
                 if isinstance(self.schedule, ReduceLROnPlateau):
                     self.schedule.step(logs.get("val_loss", logs["loss"]))
                 else:

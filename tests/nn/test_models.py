@@ -1,0 +1,52 @@
+"""SequenceModel with patches and a pooled read-out: finite differences, torch twin, saving."""
+import numpy as np
+import pytest
+from helpers import check_module_grads, rel_error
+
+import rnnkit
+from rnnkit.nn import no_grad
+
+
+def patch_pool_model(dtype="float64", cell="gru"):
+    return rnnkit.SequenceModel(cell, input_size=2, hidden_size=4, output_size=3,
+                                patch_size=3, head="pool", bidirectional=True, dtype=dtype,
+                                seed=0)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_patch_pool_model_gradients(cell):
+    x = np.random.default_rng(0).standard_normal((3, 10, 2))
+    check_module_grads(patch_pool_model(cell=cell), x,
+                       forward_kwargs={"lengths": np.array([10, 4, 1])})
+
+
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 1e-5)])
+def test_patch_pool_model_equals_its_torch_twin(dtype, tol):
+    torch = pytest.importorskip("torch")
+    model = patch_pool_model(dtype).eval()
+    x = np.random.default_rng(1).standard_normal((3, 11, 2)).astype(dtype)
+    lengths = np.array([11, 5, 2])
+    twin = rnnkit.to_torch(model)
+    with torch.no_grad():
+        ref = twin(torch.from_numpy(x), lengths=lengths).numpy()
+    with no_grad():
+        assert rel_error(model.forward(x, lengths=lengths), ref) < tol
+    back = rnnkit.from_torch(twin)
+    assert back.config() == model.config()
+
+
+def test_patch_pool_model_saves_and_loads(tmp_path):
+    model = patch_pool_model()
+    rnnkit.save(model, tmp_path / "m.safetensors")
+    again = rnnkit.load(tmp_path / "m.safetensors")
+    x = np.random.default_rng(2).standard_normal((2, 7, 2))
+    np.testing.assert_array_equal(again.forward(x), model.forward(x))
+
+
+def test_patch_and_pool_refuse_what_they_cannot_do():
+    with pytest.raises(ValueError, match="whole sequence"):
+        patch_pool_model().step(np.zeros((1, 2)))
+    with pytest.raises(ValueError, match="patch_size applies to real-valued inputs"):
+        rnnkit.SequenceModel("gru", vocab_size=5, embedding_dim=2, patch_size=2)
+    with pytest.raises(ValueError, match="head must be 'last', 'pool' or 'all'"):
+        rnnkit.SequenceModel("gru", input_size=2, head="mean")
