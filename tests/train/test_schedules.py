@@ -105,3 +105,27 @@ def test_schedule_errors():
         ReduceLROnPlateau(opt, mode="lowest")
     with pytest.raises(ValueError, match="NaN metric"):
         ReduceLROnPlateau(opt).step(math.nan)
+
+
+def test_warmup_cosine_follows_its_formula_and_steps_per_update():
+    import rnnkit
+    from rnnkit.train.schedules import WarmupCosineLR
+
+    model = rnnkit.Linear(2, 1, seed=0)
+    opt = rnnkit.SGD(model, lr=0.1)
+    sched = WarmupCosineLR(opt, total_steps=10, warmup_steps=4)
+    rates = [opt.lr]
+    for _ in range(12):
+        sched.step()
+        rates.append(opt.lr)
+    expect = [0.1 * (s + 1) / 4 if s < 4 else 0.05 * (1 + math.cos(math.pi * min(s - 4, 6) / 6))
+              for s in range(13)]
+    np.testing.assert_allclose(rates, expect)
+    # the Trainer steps a per-update schedule after every update: 3 epochs x 2 batches
+    x, y = np.zeros((8, 3, 2), np.float32), np.zeros((8, 1), np.float32)
+    seq = rnnkit.Sequential(rnnkit.GRU(2, 2, seed=0), rnnkit.LastStep(), rnnkit.Linear(2, 1))
+    opt = rnnkit.SGD(seq, lr=0.1)
+    sched = WarmupCosineLR(opt, total_steps=6, warmup_steps=2)
+    rnnkit.Trainer(seq, rnnkit.MSELoss(), opt, schedule=sched, progress=False).fit(
+        (x, y), epochs=3, batch_size=4, verbose=False)
+    assert sched.last_epoch == 6 and opt.lr == pytest.approx(0.0)
