@@ -13,7 +13,7 @@ import pytest
 from rnnkit.cli import main
 from rnnkit.io.checkpoint import load
 
-FAST = ["--hidden", "16", "--lr", "1e-2", "--batch-size", "16"]
+FAST = ["--hidden", "16", "--lr", "1e-2", "--batch-size", "16", "--members", "1"]
 
 
 def ramps(rng, n, channels=1, lengths=(8, 16)):
@@ -91,16 +91,19 @@ def test_multivariate_ts_learns_saves_and_predicts(ts_files, tmp_path, capsys):
     train, test = ts_files
     out = tmp_path / "run"
     code, stdout, err, m = classify(capsys, "--train", train, "--test", test, "--out", out,
-                                    "--epochs", 30, "--json", *FAST)
+                                    "--updates", 120, "--json", *FAST)
     assert code == 0, err
-    for name in ("model.safetensors", "task.json", "metrics.json", "training_curves.png",
+    for name in ("model.safetensors", "task.json", "metrics.json", "history.csv",
                  "confusion_matrix.png"):
         assert (out / name).is_file(), name
     assert m == json.loads((out / "metrics.json").read_text())
     cm = np.array(m["confusion_matrix"])
     assert m["dataset"] == "R"  # R_TRAIN.ts
     assert m["classes"] == ["down", "up"] and cm.sum() == m["n_test"] == 40
-    assert m["n_train"] + m["n_val"] == 48
+    assert m["n_train"] == 48 and m["n_val"] == 0  # all of the training file is used
+    assert m["train_accuracy"] > 0.9 and m["warnings"] == []
+    history = (out / "history.csv").read_text().splitlines()
+    assert history[0] == "network,epoch,loss,accuracy" and len(history) > 2
     assert m["test_accuracy"] == pytest.approx(np.trace(cm) / cm.sum())
     assert m["test_accuracy"] > 0.9 > m["majority_class_accuracy"]  # it learned the slope
     task = json.loads((out / "task.json").read_text())
@@ -121,7 +124,7 @@ def test_seed_makes_runs_reproducible(ts_files, tmp_path, capsys):
     runs = []
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
         code, _, err, m = classify(capsys, "--train", train, "--test", test, "--out",
-                                   tmp_path / name, "--epochs", 3, "--seed", seed, "--json",
+                                   tmp_path / name, "--updates", 12, "--seed", seed, "--json",
                                    *FAST)
         assert code == 0, err
         m.pop("train_seconds")
@@ -133,7 +136,7 @@ def test_seed_makes_runs_reproducible(ts_files, tmp_path, capsys):
 
 
 def test_default_data_is_italy_power_demand(tmp_path, capsys):
-    code, stdout, err, m = classify(capsys, "--out", tmp_path / "run", "--epochs", 1,
+    code, stdout, err, m = classify(capsys, "--out", tmp_path / "run", "--updates", 4,
                                     "--hidden", 4, "--json")
     assert code == 0, err
     assert m["dataset"] == "ItalyPowerDemand" and m["classes"] == ["1", "2"]
@@ -151,7 +154,7 @@ def test_csv_tsv_and_npz_series(tmp_path, capsys):
     header = [f"t{t}" for t in range(T)] + ["label"]
     csv_path = write_csv(tmp_path / "r.csv", header, rows)
     code, _, err, m = classify(capsys, "--train", csv_path, "--out", tmp_path / "csv",
-                               "--epochs", 2, "--json", *FAST)
+                               "--updates", 8, "--json", *FAST)
     assert code == 0, err
     assert m["mode"] == "series" and m["n_train"] + m["n_val"] + m["n_test"] == 40  # held out
     assert "no --test" in err
@@ -160,7 +163,7 @@ def test_csv_tsv_and_npz_series(tmp_path, capsys):
     ucr = [[str(["down", "up"].index(r[-1]) + 1)] + r[:-1] for r in rows]
     tsv = write_csv(tmp_path / "r.tsv", None, ucr, "\t")
     code, _, err, m = classify(capsys, "--train", tsv, "--test", tsv, "--label-column", 0,
-                               "--out", tmp_path / "tsv", "--epochs", 2, "--json", *FAST)
+                               "--out", tmp_path / "tsv", "--updates", 8, "--json", *FAST)
     assert code == 0, err
     assert m["n_test"] == 40 and m["classes"] == ["1", "2"]
 
@@ -173,7 +176,7 @@ def test_csv_tsv_and_npz_series(tmp_path, capsys):
     np.savez(tmp_path / "unlabelled.npz", X=X[:5], lengths=lengths[:5])
     out = tmp_path / "npz"
     code, _, err, m = classify(capsys, "--train", tmp_path / "r.npz", "--test",
-                               tmp_path / "r.npz", "--out", out, "--epochs", 2, "--json", *FAST)
+                               tmp_path / "r.npz", "--out", out, "--updates", 8, "--json", *FAST)
     assert code == 0, err
     assert m["classes"] == ["0", "1"]
     code, stdout, err = predict(capsys, "--model", out, "--input", tmp_path / "unlabelled.npz",
@@ -188,7 +191,7 @@ def test_text_classification_word_and_char(tmp_path, capsys):
     test = write_csv(tmp_path / "test.csv", ["review", "label"], texts(rng, 40))
     out = tmp_path / "word"
     code, _, err, m = classify(capsys, "--train", train, "--test", test, "--out", out,
-                               "--epochs", 25, "--embedding-dim", 16, "--json", *FAST)
+                               "--updates", 100, "--embedding-dim", 16, "--json", *FAST)
     assert code == 0, err
     assert m["mode"] == "text" and m["test_accuracy"] > 0.9  # found the cue words
     task = json.loads((out / "task.json").read_text())
@@ -202,7 +205,7 @@ def test_text_classification_word_and_char(tmp_path, capsys):
     tsv = write_csv(tmp_path / "t.tsv", ["id", "body", "label"],
                     [[i, *r] for i, r in enumerate(texts(rng, 30))], "\t")
     code, _, err, m = classify(capsys, "--train", tsv, "--text-column", "body", "--tokens",
-                               "char", "--out", tmp_path / "char", "--epochs", 1, "--json",
+                               "char", "--out", tmp_path / "char", "--updates", 4, "--json",
                                *FAST)
     assert code == 0, err
     vocab = json.loads((tmp_path / "char" / "task.json").read_text())["vocabulary"]
@@ -246,7 +249,8 @@ def bad_inputs(tmp_path, ts_files):
         ("one class", ["--train", f["oneclass"]], "only one class"),
         ("unseen labels", ["--train", f["good"], "--test", f["unseen"]],
          "not seen in training: 'c'"),
-        ("too few", ["--train", f["tiny"], "--test", f["tiny"]], "too few"),
+        ("too few", ["--train", f["tiny"], "--test", f["tiny"], "--val-fraction", 0.3],
+         "too few to hold out a validation set"),
         ("malformed .ts", ["--train", f["malformed"], "--test", test],
          "bad.ts:2: @univariate needs true or false"),
         ("empty file", ["--train", f["empty"]], "is empty"),
@@ -257,8 +261,9 @@ def bad_inputs(tmp_path, ts_files):
         ("npz without X", ["--train", f["npz"], "--test", f["npz"]], "has no array X"),
         ("file type", ["--train", f["xlsx"]], "unknown file type '.xlsx'"),
         ("test alone", ["--test", test], "--test needs --train"),
-        ("val fraction", ["--val-fraction", 1.5], "--val-fraction must lie in (0, 1)"),
-        ("epochs", ["--epochs", 0], "--epochs must be at least 1"),
+        ("val fraction", ["--val-fraction", 1.5], "--val-fraction must lie in [0, 1)"),
+        ("updates", ["--updates", 0], "--updates must be at least 1"),
+        ("members", ["--members", 0], "--members must be at least 1"),
     ]
 
 
@@ -278,7 +283,8 @@ def test_help_lists_the_options(capsys):
     out = capsys.readouterr().out
     assert exit_.value.code == 0
     assert all(opt in out for opt in ("--train", "--test", "--label-column", "--text-column",
-                                      "--tokens", "--cell", "--epochs", "--json"))
+                                      "--tokens", "--cell", "--updates", "--members", "--patch",
+                                      "--augment", "--no-bidirectional", "--json"))
 
 
 def test_bad_input_in_a_subprocess_has_no_traceback(tmp_path):
@@ -293,7 +299,7 @@ def test_bad_input_in_a_subprocess_has_no_traceback(tmp_path):
 def test_predict_bad_input(ts_files, tmp_path, capsys):
     train, test = ts_files
     out = tmp_path / "run"
-    assert classify(capsys, "--train", train, "--test", test, "--out", out, "--epochs", 1,
+    assert classify(capsys, "--train", train, "--test", test, "--out", out, "--updates", 4,
                     *FAST)[0] == 0
     code, _, err = predict(capsys, "--model", out)
     assert code == 2 and "give --input FILE" in err

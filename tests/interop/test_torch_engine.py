@@ -108,7 +108,8 @@ def test_textgen_torch_engine_follows_the_numpy_engine(tmp_path):
 def test_classify_torch_engine_follows_the_numpy_engine(tmp_path):
     results = {}
     for engine in ("numpy", "torch"):
-        results[engine] = run([sys.executable, "-m", "rnnkit", "classify", "--epochs", "40",
+        results[engine] = run([sys.executable, "-m", "rnnkit", "classify", "--updates", "300",
+                               "--members", "1",
                                "--engine", engine, "--out", str(tmp_path / engine), "--json"])
     assert results["torch"]["test_accuracy"] > 0.85
     assert abs(results["torch"]["test_accuracy"] - results["numpy"]["test_accuracy"]) < 0.03

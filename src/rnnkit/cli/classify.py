@@ -36,7 +36,9 @@ September (``rnnkit/data/SOURCES.md``).
 """
 from __future__ import annotations
 
-import time
+import argparse
+import csv
+import io
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -47,12 +49,13 @@ from rnnkit.cli.common import (
     TrainingOptions,
     add_common_arguments,
     emit,
-    fit,
+    is_main_process,
     log,
     out_dir,
     require_positive,
     save_figure,
     save_run,
+    torch_engine,
 )
 from rnnkit.data.examples import Examples, Layout, read_examples, read_ts_examples
 from rnnkit.data.preprocess import (
@@ -63,7 +66,9 @@ from rnnkit.data.preprocess import (
     stratified_split,
 )
 from rnnkit.errors import UsageError
+from rnnkit.io.files import atomic_write_text
 from rnnkit.metrics.classification import confusion_matrix, f1_scores, macro_f1
+from rnnkit.train.classifier import accuracy, fit_classifier, predict_logits
 
 HELP = "classify time series (.ts, CSV, NPZ) or texts (CSV/TSV) with a recurrent network"
 DEFAULT = "ItalyPowerDemand"
@@ -78,9 +83,9 @@ def add_arguments(parser) -> None:
                    f"(default: a stratified {TEST_FRACTION * 100:.0f}%% of --train)")
     g.add_argument("--label-column", help="CSV/TSV: the label column (default 'label', "
                    "else the last column)")
-    g.add_argument("--val-fraction", type=float, default=0.2,
-                   help="fraction of the training set held out for early stopping "
-                        "(stratified; default 0.2)")
+    g.add_argument("--val-fraction", type=float, default=0.0,
+                   help="fraction of the training set held out to report a validation "
+                        "accuracy (stratified; default 0: train on all of it)")
     g = parser.add_argument_group("text classification (CSV/TSV)")
     g.add_argument("--text", action="store_true", help="the file holds texts, not series")
     g.add_argument("--text-column", help="the text column (implies --text; default 'text', "
@@ -91,9 +96,21 @@ def add_arguments(parser) -> None:
                    help="keep the first N tokens of each text (default 200)")
     g.add_argument("--min-count", type=int, default=1,
                    help="vocabulary: tokens seen at least this often in training (default 1)")
-    # GRU: on ItalyPowerDemand it varied less across seeds than the LSTM (5 seeds each)
-    add_common_arguments(parser, epochs=300, hidden=64, cell="gru", lr=3e-3, batch_size=16,
-                         patience=40, embedding_dim=32)
+    g = parser.add_argument_group("training budget (defaults follow from the data's shape)")
+    g.add_argument("--updates", type=int, default=None,
+                   help="optimizer updates per network (default 1000), with warm-up and "
+                        "cosine decay")
+    g.add_argument("--members", type=int, default=None,
+                   help="networks in the ensemble, each with its own seed (default 5 for "
+                        "small data, fewer for large)")
+    g.add_argument("--patch", type=int, default=None,
+                   help="series: steps per patch before the recurrence (default: about "
+                        "length / 32)")
+    g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
+                   help="series: jitter, scaling and window slicing of training batches "
+                        "(default yes)")
+    add_common_arguments(parser, epochs=None, hidden=64, cell="gru", lr=3e-3, batch_size=None,
+                         bidirectional=True, embedding_dim=32)
 
 
 def plot_confusion(cm, classes, path, title):
@@ -155,15 +172,6 @@ def label_ids(labels, classes, source):
     return np.array([index[s] for s in labels], dtype=np.int64)
 
 
-def predict_logits(model, x, lengths, batch_size=256):
-    """Logits (N, K) in eval mode, in batches; lengths only where series differ."""
-    out = []
-    for s in range(0, len(x), batch_size):
-        xb, lb = x[s : s + batch_size], lengths[s : s + batch_size]
-        out.append(model.forward(xb[:, : lb.max()], lengths=lb))
-    return np.concatenate(out)
-
-
 # --- the command ---------------------------------------------------------------------------
 @dataclass
 class Prepared:
@@ -209,9 +217,11 @@ def _name(path: Path) -> str:
 
 
 def _check_options(args):
-    if not 0.0 < args.val_fraction < 1.0:
-        raise UsageError(f"--val-fraction must lie in (0, 1), got {args.val_fraction}")
+    if not 0.0 <= args.val_fraction < 1.0:
+        raise UsageError(f"--val-fraction must lie in [0, 1), got {args.val_fraction}")
     require_positive(args, "max_tokens", "min_count", "embedding_dim")
+    require_positive(args, *(n for n in ("updates", "members", "patch")
+                             if getattr(args, n) is not None))
 
 
 def prepare(args) -> Prepared:
@@ -228,11 +238,15 @@ def prepare(args) -> Prepared:
                          "classification needs at least two")
     y_train = label_ids(train.labels, classes, train.source)
     y_test = label_ids(test.labels, classes, test.source)
-    fit_idx, val_idx = stratified_split(y_train, args.val_fraction,
-                                        np.random.default_rng(args.seed))
-    if len(val_idx) == 0:
-        raise UsageError(f"{len(train)} training examples are too few to hold out a "
-                         "validation set (need two or more of some class)")
+    fit_idx, val_idx = np.arange(len(y_train)), np.arange(0)
+    if args.val_fraction > 0:
+        fit_idx, val_idx = stratified_split(y_train, args.val_fraction,
+                                            np.random.default_rng(args.seed))
+        if len(val_idx) == 0:
+            raise UsageError(f"{len(train)} training examples are too few to hold out a "
+                             "validation set (need two or more of some class)")
+        notes.append(f"holding out {len(val_idx)} of the {len(y_train)} training examples "
+                     f"({len(val_idx) / len(y_train):.0%}) to report a validation accuracy")
     task = {"command": "classify", "mode": train.mode, "classes": classes,
             "label_column": train.label_column, "source": name}
     fit_part = train.subset(fit_idx)
@@ -251,76 +265,141 @@ def prepare(args) -> Prepared:
         task.update(text_column=train.text_column, tokens=args.tokens, lower=lower,
                     max_tokens=args.max_tokens, vocabulary=vocab.tokens)
     prepared = Prepared(name, task, notes)
-    for part, ex, y in (("fit", fit_part, y_train[fit_idx]),
-                        ("val", train.subset(val_idx), y_train[val_idx]),
-                        ("test", test, y_test)):
+    parts = [("fit", fit_part, y_train[fit_idx]), ("test", test, y_test)]
+    if len(val_idx):
+        parts.append(("val", train.subset(val_idx), y_train[val_idx]))
+    for part, ex, y in parts:
         x, lengths = encode(ex, task)
         prepared.data[part] = (x, y, lengths)
     return prepared
 
 
-def build_model(task, opts, embedding_dim=None):
-    from rnnkit.nn.models import SequenceModel
+def settings_for(p: Prepared, opts, args):
+    """The classifier's settings: rules from the data's shape, then the options given."""
+    from rnnkit.train.classifier import choose_settings
 
-    inputs = dict(input_size=task["channels"]) if task["mode"] == "series" else \
-        dict(vocab_size=len(task["vocabulary"]), embedding_dim=embedding_dim)
-    return SequenceModel(opts.cell, hidden_size=opts.hidden, output_size=len(task["classes"]),
-                         num_layers=opts.layers, bidirectional=opts.bidirectional,
-                         head="last", seed=opts.seed, **inputs)
+    x, y, lengths = p.data["fit"]
+    text = p.task["mode"] == "text"
+    return choose_settings(len(y), int(lengths.max()), 1 if text else x.shape[2],
+                           len(p.task["classes"]), text=text, cell=opts.cell,
+                           hidden=opts.hidden, layers=opts.layers,
+                           bidirectional=opts.bidirectional, lr=opts.lr,
+                           batch_size=opts.batch_size, updates=args.updates,
+                           members=args.members, patch_size=args.patch,
+                           augment=None if args.augment else False,
+                           inputs=model_inputs(p.task, args.embedding_dim))
+
+
+def model_inputs(task, embedding_dim) -> dict:
+    """The model's input arguments: channels of a series, or a vocabulary of tokens."""
+    if task["mode"] == "series":
+        return dict(input_size=task["channels"])
+    return dict(vocab_size=len(task["vocabulary"]), embedding_dim=embedding_dim)
 
 
 def _describe(p: Prepared) -> str:
-    (xf, _, lf), (_, yv, _), (xt, _, _) = p.data["fit"], p.data["val"], p.data["test"]
-    n = len(xf) + len(yv)
+    (_, yf, lf), (xt, _, _) = p.data["fit"], p.data["test"]
+    n_val = len(p.data["val"][1]) if "val" in p.data else 0
     length = f"length {lf.min()}" + (f"-{lf.max()}" if lf.max() > lf.min() else "")
     shape = (f"{p.task['channels']} channel(s), {length}" if p.task["mode"] == "series" else
              f"{p.task['tokens']} tokens, vocabulary {len(p.task['vocabulary'])}, {length}")
-    return (f"{p.name}: {n} training examples ({len(xf)} fit + {len(yv)} validation), "
-            f"{len(xt)} test; {shape}; {len(p.task['classes'])} classes")
+    val = f" (+ {n_val} held out for validation)" if n_val else ""
+    return (f"{p.name}: {len(yf)} training examples{val}, {len(xt)} test; {shape}; "
+            f"{len(p.task['classes'])} classes")
+
+
+def honesty(train_acc, test_acc, pred, y_train, y_test, K) -> list[str]:
+    """Warnings a reader must see: a model at chance, or one that predicts a single class."""
+    warnings = []
+    majority = np.bincount(y_test, minlength=K).max() / len(y_test)
+    noise = 2 * np.sqrt(majority * (1 - majority) / len(y_test))  # two binomial std errors
+    if test_acc <= majority + noise:
+        warnings.append(f"test accuracy {test_acc:.3f} is within noise of always predicting "
+                        f"the majority class ({majority:.3f} +- {noise:.3f}): the model is at "
+                        "chance on this test set")
+    if len(np.unique(pred)) == 1:
+        warnings.append(f"the model predicts one class for every test example "
+                        f"(class {int(pred[0])})")
+    train_majority = np.bincount(y_train, minlength=K).max() / len(y_train)
+    if train_acc <= train_majority + 1e-9:
+        warnings.append(f"training accuracy {train_acc:.3f} is no better than the majority "
+                        f"class ({train_majority:.3f}): the networks did not fit the data")
+    return warnings
+
+
+def _accuracy_on(model, part):
+    """Accuracy on a part (x, y, lengths), or None without that part."""
+    if part is None:
+        return None
+    x, y, lengths = part
+    return accuracy(predict_logits(model, x, lengths), y)
+
+
+def history_csv(report) -> str:
+    """One row per network and epoch: network, epoch, loss, accuracy (on augmented batches)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["network", "epoch", "loss", "accuracy"])
+    for i, member in enumerate(report["members"]):
+        h = member["history"]
+        for epoch, (loss, acc) in enumerate(zip(h["loss"], h["accuracy"])):
+            w.writerow([i + 1, epoch + 1, f"{loss:.6g}", f"{acc:.6g}"])
+    return buf.getvalue()
 
 
 def run(args) -> int:
     from rnnkit.nn.losses import CrossEntropyLoss
+    from rnnkit.train.tasks import SupervisedTask
 
     opts = TrainingOptions.from_args(args)
     p = prepare(args)
+    settings = settings_for(p, opts, args)
     out = out_dir(args, "classify")
-    for note in p.notes:
+    for note in p.notes + [f"{p.name}: {r}" for r in settings.reasons]:
         log(note)
     log(_describe(p))
-    model = build_model(p.task, opts, args.embedding_dim)
-    accuracy = {"accuracy": lambda out, y: float(np.mean(out.argmax(-1) == y))}
-    start = time.perf_counter()
-    history, _ = fit(model, CrossEntropyLoss(), p.data["fit"], p.data["val"], opts,
-                     metrics=accuracy)
-    seconds = time.perf_counter() - start
-    x_val, y_val, len_val = p.data["val"]
-    val_accuracy = float(np.mean(predict_logits(model, x_val, len_val).argmax(-1) == y_val))
+    loss = CrossEntropyLoss()
+    engine = torch_engine(opts, loss, SupervisedTask(loss), settings.clip_norm) \
+        if opts.engine == "torch" else None
+    x, y, lengths = p.data["fit"]
+    K = len(p.task["classes"])
+    model, report = fit_classifier(x, y, lengths, settings, K, seed=opts.seed, log=log,
+                                   engine_factory=engine, max_minutes=opts.max_minutes)
     x_test, y_test, len_test = p.data["test"]
     pred = predict_logits(model, x_test, len_test).argmax(-1)  # (N,)
-    K = len(p.task["classes"])
     cm = confusion_matrix(y_test, pred, K)
-    best = int(np.argmin(history["val_loss"]))
+    test_acc = float(np.mean(pred == y_test))
+    warnings = honesty(report["train_accuracy"], test_acc, pred, y, y_test, K)
     metrics = {
         "dataset": p.name, "mode": p.task["mode"], "classes": p.task["classes"],
-        "n_train": len(p.data["fit"][1]), "n_val": len(p.data["val"][1]),
-        "n_test": len(y_test),
-        "test_accuracy": float(np.mean(pred == y_test)), "test_macro_f1": macro_f1(cm),
-        "test_f1_per_class": f1_scores(cm),
-        "confusion_matrix": cm,
+        "n_train": len(y), "n_val": len(p.data["val"][1]) if "val" in p.data else 0,
+        "n_test": len(y_test), "held_out_fraction": args.val_fraction,
+        "train_accuracy": report["train_accuracy"],
+        "test_accuracy": test_acc, "test_macro_f1": macro_f1(cm),
+        "test_f1_per_class": f1_scores(cm), "confusion_matrix": cm,
         "majority_class_accuracy": float(np.bincount(y_test, minlength=K).max() / len(y_test)),
-        "val_accuracy": val_accuracy, "best_epoch": best + 1,
-        "epochs_run": len(history["loss"]), "train_seconds": round(seconds, 2),
+        "val_accuracy": _accuracy_on(model, p.data.get("val")),
+        "networks": settings.members, "updates_per_network": report["members"][0]["updates"],
+        "member_train_accuracy": [m["train_accuracy"] for m in report["members"]],
+        "patch_size": settings.patch_size, "batch_size": settings.batch_size,
+        "stop_reason": report["stop_reason"], "warnings": warnings,
+        "train_seconds": round(report["seconds"], 2),
     }
-    save_run(out, model, p.task, metrics, history)
+    save_run(out, model, p.task, metrics)
+    if is_main_process():
+        atomic_write_text(out / "history.csv", history_csv(report))
     plot_confusion(cm, p.task["classes"], out / "confusion_matrix.png",
-                   f"{p.name}: test accuracy {metrics['test_accuracy']:.3f}, "
+                   f"{p.name}: test accuracy {test_acc:.3f}, "
                    f"macro F1 {metrics['test_macro_f1']:.3f}")
+    for w in warnings:
+        log(f"warning: {w}")
     emit(metrics, args.json,
-         f"{p.name}: test accuracy {metrics['test_accuracy']:.4f} "
-         f"({int(np.trace(cm))}/{len(y_test)}), macro F1 {metrics['test_macro_f1']:.4f} "
-         f"(majority class {metrics['majority_class_accuracy']:.4f}); "
-         f"{metrics['epochs_run']} epochs in {seconds:.1f} s; saved to {out}")
+         f"{p.name}: test accuracy {test_acc:.4f} ({int(np.trace(cm))}/{len(y_test)}), "
+         f"macro F1 {metrics['test_macro_f1']:.4f} (majority class "
+         f"{metrics['majority_class_accuracy']:.4f}); training accuracy "
+         f"{report['train_accuracy']:.4f}; {settings.members} network(s) x "
+         f"{metrics['updates_per_network']} updates in {report['seconds']:.1f} s; {report['stop_reason']}; "
+         f"saved to {out}" + "".join(f"\nwarning: {w}" for w in warnings))
     return 0
 
 

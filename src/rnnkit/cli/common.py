@@ -10,6 +10,7 @@ refused for bad input writes nothing.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -24,23 +25,26 @@ from rnnkit.io.files import atomic_write_bytes, atomic_write_text
 
 @dataclass
 class TrainingOptions:
-    """The training options every command takes (from argparse)."""
+    """The training options every command takes (from argparse); None where a command has
+    no such option (classify sizes training in updates, not epochs) or chooses it itself."""
     seed: int
-    epochs: int
     hidden: int
     layers: int
     cell: str
     bidirectional: bool
     lr: float
-    batch_size: int
     max_minutes: float | None
-    patience: int
+    epochs: int | None = None
+    patience: int | None = None
+    batch_size: int | None = None
     engine: str = "numpy"
 
     @classmethod
     def from_args(cls, args) -> "TrainingOptions":
-        opts = cls(**{f: getattr(args, f) for f in cls.__dataclass_fields__})
-        require_positive(args, "epochs", "hidden", "layers", "batch_size", "patience")
+        opts = cls(**{f: getattr(args, f, None) for f in cls.__dataclass_fields__})
+        opts.engine = opts.engine or "numpy"
+        require_positive(args, *(name for name in ("epochs", "hidden", "layers", "batch_size",
+                                                   "patience") if getattr(opts, name) is not None))
         if not opts.lr > 0:
             raise UsageError(f"--lr must be positive, got {opts.lr}")
         if opts.max_minutes is not None and not opts.max_minutes > 0:
@@ -63,9 +67,11 @@ def require_positive(args, *names) -> None:
 
 def add_common_arguments(parser, *, epochs, hidden, layers=1, cell="lstm", lr=1e-2,
                          batch_size=32, patience=10, bidirectional_choice=True,
-                         embedding_dim=None) -> None:
-    """The run and training options; ``embedding_dim``: the default of --embedding-dim, for
-    commands that read tokens (None: no such option)."""
+                         bidirectional=False, embedding_dim=None) -> None:
+    """The run and training options. ``epochs=None``: no --epochs and --patience (the command
+    sizes training otherwise); ``batch_size=None``: chosen from the data unless given;
+    ``bidirectional``: the default of --bidirectional/--no-bidirectional;
+    ``embedding_dim``: the default of --embedding-dim, for commands that read tokens."""
     g = parser.add_argument_group("run")
     g.add_argument("--out", type=Path, default=None,
                    help="folder for the model, metrics.json and plots "
@@ -86,16 +92,20 @@ def add_common_arguments(parser, *, epochs, hidden, layers=1, cell="lstm", lr=1e
     g.add_argument("--layers", type=int, default=layers,
                    help=f"recurrent layers (default {layers})")
     if bidirectional_choice:
-        g.add_argument("--bidirectional", action="store_true", help="bidirectional layers")
+        g.add_argument("--bidirectional", action=argparse.BooleanOptionalAction,
+                       default=bidirectional,
+                       help=f"bidirectional layers (default {'yes' if bidirectional else 'no'})")
     else:
         parser.set_defaults(bidirectional=False)
-    g.add_argument("--epochs", type=int, default=epochs, help=f"at most this many epochs "
-                   f"(default {epochs}; early stopping on the validation loss)")
-    g.add_argument("--patience", type=int, default=patience,
-                   help=f"early-stopping patience in epochs (default {patience})")
-    g.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default {lr})")
+    if epochs is not None:
+        g.add_argument("--epochs", type=int, default=epochs, help=f"at most this many epochs "
+                       f"(default {epochs}; early stopping on the validation loss)")
+        g.add_argument("--patience", type=int, default=patience,
+                       help=f"early-stopping patience in epochs (default {patience})")
+    g.add_argument("--lr", type=float, default=lr, help=f"learning rate (default {lr})")
     g.add_argument("--batch-size", type=int, default=batch_size,
-                   help=f"mini-batch size (default {batch_size})")
+                   help="mini-batch size (default " + (f"{batch_size})" if batch_size else
+                                                        "chosen from the data size)"))
     if embedding_dim is not None:
         g.add_argument("--embedding-dim", type=int, default=embedding_dim,
                        help=f"size of the token embeddings (default {embedding_dim})")
@@ -124,6 +134,14 @@ def out_dir(args, command: str) -> Path:
     return path
 
 
+def torch_engine(opts: TrainingOptions, loss, task, clip_norm):
+    """A factory ``(model, optimizer) -> TorchEngine`` for ``--engine torch``."""
+    from rnnkit.interop.torch_engine import TorchEngine
+
+    return lambda model, optimizer: TorchEngine(model, loss, task, optimizer=optimizer,
+                                                clip_norm=clip_norm, seed=opts.seed)
+
+
 def fit(model, loss, train, val, opts: TrainingOptions, *, task=None, metrics=None,
         clip_norm=1.0):
     """Adam + gradient clipping + early stopping on val_loss (best weights restored) + the
@@ -135,13 +153,9 @@ def fit(model, loss, train, val, opts: TrainingOptions, *, task=None, metrics=No
     from rnnkit.train.trainer import Trainer
 
     task = task if task is not None else SupervisedTask(loss)
-    optimizer = engine = None
-    if opts.engine == "torch":
-        from rnnkit.interop.torch_engine import TorchEngine
-
-        engine = TorchEngine(model, loss, task, lr=opts.lr, clip_norm=clip_norm, seed=opts.seed)
-    else:
-        optimizer = Adam(model, lr=opts.lr)
+    optimizer = Adam(model, lr=opts.lr)
+    engine = torch_engine(opts, loss, task, clip_norm)(model, optimizer) \
+        if opts.engine == "torch" else None
     trainer = Trainer(model, loss, optimizer, task=task, clip_norm=clip_norm, engine=engine,
                       callbacks=[EarlyStopping(patience=opts.patience)], metrics=metrics,
                       seed=opts.seed, max_minutes=opts.max_minutes, log=log)

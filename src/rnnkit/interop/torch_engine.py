@@ -58,10 +58,27 @@ def _loss_fn(torch, loss):
     raise TypeError(f"--engine torch does not know the loss {type(loss).__name__}")
 
 
-class TorchEngine:
-    """Steps of ``task`` on ``to_torch(model)`` with Adam(lr) and gradient clipping."""
+def torch_optimizer(torch, params, settings):
+    """The torch.optim optimizer with the class and hyperparameters of the rnnkit optimizer
+    ``settings`` (Adam, AdamW or SGD)."""
+    name = type(settings).__name__
+    if name in ("Adam", "AdamW"):
+        return getattr(torch.optim, name)(params, lr=settings.lr, betas=settings.betas,
+                                          eps=settings.eps, weight_decay=settings.weight_decay,
+                                          amsgrad=settings.amsgrad)
+    if name == "SGD":
+        return torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum,
+                               dampening=settings.dampening, nesterov=settings.nesterov,
+                               weight_decay=settings.weight_decay)
+    raise TypeError(f"--engine torch does not know the optimizer {name} (Adam, AdamW, SGD)")
 
-    def __init__(self, model, loss, task, *, lr: float, clip_norm=None, seed: int = 0):
+
+class TorchEngine:
+    """Steps of ``task`` on ``to_torch(model)`` with gradient clipping and the torch twin of
+    the rnnkit ``optimizer``, whose ``lr`` it reads before every update (so the Trainer's
+    schedules apply unchanged)."""
+
+    def __init__(self, model, loss, task, *, optimizer, clip_norm=None, seed: int = 0):
         torch = self.torch = import_torch()
         self.model, self.task, self.clip_norm = model, task, clip_norm
         self.rank, self.size, self.device = _setup(torch, seed)
@@ -74,7 +91,8 @@ class TorchEngine:
             ids = [self.device] if self.device.type == "cuda" else None
             self.ddp = DistributedDataParallel(self.net, device_ids=ids)
         self.criterion = _loss_fn(torch, loss)
-        self.optimizer = torch.optim.Adam(self.ddp.parameters(), lr=lr)
+        self.settings = optimizer  # the rnnkit optimizer: hyperparameters and the current lr
+        self.optimizer = torch_optimizer(torch, self.ddp.parameters(), optimizer)
         self._loss = None
 
     def _tensor(self, a):
@@ -104,6 +122,8 @@ class TorchEngine:
         self._loss = None
         if self.clip_norm is not None:
             self.torch.nn.utils.clip_grad_norm_(self.ddp.parameters(), self.clip_norm)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.settings.lr  # set by the Trainer's schedule, if any
         self.optimizer.step()
 
     def shard(self, batch, train: bool):
