@@ -11,8 +11,9 @@ import pytest
 import rnnkit
 
 numba = pytest.importorskip("numba")
-from rnnkit.core import kernels
+from rnnkit.core import kernels, scan
 from rnnkit.core.backends import get_backend  # noqa: E402
+from rnnkit.core.cells import CELLS
 
 LAYERS = {"rnn": rnnkit.RNN, "lstm": rnnkit.LSTM, "gru": rnnkit.GRU}
 KINDS = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("lstm", None), ("gru", None)]
@@ -104,16 +105,42 @@ def test_backend_selection():
     assert rnnkit.LSTM(2, 3, backend="numba")._scan is kernels
 
 
+@pytest.mark.parametrize("kind,nl", KINDS)
+def test_scan_with_hidden_bias_matches_numpy(path, kind, nl):
+    """The scans called directly with b_hh, which the layers fold into gx where the cell allows."""
+    cell = CELLS[kind]
+    options = {"nonlinearity": nl} if nl else {}
+    T, B, H = 5, 3, 4
+    r = np.random.default_rng(0)
+    gx = r.standard_normal((T, B, cell.GATES * H))  # (T, B, G*H)
+    carry0 = [r.standard_normal((B, H)) for _ in cell.CARRY]
+    w_hh, b_hh = r.standard_normal((cell.GATES * H, H)), r.standard_normal(cell.GATES * H)
+    mask = (r.random((T, B, 1)) < 0.7).astype(np.float64)  # (T, B, 1)
+    dys = r.standard_normal((T, B, H))
+    dcarry = [r.standard_normal((B, H)) for _ in cell.CARRY]
+    ref = scan.scan_forward(kind, gx, carry0, w_hh, b_hh, mask, **options)
+    got = kernels.scan_forward(kind, gx, carry0, w_hh, b_hh, mask, **options)
+    np.testing.assert_allclose(got.states, ref.states, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got.acts, ref.acts, rtol=0, atol=1e-12)
+    for name, a, b in zip(["dgx", "dgh", "dcarry0"], kernels.scan_backward(got, dys, dcarry, w_hh),
+                          scan.scan_backward(ref, dys, dcarry, w_hh)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-12, err_msg=name)
+
+
+def test_every_cell_has_kernels():
+    assert kernels.KERNELS.keys() == CELLS.keys()
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_tanh_and_sigmoid_accuracy(dtype):
     """The element-wise kernels on a wide range of pre-activations, saturation included."""
     a = np.linspace(-60, 60, 24001).astype(dtype)
     gh = np.zeros((1, a.size), dtype)
-    hs = np.zeros((2, 1, a.size), dtype)
-    empty = np.empty((0, 0), dtype)
+    states = np.zeros((1, 2, 1, a.size), dtype)  # (C, T+1, B, H)
+    no_bias, no_mask, no_acts = (np.empty(s, dtype) for s in [(0,), (0, 0), (1, 1, 0)])
     tol = 1e-15 if dtype == np.float64 else 4e-7
     for act, ref in [(0, np.tanh(a.astype(np.float64))),
                      (2, 1 / (1 + np.exp(-a.astype(np.float64))))]:
-        kernels._rnn_step(0, a.reshape(1, 1, -1), gh, empty, act, hs)
-        np.testing.assert_allclose(hs[1, 0], ref, rtol=0, atol=tol)
-        assert np.all(np.abs(hs[1, 0]) <= 1)
+        kernels._rnn_step(0, a.reshape(1, 1, -1), gh, no_bias, no_mask, act, states, no_acts)
+        np.testing.assert_allclose(states[0, 1, 0], ref, rtol=0, atol=tol)
+        assert np.all(np.abs(states[0, 1, 0]) <= 1)

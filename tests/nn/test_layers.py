@@ -283,11 +283,12 @@ def test_cell_params_drive_the_matching_torch_cell(kind):
         8, 4, dtype=torch.float64)
     cell.load_state_dict({k: torch.tensor(v) for k, v in p.items()})
     assert p["weight_ih"] is layer.params["weight_ih_l1_reverse"]
-    x, h = np.random.default_rng(0).standard_normal((2, 8)), np.zeros((2, 4))
     from rnnkit.core.cells import CELLS
 
+    x = np.random.default_rng(0).standard_normal((2, 8))
+    carry = tuple(np.zeros((2, 4)) for _ in CELLS[kind].CARRY)
     with torch.no_grad():
         expected = cell(torch.tensor(x))
     expected = (expected[0] if kind == "lstm" else expected).numpy()
-    got = CELLS[kind].cell(p, x, h, h)[0] if kind == "lstm" else CELLS[kind].cell(p, x, h)[0]
+    _, got, _ = CELLS[kind].step(p, x, carry)
     np.testing.assert_allclose(got, expected, rtol=1e-12)

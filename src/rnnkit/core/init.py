@@ -2,14 +2,15 @@
 
 Names and shapes are those of ``torch.nn.RNN/LSTM/GRU`` (``weight_ih_l{k}{_reverse}`` of shape
 (G*H, I_k), ``weight_hh_l{k}`` (G*H, H), ``bias_ih_l{k}`` and ``bias_hh_l{k}`` (G*H,), with
-G = 1, 4, 3 and I_k = input_size for k = 0, else D*H), listed in PyTorch's state_dict order,
-so a dict of these arrays loads into the torch module with ``load_state_dict``.
+G the cell's ``GATES`` (1, 4, 3) and I_k = input_size for k = 0, else D*H), listed in
+PyTorch's state_dict order, so a dict of these arrays loads into the torch module with
+``load_state_dict``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+from rnnkit.core.cells import CELLS
 
 
 def param_suffix(layer: int, direction: int) -> str:
@@ -18,7 +19,7 @@ def param_suffix(layer: int, direction: int) -> str:
 
 def param_shapes(kind, input_size, hidden_size, num_layers=1, bidirectional=False, bias=True):
     """Ordered dict name -> shape, in PyTorch's order."""
-    G, D = GATES[kind], 2 if bidirectional else 1
+    G, D = CELLS[kind].GATES, 2 if bidirectional else 1
     shapes: dict[str, tuple[int, ...]] = {}
     for layer in range(num_layers):
         fan_in = input_size if layer == 0 else D * hidden_size

@@ -6,7 +6,8 @@ is how a step runs:
 
 * one numba kernel per cell does all the element-wise work of a step (gates, state update,
   masking, and in the backward every gate gradient) in a single pass, writing straight into
-  the preallocated buffers: nothing is allocated per time step;
+  the preallocated buffers: nothing is allocated per time step. Every kind's kernels take the
+  same arguments, and ``scan_forward``/``scan_backward`` pick them from one table, ``KERNELS``;
 * the recurrent product ``h_{t-1} W_hh^T`` (and ``da W_hh`` backwards) runs either as a hand
   loop inside one numba function that holds the whole time loop (small ``B * G*H * H``, where
   Python and BLAS call overheads would dominate), or as a NumPy BLAS call into a preallocated
@@ -31,6 +32,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload, register_jitable
 
+from rnnkit.core.cells import CELLS
 from rnnkit.core.scan import ScanCache
 
 FUSED_MAX_MACS = 1 << 17  # B * G*H * H per step up to which the whole loop stays in numba
@@ -123,8 +125,12 @@ def _matmul_into(a, b, out):
 
 
 # --- element-wise parts of one step, forward ---------------------------------------------
-# gh (B, G*H) holds h_{t-1} W_hh^T; mask (T, B) or (0, 0) when absent. Each row runs as a few
-# short loops over contiguous vectors, the shape LLVM vectorises.
+# Every kind's step kernel takes the same arguments (t, gx, gh, b_hh, mask, act, states, acts)
+# and ignores those it does not use: gh (B, G*H) holds h_{t-1} W_hh^T; b_hh (G*H,) is added
+# here by the cells that keep gh apart from gx (GH_APART, the GRU), the others have it folded
+# into gx; mask (T, B), or (0, 0) when absent; act the RNN's nonlinearity code; states
+# (C, T+1, B, H) and acts (T, B, ACTS*H) as in ``scan``. Each row runs as a few short loops
+# over contiguous vectors, the shape LLVM vectorises.
 @register_jitable(inline="always")
 def _carry_over_padding(m, new, old):
     """new = m * new + (1 - m) * old: the state is carried unchanged where m == 0."""
@@ -133,8 +139,9 @@ def _carry_over_padding(m, new, old):
         new[j] = m * new[j] + (one - m) * old[j]
 
 
-@njit(**_JIT)
-def _rnn_step(t, gx, gh, mask, act, hs):
+@njit(inline="always", **_JIT)
+def _rnn_step(t, gx, gh, b_hh, mask, act, states, acts):
+    hs = states[0]  # (T+1, B, H)
     B, H = gh.shape
     for b in range(B):
         x, y, h = gx[t, b], gh[b], hs[t + 1, b]  # (H,)
@@ -152,8 +159,9 @@ def _rnn_step(t, gx, gh, mask, act, hs):
             _carry_over_padding(mask[t, b], h, hs[t, b])
 
 
-@njit(**_JIT)
-def _lstm_step(t, gx, gh, mask, hs, cs, acts):
+@njit(inline="always", **_JIT)
+def _lstm_step(t, gx, gh, b_hh, mask, act, states, acts):
+    hs, cs = states[0], states[1]  # (T+1, B, H)
     B, G = gh.shape
     H = G // 4
     for b in range(B):
@@ -177,8 +185,9 @@ def _lstm_step(t, gx, gh, mask, hs, cs, acts):
             _carry_over_padding(mask[t, b], c, c_prev)
 
 
-@njit(**_JIT)
-def _gru_step(t, gx, gh, b_hh, mask, hs, acts):
+@njit(inline="always", **_JIT)
+def _gru_step(t, gx, gh, b_hh, mask, act, states, acts):
+    hs = states[0]  # (T+1, B, H)
     B, G = gh.shape
     H = G // 3
     one = gh.dtype.type(1)  # a bare 1 would promote float32 to float64
@@ -199,30 +208,33 @@ def _gru_step(t, gx, gh, b_hh, mask, hs, acts):
 
 
 # --- element-wise parts of one step, backward --------------------------------------------
-# The gradient reaching h_t is dgemm + carry: dgemm (B, H) is d(gates of step t+1) @ W_hh and
-# carry (B, H) the rest (padding, GRU's z * h_{t-1}), which each kernel overwrites for step t-1.
+# The same arguments for every kind: (t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh).
+# The gradient reaching h_t is dgemm + dcarry[0]: dgemm (B, H) is d(gates of step t+1) @ W_hh
+# and dcarry[0] (B, H) the rest (padding, GRU's z * h_{t-1}); dcarry[1] (B, H) is the LSTM's
+# dc. Each kernel overwrites dcarry for step t-1. dgh is dgx itself unless GH_APART.
 @register_jitable(inline="always")
-def _dh_at_step(dgemm, carry, dy, mask, t, b):
-    """dh_t for row b, in dgemm; carry keeps what a padded step passes through unchanged."""
+def _dh_at_step(dgemm, rest, dy, mask, t, b):
+    """dh_t for row b, in dgemm; rest keeps what a padded step passes through unchanged."""
     if mask.shape[0]:
         m = mask[t, b]
         one = dgemm.dtype.type(1)
         for j in range(dgemm.size):
-            dh = dgemm[j] + carry[j]
-            carry[j] = (one - m) * dh  # padded step: state passed through unchanged
+            dh = dgemm[j] + rest[j]
+            rest[j] = (one - m) * dh  # padded step: state passed through unchanged
             dgemm[j] = m * (dh + dy[j])  # the output there is zero and carries no gradient
     else:
         for j in range(dgemm.size):
-            dgemm[j] = dgemm[j] + carry[j] + dy[j]
-            carry[j] = 0
+            dgemm[j] = dgemm[j] + rest[j] + dy[j]
+            rest[j] = 0
 
 
-@njit(**_JIT)
-def _rnn_step_back(t, dys, dgemm, carry, mask, act, hs, dgx):
+@njit(inline="always", **_JIT)
+def _rnn_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh):
+    hs, rest = states[0], dcarry[0]  # (T+1, B, H), (B, H)
     B, H = dgemm.shape
     one = dgemm.dtype.type(1)
     for b in range(B):
-        _dh_at_step(dgemm[b], carry[b], dys[t, b], mask, t, b)
+        _dh_at_step(dgemm[b], rest[b], dys[t, b], mask, t, b)
         dh, h, da = dgemm[b], hs[t + 1, b], dgx[t, b]  # (H,)
         if act == 0:  # backprop through the nonlinearity, given its output h
             for j in range(H):
@@ -235,12 +247,13 @@ def _rnn_step_back(t, dys, dgemm, carry, mask, act, hs, dgx):
                 da[j] = dh[j] * (h[j] * (one - h[j]))
 
 
-@njit(**_JIT)
-def _lstm_step_back(t, dys, dgemm, carry, dc, mask, cs, acts, dgx):
+@njit(inline="always", **_JIT)
+def _lstm_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh):
+    cs, rest, dc = states[1], dcarry[0], dcarry[1]  # (T+1, B, H), (B, H), (B, H)
     B, H = dgemm.shape
     one = dgemm.dtype.type(1)
     for b in range(B):
-        _dh_at_step(dgemm[b], carry[b], dys[t, b], mask, t, b)
+        _dh_at_step(dgemm[b], rest[b], dys[t, b], mask, t, b)
         a, da = acts[t, b], dgx[t, b]  # (5H,), (4H,)
         if mask.shape[0] and mask[t, b] == 0:
             da[:] = 0  # padded step: no gradient reaches the gates, dc passes through
@@ -259,12 +272,13 @@ def _lstm_step_back(t, dys, dgemm, carry, dc, mask, cs, acts, dgx):
             dc_b[j] = dc_b[j] * f[j]  # dc_{t-1}
 
 
-@njit(**_JIT)
-def _gru_step_back(t, dys, dgemm, carry, mask, hs, acts, dgx, dgh):
+@njit(inline="always", **_JIT)
+def _gru_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh):
+    hs, rest = states[0], dcarry[0]  # (T+1, B, H), (B, H)
     B, H = dgemm.shape
     one = dgemm.dtype.type(1)
     for b in range(B):
-        _dh_at_step(dgemm[b], carry[b], dys[t, b], mask, t, b)
+        _dh_at_step(dgemm[b], rest[b], dys[t, b], mask, t, b)
         a, dx, dg = acts[t, b], dgx[t, b], dgh[t, b]  # (4H,), (3H,), (3H,)
         if mask.shape[0] and mask[t, b] == 0:
             dx[:] = 0  # padded step: no gradient reaches the gates
@@ -272,7 +286,7 @@ def _gru_step_back(t, dys, dgemm, carry, mask, hs, acts, dgx, dgh):
             continue
         r, z, n, hn = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
         dx_r, dx_z, dx_n = dx[:H], dx[H : 2 * H], dx[2 * H :]
-        dh, h_prev, rest = dgemm[b], hs[t, b], carry[b]  # (H,)
+        dh, h_prev, rest_b = dgemm[b], hs[t, b], rest[b]  # (H,)
         for j in range(H):  # through h = (1-z) n + z h_prev, then tanh
             dx_n[j] = dh[j] * (one - z[j]) * (one - n[j] * n[j])
         for j in range(H):
@@ -280,54 +294,66 @@ def _gru_step_back(t, dys, dgemm, carry, mask, hs, acts, dgx, dgh):
             dg[2 * H + j] = dx_n[j] * r[j]  # h_n sits inside the reset gate
         for j in range(H):
             dx_z[j] = dh[j] * (h_prev[j] - n[j]) * (z[j] * (one - z[j]))
-            rest[j] = dh[j] * z[j] + rest[j]  # through z * h_prev
+            rest_b[j] = dh[j] * z[j] + rest_b[j]  # through z * h_prev
         dg[: 2 * H] = dx[: 2 * H]
 
 
 # --- whole time loops for small shapes -----------------------------------------------------
+# One pair per kind, calling that kind's step kernels (numba cannot cache a loop that takes
+# the step kernel as an argument), which are inlined (inline="always"): no call per step.
+# Arguments as the step kernels'; backwards the product is dgh[t] @ W_hh.
 @njit(**_JIT)
-def _rnn_forward_loop(gx, w_t, mask, act, hs):
-    gh = np.empty((gx.shape[1], gx.shape[2]), gx.dtype)  # (B, H)
+def _rnn_forward_loop(gx, w_t, b_hh, mask, act, states, acts):
+    gh = np.empty((gx.shape[1], gx.shape[2]), gx.dtype)  # (B, G*H)
     for t in range(gx.shape[0]):
-        _matmul_into(hs[t], w_t, gh)
-        _rnn_step(t, gx, gh, mask, act, hs)
+        _matmul_into(states[0, t], w_t, gh)
+        _rnn_step(t, gx, gh, b_hh, mask, act, states, acts)
 
 
 @njit(**_JIT)
-def _lstm_forward_loop(gx, w_t, mask, hs, cs, acts):
-    gh = np.empty((gx.shape[1], gx.shape[2]), gx.dtype)  # (B, 4H)
+def _lstm_forward_loop(gx, w_t, b_hh, mask, act, states, acts):
+    gh = np.empty((gx.shape[1], gx.shape[2]), gx.dtype)  # (B, G*H)
     for t in range(gx.shape[0]):
-        _matmul_into(hs[t], w_t, gh)
-        _lstm_step(t, gx, gh, mask, hs, cs, acts)
+        _matmul_into(states[0, t], w_t, gh)
+        _lstm_step(t, gx, gh, b_hh, mask, act, states, acts)
 
 
 @njit(**_JIT)
-def _gru_forward_loop(gx, w_t, b_hh, mask, hs, acts):
-    gh = np.empty((gx.shape[1], gx.shape[2]), gx.dtype)  # (B, 3H)
+def _gru_forward_loop(gx, w_t, b_hh, mask, act, states, acts):
+    gh = np.empty((gx.shape[1], gx.shape[2]), gx.dtype)  # (B, G*H)
     for t in range(gx.shape[0]):
-        _matmul_into(hs[t], w_t, gh)
-        _gru_step(t, gx, gh, b_hh, mask, hs, acts)
+        _matmul_into(states[0, t], w_t, gh)
+        _gru_step(t, gx, gh, b_hh, mask, act, states, acts)
 
 
 @njit(**_JIT)
-def _rnn_backward_loop(dys, w_hh, mask, act, hs, dgemm, carry, dgx):
+def _rnn_backward_loop(dys, w_hh, mask, act, states, acts, dgemm, dcarry, dgx, dgh):
     for t in range(dys.shape[0] - 1, -1, -1):
-        _rnn_step_back(t, dys, dgemm, carry, mask, act, hs, dgx)
-        _matmul_into(dgx[t], w_hh, dgemm)  # backprop through h_{t-1} W_hh^T
+        _rnn_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh)
+        _matmul_into(dgh[t], w_hh, dgemm)  # backprop through h_{t-1} W_hh^T
 
 
 @njit(**_JIT)
-def _lstm_backward_loop(dys, w_hh, mask, cs, acts, dgemm, carry, dc, dgx):
+def _lstm_backward_loop(dys, w_hh, mask, act, states, acts, dgemm, dcarry, dgx, dgh):
     for t in range(dys.shape[0] - 1, -1, -1):
-        _lstm_step_back(t, dys, dgemm, carry, dc, mask, cs, acts, dgx)
-        _matmul_into(dgx[t], w_hh, dgemm)
-
-
-@njit(**_JIT)
-def _gru_backward_loop(dys, w_hh, mask, hs, acts, dgemm, carry, dgx, dgh):
-    for t in range(dys.shape[0] - 1, -1, -1):
-        _gru_step_back(t, dys, dgemm, carry, mask, hs, acts, dgx, dgh)
+        _lstm_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh)
         _matmul_into(dgh[t], w_hh, dgemm)
+
+
+@njit(**_JIT)
+def _gru_backward_loop(dys, w_hh, mask, act, states, acts, dgemm, dcarry, dgx, dgh):
+    for t in range(dys.shape[0] - 1, -1, -1):
+        _gru_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh)
+        _matmul_into(dgh[t], w_hh, dgemm)
+
+
+# kind -> (step, step_back, forward_loop, backward_loop): the step kernels for the BLAS path and
+# the fused loops; every kind's take the same arguments
+KERNELS = {
+    "rnn": (_rnn_step, _rnn_step_back, _rnn_forward_loop, _rnn_backward_loop),
+    "lstm": (_lstm_step, _lstm_step_back, _lstm_forward_loop, _lstm_backward_loop),
+    "gru": (_gru_step, _gru_step_back, _gru_forward_loop, _gru_backward_loop),
+}
 
 
 # --- the backend API ---------------------------------------------------------------------
@@ -342,84 +368,60 @@ def _mask2d(mask, dtype, T, B):
     return np.ascontiguousarray(mask.reshape(T, B), dtype=dtype)
 
 
-def scan_forward(kind, gx, h0, c0, w_hh, b_hh, mask=None, nonlinearity="tanh") -> ScanCache:
+def _act(options) -> int:
+    """The kernels' code for the RNN's nonlinearity (unused by the other cells)."""
+    return _NONLINEARITY[options.get("nonlinearity", "tanh")]
+
+
+def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, **options) -> ScanCache:
     """Run one direction over time; see :func:`rnnkit.core.scan.scan_forward` for the arguments."""
+    cell, (step, _, forward_loop, _) = CELLS[kind], KERNELS[kind]
+    if b_hh is not None and not cell.GH_APART:  # the gates see gx + gh: add b_hh once
+        gx, b_hh = gx + b_hh, None
     T, B, GH = gx.shape
-    H = h0.shape[-1]
+    H = w_hh.shape[1]
     dt = gx.dtype
     gx = np.ascontiguousarray(gx)
     w_hh = np.ascontiguousarray(w_hh, dtype=dt)
+    b = np.zeros(GH, dt) if b_hh is None else np.ascontiguousarray(b_hh, dtype=dt)  # (G*H,)
     m2 = _mask2d(mask, dt, T, B)  # (T, B)
-    hs = np.empty((T + 1, B, H), dt)  # (T+1, B, H)
-    hs[0] = h0
-    cs = acts = None
-    fused = _fused(B, H, GH // H)
-    w_t = np.ascontiguousarray(w_hh.T) if fused else w_hh.T  # (H, G*H)
-    gh = None if fused else np.empty((B, GH), dt)  # (B, G*H) h_{t-1} W_hh^T
-    if kind == "rnn":
-        act = _NONLINEARITY[nonlinearity]
-        if fused:
-            _rnn_forward_loop(gx, w_t, m2, act, hs)
-        for t in range(T if not fused else 0):
-            np.matmul(hs[t], w_t, out=gh)
-            _rnn_step(t, gx, gh, m2, act, hs)
-    elif kind == "lstm":
-        cs = np.empty((T + 1, B, H), dt)  # (T+1, B, H)
-        cs[0] = c0
-        acts = np.empty((T, B, 5 * H), dt)  # (T, B, 5H) [i, f, g, o, tanh c]
-        if fused:
-            _lstm_forward_loop(gx, w_t, m2, hs, cs, acts)
-        for t in range(T if not fused else 0):
-            np.matmul(hs[t], w_t, out=gh)
-            _lstm_step(t, gx, gh, m2, hs, cs, acts)
+    states = np.empty((len(cell.CARRY), T + 1, B, H), dt)  # (C, T+1, B, H)
+    states[:, 0] = carry0
+    acts = np.empty((T, B, cell.ACTS * H), dt)  # (T, B, ACTS*H)
+    act = _act(options)
+    if _fused(B, H, GH // H):
+        forward_loop(gx, np.ascontiguousarray(w_hh.T), b, m2, act, states, acts)
     else:
-        acts = np.empty((T, B, 4 * H), dt)  # (T, B, 4H) [r, z, n, W_hn h + b_hn]
-        b = np.zeros(GH, dt) if b_hh is None else np.ascontiguousarray(b_hh, dtype=dt)  # (3H,)
-        if fused:
-            _gru_forward_loop(gx, w_t, b, m2, hs, acts)
-        for t in range(T if not fused else 0):
+        w_t, hs = w_hh.T, states[0]  # (H, G*H), (T+1, B, H)
+        gh = np.empty((B, GH), dt)  # (B, G*H) h_{t-1} W_hh^T
+        for t in range(T):
             np.matmul(hs[t], w_t, out=gh)
-            _gru_step(t, gx, gh, b, m2, hs, acts)
-    return ScanCache(kind, hs, cs, acts, mask, nonlinearity)
+            step(t, gx, gh, b, m2, act, states, acts)
+    return ScanCache(kind, states, acts, mask, options)
 
 
-def scan_backward(cache: ScanCache, dys, dhT, dcT, w_hh):
+def scan_backward(cache: ScanCache, dys, dcarry, w_hh):
     """BPTT for one direction; see :func:`rnnkit.core.scan.scan_backward`.
 
-    Returns (dgx, dgh, dh0, dc0) with dgx, dgh (T, B, G*H) (the same array unless GRU).
+    Returns (dgx, dgh, dcarry0) with dgx, dgh (T, B, G*H) (the same array unless GH_APART).
     """
-    kind, hs, cs, acts = cache.kind, cache.hs, cache.cs, cache.acts
+    cell, (_, step_back, _, backward_loop) = CELLS[cache.kind], KERNELS[cache.kind]
+    states, acts, act = cache.states, cache.acts, _act(cache.options)
     T, B, H = dys.shape
-    dt = hs.dtype
+    dt = states.dtype
     GH = w_hh.shape[0]
     dys = np.ascontiguousarray(dys, dtype=dt)
     w_hh = np.ascontiguousarray(w_hh, dtype=dt)  # (G*H, H)
     m2 = _mask2d(cache.mask, dt, T, B)  # (T, B)
     dgx = np.empty((T, B, GH), dt)  # (T, B, G*H)
-    dgh = np.empty_like(dgx) if kind == "gru" else dgx
-    dgemm = np.array(dhT, dtype=dt, order="C")  # (B, H) d(gates) @ W_hh of the later step
-    carry = np.zeros((B, H), dt)  # (B, H) the rest of dh reaching h_t
-    dc = np.array(dcT, dtype=dt, order="C") if kind == "lstm" else None  # (B, H)
+    dgh = np.empty_like(dgx) if cell.GH_APART else dgx
+    dgemm = np.zeros((B, H), dt)  # (B, H) d(gates of the later step) @ W_hh
+    dcarry = np.array(dcarry, dtype=dt)  # (C, B, H) the rest of the gradient reaching the carry
     if _fused(B, H, GH // H):
-        if kind == "rnn":
-            _rnn_backward_loop(dys, w_hh, m2, _NONLINEARITY[cache.nonlinearity], hs, dgemm,
-                               carry, dgx)
-        elif kind == "lstm":
-            _lstm_backward_loop(dys, w_hh, m2, cs, acts, dgemm, carry, dc, dgx)
-        else:
-            _gru_backward_loop(dys, w_hh, m2, hs, acts, dgemm, carry, dgx, dgh)
-    elif kind == "rnn":
-        act = _NONLINEARITY[cache.nonlinearity]
-        for t in range(T - 1, -1, -1):
-            _rnn_step_back(t, dys, dgemm, carry, m2, act, hs, dgx)
-            np.matmul(dgx[t], w_hh, out=dgemm)  # backprop through h_{t-1} W_hh^T
-    elif kind == "lstm":
-        for t in range(T - 1, -1, -1):
-            _lstm_step_back(t, dys, dgemm, carry, dc, m2, cs, acts, dgx)
-            np.matmul(dgx[t], w_hh, out=dgemm)
+        backward_loop(dys, w_hh, m2, act, states, acts, dgemm, dcarry, dgx, dgh)
     else:
         for t in range(T - 1, -1, -1):
-            _gru_step_back(t, dys, dgemm, carry, m2, hs, acts, dgx, dgh)
-            np.matmul(dgh[t], w_hh, out=dgemm)
-    dgemm += carry  # (B, H) dh0
-    return dgx, dgh, dgemm, dc
+            step_back(t, dys, dgemm, dcarry, m2, act, states, acts, dgx, dgh)
+            np.matmul(dgh[t], w_hh, out=dgemm)  # backprop through h_{t-1} W_hh^T
+    dcarry[0] += dgemm  # (B, H) dh0
+    return dgx, dgh, dcarry

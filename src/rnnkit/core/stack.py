@@ -12,10 +12,12 @@ The input projection of all T steps is one GEMM, and so is each weight gradient.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
-from rnnkit.core.init import GATES, param_suffix
+from rnnkit.core.cells import CELLS
+from rnnkit.core.init import param_suffix
 
 
 @dataclass
@@ -32,6 +34,11 @@ class RecurrentSpec:
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
+    @cached_property
+    def options(self) -> dict:
+        """The settings the cell takes, by name: {"nonlinearity": ...} for the RNN, else {}."""
+        return {name: getattr(self, name) for name in CELLS[self.kind].OPTIONS}
+
 
 @dataclass
 class StackCache:
@@ -46,19 +53,20 @@ def _direction_arrays(arr, direction):
     return np.ascontiguousarray(arr[::-1]) if direction else arr
 
 
-def recurrent_forward(spec: RecurrentSpec, params, x, h0, c0=None, mask=None, *, backend,
+def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, backend,
                       dropout=0.0, rng=None):
     """Forward through all layers.
 
-    x: (T, B, I) time-major; h0, c0: (L*D, B, H); mask: (T, B, 1) 0/1 or None.
+    x: (T, B, I) time-major; state0: (C, L*D, B, H) the initial state, one (L*D, B, H) block
+    per name in the cell's CARRY (h, or h and c); mask: (T, B, 1) 0/1 or None.
     ``dropout`` > 0 applies inverted dropout to each layer's output but the last (training).
-    Returns y (T, B, D*H), h_n (L*D, B, H), c_n (L*D, B, H) or None, and the cache.
+    Returns y (T, B, D*H), the final state (C, L*D, B, H) and the cache.
     """
     T, B, _ = x.shape
     H, D = spec.hidden_size, spec.num_directions
+    cell = CELLS[spec.kind]
     cache = StackCache(mask=mask)
-    h_n = np.empty((spec.num_layers * D, B, H), x.dtype)  # (L*D, B, H)
-    c_n = np.empty_like(h_n) if spec.kind == "lstm" else None
+    state_n = np.empty_like(state0)  # (C, L*D, B, H)
     inp = x
     for layer in range(spec.num_layers):
         out = np.empty((T, B, D * H), x.dtype) if D == 2 else None  # (T, B, D*H)
@@ -71,21 +79,19 @@ def recurrent_forward(spec: RecurrentSpec, params, x, h0, c0=None, mask=None, *,
             gx = gx.reshape(T, B, -1)  # (T, B, G*H)
             b_hh = None
             if spec.bias:
-                if spec.kind == "gru":  # b_hn sits inside the reset gate
-                    gx += params["bias_ih" + s]
-                    b_hh = params["bias_hh" + s]
-                else:  # one pass over gx with both biases
-                    gx += params["bias_ih" + s] + params["bias_hh" + s]
-            sc = backend.scan_forward(spec.kind, gx, h0[k], None if c0 is None else c0[k],
-                                      params["weight_hh" + s], b_hh, md, spec.nonlinearity)
-            ys = sc.hs[1:] if md is None else sc.hs[1:] * md  # (T, B, H); zero over padding
+                b_ih, b_hh = params["bias_ih" + s], params["bias_hh" + s]
+                if not cell.GH_APART:  # the gates see gx + gh: one pass with both biases
+                    b_ih, b_hh = b_ih + b_hh, None
+                gx += b_ih
+            sc = backend.scan_forward(spec.kind, gx, state0[:, k], params["weight_hh" + s], b_hh,
+                                      md, **spec.options)
+            hs = sc.states[0]  # (T+1, B, H)
+            ys = hs[1:] if md is None else hs[1:] * md  # (T, B, H); zero over padding
             if D == 1:
                 out = ys  # no copy: a view of the scan's buffer, which the cache keeps anyway
             else:
                 out[:, :, d * H : (d + 1) * H] = ys[::-1] if d else ys
-            h_n[k] = sc.hs[T]
-            if c_n is not None:
-                c_n[k] = sc.cs[T]
+            state_n[:, k] = sc.states[:, T]
             cache.inputs.append(xd)
             cache.scans.append(sc)
         if layer < spec.num_layers - 1 and dropout > 0:
@@ -95,22 +101,21 @@ def recurrent_forward(spec: RecurrentSpec, params, x, h0, c0=None, mask=None, *,
         elif layer < spec.num_layers - 1:
             cache.dropout_masks.append(None)
         inp = out
-    return inp, h_n, c_n, cache
+    return inp, state_n, cache
 
 
-def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dh_n, dc_n, grads, *,
+def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstate_n, grads, *,
                        backend):
     """Backpropagation through time through all layers and directions.
 
-    dy: (T, B, D*H) time-major; dh_n, dc_n: (L*D, B, H) (dc_n None unless LSTM).
+    dy: (T, B, D*H) time-major; dstate_n: (C, L*D, B, H) gradient of the final state.
     Adds each parameter's gradient into ``grads[name]`` (in place, as PyTorch accumulates).
-    Returns dx (T, B, I), dh0 (L*D, B, H), dc0 (L*D, B, H) or None.
+    Returns dx (T, B, I) and the gradient of the initial state (C, L*D, B, H).
     """
     T, B, _ = dy.shape
     H, D = spec.hidden_size, spec.num_directions
-    G = GATES[spec.kind]
-    dh0 = np.empty_like(dh_n)  # (L*D, B, H)
-    dc0 = np.empty_like(dc_n) if dc_n is not None else None
+    G = CELLS[spec.kind].GATES
+    dstate0 = np.empty_like(dstate_n)  # (C, L*D, B, H)
     dout = dy
     for layer in reversed(range(spec.num_layers)):
         din = None
@@ -118,16 +123,13 @@ def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dh_n,
             s, k = param_suffix(layer, d), layer * D + d
             sc, xd = cache.scans[k], cache.inputs[k]
             dys = _direction_arrays(dout[:, :, d * H : (d + 1) * H], d)  # (T, B, H)
-            dgx, dgh, dh0[k], dck = backend.scan_backward(
-                sc, np.ascontiguousarray(dys), dh_n[k], None if dc_n is None else dc_n[k],
-                params["weight_hh" + s])
-            if dc0 is not None:
-                dc0[k] = dck
+            dgx, dgh, dstate0[:, k] = backend.scan_backward(
+                sc, np.ascontiguousarray(dys), dstate_n[:, k], params["weight_hh" + s])
             dgx2 = dgx.reshape(T * B, G * H)  # (T*B, G*H)
             dgh2 = dgh.reshape(T * B, G * H)
             # weight gradients: one GEMM each over all time steps
             grads["weight_ih" + s] += dgx2.T @ xd.reshape(T * B, -1)
-            grads["weight_hh" + s] += dgh2.T @ sc.hs[:T].reshape(T * B, H)
+            grads["weight_hh" + s] += dgh2.T @ sc.states[0, :T].reshape(T * B, H)
             if spec.bias:
                 db_ih = dgx2.sum(axis=0)  # (G*H,)
                 grads["bias_ih" + s] += db_ih
@@ -139,4 +141,4 @@ def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dh_n,
         if layer > 0 and cache.dropout_masks[layer - 1] is not None:
             din = din * cache.dropout_masks[layer - 1]  # backprop through dropout
         dout = din
-    return np.ascontiguousarray(dout), dh0, dc0
+    return np.ascontiguousarray(dout), dstate0

@@ -103,35 +103,29 @@ class Recurrent(Module):
         return (n, self.hidden_size) if batch is None else (n, batch, self.hidden_size)
 
     def _split_state(self, state, batch):
-        """(h0, c0) arrays of shape (L*D, B, H); zeros where not given."""
-        shape = self._state_shape(batch)
-        if self.kind == "lstm":
-            if state is None:
-                h0 = c0 = None
-            elif isinstance(state, (tuple, list)) and len(state) == 2:
-                h0, c0 = state
-            else:
-                raise ValueError("LSTM state must be a pair (h, c)")
-            h0 = np.zeros(shape, self.dtype) if h0 is None else check_state(h0, "h0", shape,
-                                                                           self.dtype)
-            c0 = np.zeros(shape, self.dtype) if c0 is None else check_state(c0, "c0", shape,
-                                                                           self.dtype)
-        else:
-            if isinstance(state, (tuple, list)):
-                raise ValueError(f"{type(self).__name__} state is a single array h, not a tuple")
-            h0 = np.zeros(shape, self.dtype) if state is None else check_state(state, "h0", shape,
-                                                                              self.dtype)
-            c0 = None
-        if batch is None:  # unbatched: (L*D, H) -> (L*D, 1, H)
-            h0 = h0[:, None]
-            c0 = None if c0 is None else c0[:, None]
-        return h0, c0
+        """The state as one array (C, L*D, B, H): a block per name in the cell's CARRY (h, or h
+        and c), zeros where not given."""
+        names = CELLS[self.kind].CARRY
+        arrays = np.zeros((len(names), *self._state_shape(batch)), self.dtype)  # (C, L*D, B, H)
+        if state is not None:
+            if len(names) == 1:
+                if isinstance(state, (tuple, list)):
+                    raise ValueError(f"{type(self).__name__} state is a single array h, "
+                                     "not a tuple")
+                state = (state,)
+            elif not (isinstance(state, (tuple, list)) and len(state) == len(names)):
+                raise ValueError(f"{type(self).__name__} state must be a pair "
+                                 f"({', '.join(names)})")
+            for i, (a, name) in enumerate(zip(state, names)):
+                if a is not None:
+                    arrays[i] = check_state(a, name + "0", arrays.shape[1:], self.dtype)
+        return arrays if batch is not None else arrays[:, :, None]  # unbatched: B = 1
 
-    def _join_state(self, h, c, unbatched):
+    def _join_state(self, arrays, unbatched):
+        """The public form of a state array (C, L*D, B, H): h, or the pair (h, c)."""
         if unbatched:
-            h = h[:, 0]
-            c = None if c is None else c[:, 0]
-        return (h, c) if self.kind == "lstm" else h
+            arrays = arrays[:, :, 0]  # (C, L*D, H)
+        return tuple(arrays) if len(arrays) > 1 else arrays[0]
 
     # --- forward and backward ------------------------------------------------------------
     def forward(self, x, state=None, lengths=None):
@@ -141,7 +135,7 @@ class Recurrent(Module):
         if unbatched:
             x = x[None]  # (1, T, I)
         B, T, _ = x.shape
-        h0, c0 = self._split_state(state, None if unbatched else B)
+        state0 = self._split_state(state, None if unbatched else B)
         mask = None
         if lengths is not None:
             lengths = check_lengths(np.atleast_1d(lengths), B, T)
@@ -149,13 +143,13 @@ class Recurrent(Module):
                 mask = (np.arange(T)[:, None] < lengths[None, :]).astype(self.dtype)[..., None]
         xt = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
         p = self.dropout if self.training else 0.0
-        yt, h_n, c_n, cache = recurrent_forward(self.spec, self.params, xt, h0, c0, mask,
-                                                backend=self._scan, dropout=p, rng=self.rng)
+        yt, state_n, cache = recurrent_forward(self.spec, self.params, xt, state0, mask,
+                                               backend=self._scan, dropout=p, rng=self.rng)
         y = np.ascontiguousarray(yt.transpose(1, 0, 2))  # (B, T, D*H)
-        self.save_for_backward((cache, unbatched, y.shape, h_n.shape))
+        self.save_for_backward((cache, unbatched, y.shape, state_n.shape))
         if unbatched:
             y = y[0]
-        return y, self._join_state(h_n, c_n, unbatched)
+        return y, self._join_state(state_n, unbatched)
 
     def backward(self, dy, dstate=None):
         """dy: gradient of y; dstate: gradient of the final state (None for zero).
@@ -170,15 +164,14 @@ class Recurrent(Module):
         if dy.shape != y_shape:
             raise ValueError(f"Expected dy of shape {y_shape if not unbatched else y_shape[1:]}, "
                              f"got {dy.shape if not unbatched else dy.shape[1:]}")
-        dh_n, dc_n = self._split_state(dstate, None if unbatched else s_shape[1])
+        dstate_n = self._split_state(dstate, None if unbatched else s_shape[2])
         dyt = np.ascontiguousarray(dy.transpose(1, 0, 2))  # (T, B, D*H)
-        dxt, dh0, dc0 = recurrent_backward(self.spec, self.params, cache, dyt, dh_n,
-                                           dc_n if self.kind == "lstm" else None, self.grads,
-                                           backend=self._scan)
+        dxt, dstate0 = recurrent_backward(self.spec, self.params, cache, dyt, dstate_n,
+                                          self.grads, backend=self._scan)
         dx = np.ascontiguousarray(dxt.transpose(1, 0, 2))  # (B, T, I)
         if unbatched:
             dx = dx[0]
-        return dx, self._join_state(dh0, dc0, unbatched)
+        return dx, self._join_state(dstate0, unbatched)
 
     __call__ = forward
 
@@ -206,23 +199,16 @@ class Recurrent(Module):
         unbatched = x.ndim == 1
         if unbatched:
             x = x[None]  # (1, I)
-        h0, c0 = self._split_state(state, None if unbatched else x.shape[0])
-        cell = CELLS[self.kind]
-        h_n, c_n = np.empty_like(h0), (np.empty_like(c0) if c0 is not None else None)
+        state = self._split_state(state, None if unbatched else x.shape[0])  # (C, L, B, H)
+        cell, options = CELLS[self.kind], self.spec.options
+        state_n = np.empty_like(state)  # (C, L, B, H)
         inp = x
         for layer in range(self.num_layers):
-            p = self.cell_params(layer)
-            if self.kind == "lstm":
-                h, c, _ = cell.cell(p, inp, h0[layer], c0[layer])
-                c_n[layer] = c
-            elif self.kind == "rnn":
-                h, _ = cell.cell(p, inp, h0[layer], self.spec.nonlinearity)
-            else:
-                h, _ = cell.cell(p, inp, h0[layer])
-            h_n[layer] = h
-            inp = h
-        y = inp[0] if unbatched else inp
-        return y, self._join_state(h_n, c_n, unbatched)
+            carry, inp, _ = cell.step(self.cell_params(layer), inp, tuple(state[:, layer]),
+                                      **options)
+            state_n[:, layer] = carry
+        y = inp[0] if unbatched else inp  # (H,) or (B, H)
+        return y, self._join_state(state_n, unbatched)
 
 
 @register_module

@@ -1,4 +1,5 @@
-"""Helpers shared by the cells: the input projection of one step and its weight gradients."""
+"""What every cell's ``step`` and ``step_backward`` share: the two projections of a step, the
+activation buffer of one step, the gradient reaching the new carry, and the gradients dict."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,22 +13,35 @@ def project(params: dict, x: np.ndarray) -> np.ndarray:
     return gx
 
 
-def project_backward(params: dict, x, h_prev, dgx, dgh, grads: dict) -> np.ndarray:
-    """Weight and bias gradients of one step from the pre-activation gradients; returns dx.
-
-    dgx: (B, G*H) gradient of x W_ih^T + b_ih;  dgh: (B, G*H) gradient of h W_hh^T + b_hh.
-    """
-    grads["weight_ih"] = dgx.T @ x  # (G*H, I)
-    grads["weight_hh"] = dgh.T @ h_prev  # (G*H, H)
-    if params.get("bias_ih") is not None:
-        grads["bias_ih"] = dgx.sum(axis=0)
-        grads["bias_hh"] = dgh.sum(axis=0)
-    return dgx @ params["weight_ih"]  # (B, I)
-
-
 def hidden_projection(h_prev: np.ndarray, w_hh: np.ndarray, b_hh) -> np.ndarray:
     """gh = h W_hh^T + b_hh.   h: (B, H) -> (B, G*H)"""
     gh = h_prev @ w_hh.T
     if b_hh is not None:
         gh += b_hh
     return gh
+
+
+def acts_buffer(gx: np.ndarray, acts: int, gates: int) -> np.ndarray:
+    """Room for one step's activations, ``acts`` columns of width H: (B, acts*H) in gx's dtype.
+
+    gx: (B, gates*H)."""
+    return np.empty((gx.shape[0], acts * (gx.shape[1] // gates)), gx.dtype)
+
+
+def blocks(a: np.ndarray, n: int) -> list:
+    """The n column blocks of a (B, n*H) array, as (B, H) views."""
+    H = a.shape[1] // n
+    return [a[:, k * H : (k + 1) * H] for k in range(n)]
+
+
+def carry_grad(dh_t: np.ndarray, dcarry, carry) -> tuple:
+    """The gradient reaching the new carry: dh_t on h_t (which is carry[0]) plus dcarry, the
+    gradient from later steps (None for zeros).  Each (B, H)."""
+    if dcarry is None:
+        return (dh_t, *(np.zeros_like(a) for a in carry[1:]))
+    return (dh_t + dcarry[0], *dcarry[1:])
+
+
+def keyed_like(params: dict, **grads) -> dict:
+    """The gradients under the keys of ``params`` that hold an array (biases may be absent)."""
+    return {name: g for name, g in grads.items() if params.get(name) is not None}

@@ -4,7 +4,8 @@
     r = s(x_r + h_r)    z = s(x_z + h_z)    n = tanh(x_n + r * h_n)
     h_t = (1 - z) * n + z * h_{t-1}
 
-Shapes: x_t (B, I), h (B, H), W_ih (3H, I), W_hh (3H, H), biases (3H,).
+Shapes: x_t (B, I), h (B, H), W_ih (3H, I), W_hh (3H, H), biases (3H,). The carry is (h,); a
+step keeps its activations [r, z, n, h_n] (B, 4H) for the backward.
 Reference: Cho et al., "Learning phrase representations using RNN encoder-decoder" (2014).
 """
 from __future__ import annotations
@@ -12,50 +13,65 @@ from __future__ import annotations
 import numpy as np
 
 from rnnkit.core.activations import dsigmoid, dtanh, sigmoid
-from rnnkit.core.cells._common import hidden_projection, project, project_backward
+from rnnkit.core.cells._common import (acts_buffer, blocks, carry_grad, hidden_projection,
+                                       keyed_like, project)
 
-GATES = 3
+GATES = 3  # rows of W_ih per hidden unit
+CARRY = ("h",)  # the arrays carried from step to step, each (B, H)
+ACTS = 4  # one step's activations: r, z, n, h_n = W_hn h_{t-1} + b_hn
+OPTIONS = ()  # no settings
+GH_APART = True  # h_n is scaled by r: gh (b_hh included) stays apart from gx
 
 
-def recur(gx, h_prev, w_hh, b_hh=None):
-    """One step given gx = x_t W_ih^T + b_ih (B, 3H). Returns (h, cache)."""
+def recur(gx, carry, w_hh, b_hh, acts):
+    """One step given gx = x_t W_ih^T + b_ih (B, 3H); writes [r, z, n, h_n] into acts (B, 4H).
+    Returns the new carry (h,)."""
+    (h_prev,) = carry
     H = h_prev.shape[-1]
     gh = hidden_projection(h_prev, w_hh, b_hh)  # (B, 3H)
-    rz = sigmoid(gx[:, : 2 * H] + gh[:, : 2 * H])  # (B, 2H)
-    r, z = rz[:, :H], rz[:, H:]
-    hn = gh[:, 2 * H :]  # (B, H) W_hn h + b_hn
-    n = np.tanh(gx[:, 2 * H :] + r * hn)
-    h = (1.0 - z) * n + z * h_prev
-    acts = np.concatenate([rz, n, hn], axis=1)  # (B, 4H): r, z, n, h_n
-    return h, (h_prev, acts)
+    r, z, n, hn = blocks(acts, ACTS)  # (B, H) views
+    sigmoid(gx[:, : 2 * H] + gh[:, : 2 * H], out=acts[:, : 2 * H])  # r, z
+    hn[...] = gh[:, 2 * H :]  # W_hn h + b_hn, inside the reset gate
+    np.tanh(gx[:, 2 * H :] + r * hn, out=n)
+    return ((1.0 - z) * n + z * h_prev,)  # (B, H)
 
 
-def recur_backward(dh, cache, w_hh):
-    """Backward of :func:`recur`. Returns (dgx, dgh, dh_prev)."""
-    h_prev, acts = cache
+def recur_backward(dcarry, carry_prev, carry, acts, w_hh):
+    """Backward of :func:`recur`; dcarry (dh,) is the whole gradient reaching the new carry.
+
+    Returns (dgx, dgh, dcarry_prev): the gradients of gx and of h_{t-1} W_hh^T + b_hh (they
+    differ in the n block), and (dh_prev,).
+    """
+    (dh,), (h_prev,) = dcarry, carry_prev
     H = h_prev.shape[-1]
-    r, z, n, hn = acts[:, :H], acts[:, H : 2 * H], acts[:, 2 * H : 3 * H], acts[:, 3 * H :]
-    dgx = np.empty_like(acts[:, : 3 * H])  # (B, 3H)
+    r, z, n, hn = blocks(acts, ACTS)  # (B, H) views
+    dgx = np.empty((dh.shape[0], GATES * H), dh.dtype)  # (B, 3H)
     dn = dh * (1.0 - z) * dtanh(n)  # backprop through h = (1-z) n + z h_prev, then tanh
     dgx[:, 2 * H :] = dn
     dgx[:, :H] = dn * hn * dsigmoid(r)  # backprop through r * h_n, then sigmoid
     dgx[:, H : 2 * H] = dh * (h_prev - n) * dsigmoid(z)
     dgh = dgx.copy()
     dgh[:, 2 * H :] = dn * r  # h_n sits inside the reset gate
-    dh_prev = dgh @ w_hh + dh * z  # backprop through h_{t-1} W_hh^T and z * h_{t-1}
-    return dgx, dgh, dh_prev
+    return dgx, dgh, (dgh @ w_hh + dh * z,)  # backprop through h W_hh^T and z * h_{t-1}
 
 
-def cell(params, x, h_prev):
-    """Full step with ``torch.nn.GRUCell`` parameters. Returns (h, cache)."""
-    h, rcache = recur(project(params, x), h_prev, params["weight_hh"], params.get("bias_hh"))
-    return h, (x, rcache)
+def step(params, x_t, carry):
+    """One step with ``torch.nn.GRUCell`` parameters. Returns (carry, h_t, cache)."""
+    gx = project(params, x_t)  # (B, 3H)
+    acts = acts_buffer(gx, ACTS, GATES)  # (B, 4H)
+    new = recur(gx, carry, params["weight_hh"], params.get("bias_hh"), acts)
+    return new, new[0], (x_t, carry, new, acts)
 
 
-def cell_backward(params, dh, cache):
-    """Backward of :func:`cell`. Returns (dx, dh_prev, grads)."""
-    x, rcache = cache
-    dgx, dgh, dh_prev = recur_backward(dh, rcache, params["weight_hh"])
-    grads: dict[str, np.ndarray] = {}
-    dx = project_backward(params, x, rcache[0], dgx, dgh, grads)
-    return dx, dh_prev, grads
+def step_backward(params, dh_t, dcarry, cache):
+    """Backward of :func:`step`. Returns (dx_t, dcarry_prev, grads), grads keyed like params."""
+    x_t, carry_prev, carry, acts = cache
+    dcarry = carry_grad(dh_t, dcarry, carry)
+    dgx, dgh, dcarry_prev = recur_backward(dcarry, carry_prev, carry, acts, params["weight_hh"])
+    dW_ih = dgx.T @ x_t  # (3H, I) backprop through x_t W_ih^T
+    dW_hh = dgh.T @ carry_prev[0]  # (3H, H) backprop through h_{t-1} W_hh^T
+    db_ih = dgx.sum(axis=0)  # (3H,) backprop through the broadcast of b_ih over the batch
+    db_hh = dgh.sum(axis=0)  # (3H,) and of b_hh, whose n block sits inside the reset gate
+    dx_t = dgx @ params["weight_ih"]  # (B, I)
+    return dx_t, dcarry_prev, keyed_like(params, weight_ih=dW_ih, weight_hh=dW_hh,
+                                         bias_ih=db_ih, bias_hh=db_hh)

@@ -5,7 +5,8 @@
     c_t = f * c_{t-1} + i * g
     h_t = o * tanh(c_t)
 
-Shapes: x_t (B, I), h and c (B, H), W_ih (4H, I), W_hh (4H, H), biases (4H,).
+Shapes: x_t (B, I), h and c (B, H), W_ih (4H, I), W_hh (4H, H), biases (4H,). The carry is
+(h, c); a step keeps its activations [i, f, g, o, tanh(c_t)] (B, 5H) for the backward.
 Reference: Hochreiter & Schmidhuber (1997); Gers, Schmidhuber & Cummins (2000) for the forget gate.
 """
 from __future__ import annotations
@@ -13,55 +14,67 @@ from __future__ import annotations
 import numpy as np
 
 from rnnkit.core.activations import dsigmoid, dtanh, sigmoid
-from rnnkit.core.cells._common import hidden_projection, project, project_backward
+from rnnkit.core.cells._common import (acts_buffer, blocks, carry_grad, hidden_projection,
+                                       keyed_like, project)
 
-GATES = 4
+GATES = 4  # rows of W_ih per hidden unit
+CARRY = ("h", "c")  # the arrays carried from step to step, each (B, H)
+ACTS = 5  # one step's activations: i, f, g, o, tanh(c_t)
+OPTIONS = ()  # no settings
+GH_APART = False  # the gates see gx + gh: b_hh folds into gx, and d(gh) = d(gx)
 
 
-def recur(gx, h_prev, c_prev, w_hh, b_hh=None):
-    """One step given gx = x_t W_ih^T + b_ih (B, 4H). Returns (h, c, cache)."""
+def recur(gx, carry, w_hh, b_hh, acts):
+    """One step given gx = x_t W_ih^T + b_ih (B, 4H); writes [i, f, g, o, tanh(c_t)] into
+    acts (B, 5H). Returns the new carry (h, c)."""
+    h_prev, c_prev = carry
     H = h_prev.shape[-1]
-    acts = gx + hidden_projection(h_prev, w_hh, b_hh)  # (B, 4H) pre-activations
-    sigmoid(acts[:, : 2 * H], out=acts[:, : 2 * H])  # i, f
-    np.tanh(acts[:, 2 * H : 3 * H], out=acts[:, 2 * H : 3 * H])  # g
-    sigmoid(acts[:, 3 * H :], out=acts[:, 3 * H :])  # o
-    i, f, g, o = acts[:, :H], acts[:, H : 2 * H], acts[:, 2 * H : 3 * H], acts[:, 3 * H :]
+    a = acts[:, : 4 * H]  # (B, 4H) the pre-activations, turned into gates in place
+    np.add(gx, hidden_projection(h_prev, w_hh, b_hh), out=a)
+    sigmoid(a[:, : 2 * H], out=a[:, : 2 * H])  # i, f
+    np.tanh(a[:, 2 * H : 3 * H], out=a[:, 2 * H : 3 * H])  # g
+    sigmoid(a[:, 3 * H :], out=a[:, 3 * H :])  # o
+    i, f, g, o, tc = blocks(acts, ACTS)  # (B, H) views
     c = f * c_prev + i * g  # (B, H)
-    tc = np.tanh(c)  # (B, H)
-    h = o * tc
-    return h, c, (h_prev, c_prev, acts, tc)
+    np.tanh(c, out=tc)
+    return o * tc, c
 
 
-def recur_backward(dh, dc, cache, w_hh):
-    """Backward of :func:`recur`. ``dc`` is the gradient arriving at c_t from later steps.
+def recur_backward(dcarry, carry_prev, carry, acts, w_hh):
+    """Backward of :func:`recur`; dcarry (dh, dc) is the whole gradient reaching the new carry.
 
-    Returns (dgx, dgh, dh_prev, dc_prev); dgx and dgh are equal for the LSTM.
+    Returns (dgx, dgh, dcarry_prev): the gradients of gx and of h_{t-1} W_hh^T + b_hh (the
+    same array here), and (dh_prev, dc_prev).
     """
-    h_prev, c_prev, acts, tc = cache
-    H = h_prev.shape[-1]
-    i, f, g, o = acts[:, :H], acts[:, H : 2 * H], acts[:, 2 * H : 3 * H], acts[:, 3 * H :]
+    (dh, dc), (_, c_prev) = dcarry, carry_prev
+    H = c_prev.shape[-1]
+    i, f, g, o, tc = blocks(acts, ACTS)  # (B, H) views
     dc = dc + dh * o * dtanh(tc)  # backprop through h = o * tanh(c)
-    da = np.empty_like(acts)  # (B, 4H)
+    da = np.empty((dh.shape[0], GATES * H), dh.dtype)  # (B, 4H) gradient of the pre-activations
     da[:, :H] = dc * g * dsigmoid(i)  # backprop through c = f c_prev + i g, then sigmoid
     da[:, H : 2 * H] = dc * c_prev * dsigmoid(f)
     da[:, 2 * H : 3 * H] = dc * i * dtanh(g)
-    da[:, 3 * H :] = dh * tc * dsigmoid(o)
-    dh_prev = da @ w_hh  # backprop through h_{t-1} W_hh^T
-    dc_prev = dc * f
-    return da, da, dh_prev, dc_prev
+    da[:, 3 * H :] = dh * tc * dsigmoid(o)  # backprop through h = o tanh(c), then sigmoid
+    return da, da, (da @ w_hh, dc * f)  # backprop through h_{t-1} W_hh^T and f * c_{t-1}
 
 
-def cell(params, x, h_prev, c_prev):
-    """Full step with ``torch.nn.LSTMCell`` parameters. Returns (h, c, cache)."""
-    h, c, rcache = recur(project(params, x), h_prev, c_prev, params["weight_hh"],
-                         params.get("bias_hh"))
-    return h, c, (x, rcache)
+def step(params, x_t, carry):
+    """One step with ``torch.nn.LSTMCell`` parameters. Returns (carry, h_t, cache)."""
+    gx = project(params, x_t)  # (B, 4H)
+    acts = acts_buffer(gx, ACTS, GATES)  # (B, 5H)
+    new = recur(gx, carry, params["weight_hh"], params.get("bias_hh"), acts)
+    return new, new[0], (x_t, carry, new, acts)
 
 
-def cell_backward(params, dh, dc, cache):
-    """Backward of :func:`cell`. Returns (dx, dh_prev, dc_prev, grads)."""
-    x, rcache = cache
-    dgx, dgh, dh_prev, dc_prev = recur_backward(dh, dc, rcache, params["weight_hh"])
-    grads: dict[str, np.ndarray] = {}
-    dx = project_backward(params, x, rcache[0], dgx, dgh, grads)
-    return dx, dh_prev, dc_prev, grads
+def step_backward(params, dh_t, dcarry, cache):
+    """Backward of :func:`step`. Returns (dx_t, dcarry_prev, grads), grads keyed like params."""
+    x_t, carry_prev, carry, acts = cache
+    dcarry = carry_grad(dh_t, dcarry, carry)
+    da, _, dcarry_prev = recur_backward(dcarry, carry_prev, carry, acts, params["weight_hh"])
+    dW_ih = da.T @ x_t  # (4H, I) backprop through x_t W_ih^T
+    dW_hh = da.T @ carry_prev[0]  # (4H, H) backprop through h_{t-1} W_hh^T
+    db_ih = da.sum(axis=0)  # (4H,) backprop through the broadcast of b_ih over the batch
+    db_hh = db_ih.copy()  # b_hh adds where b_ih does
+    dx_t = da @ params["weight_ih"]  # (B, I)
+    return dx_t, dcarry_prev, keyed_like(params, weight_ih=dW_ih, weight_hh=dW_hh,
+                                         bias_ih=db_ih, bias_hh=db_hh)

@@ -2,46 +2,60 @@
 
     h_t = f(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh),   f in {tanh, relu, sigmoid}
 
-Shapes: x_t (B, I), h (B, H), W_ih (H, I), W_hh (H, H), biases (H,).
+Shapes: x_t (B, I), h (B, H), W_ih (H, I), W_hh (H, H), biases (H,). The carry is (h,); a step
+keeps no activations (its backward needs only h_t, the derivatives are written in f's output).
 Reference: Elman, "Finding structure in time", Cognitive Science 14 (1990).
 """
 from __future__ import annotations
 
-import numpy as np
-
 from rnnkit.core.activations import get_activation
-from rnnkit.core.cells._common import hidden_projection, project, project_backward
+from rnnkit.core.cells._common import (acts_buffer, carry_grad, hidden_projection, keyed_like,
+                                       project)
 
 GATES = 1  # rows of W_ih per hidden unit
+CARRY = ("h",)  # the arrays carried from step to step, each (B, H)
+ACTS = 0  # H-wide columns of one step's activation buffer
+OPTIONS = ("nonlinearity",)  # the cell's settings, passed as keywords
+GH_APART = False  # the gates see gx + gh: b_hh folds into gx, and d(gh) = d(gx)
 
 
-def recur(gx, h_prev, w_hh, b_hh=None, nonlinearity="tanh"):
-    """One step given gx = x_t W_ih^T + b_ih (B, H). Returns (h, cache)."""
+def recur(gx, carry, w_hh, b_hh, acts, nonlinearity="tanh"):
+    """One step given gx = x_t W_ih^T + b_ih (B, H); acts (B, 0). Returns the new carry (h,)."""
+    (h_prev,) = carry
     f, _ = get_activation(nonlinearity)
-    h = f(gx + hidden_projection(h_prev, w_hh, b_hh))  # (B, H)
-    return h, (h_prev, h)
+    return (f(gx + hidden_projection(h_prev, w_hh, b_hh)),)  # (B, H)
 
 
-def recur_backward(dh, cache, w_hh, nonlinearity="tanh"):
-    """Backward of :func:`recur`. Returns (dgx, dgh, dh_prev); here dgx and dgh are equal."""
-    h_prev, h = cache
+def recur_backward(dcarry, carry_prev, carry, acts, w_hh, nonlinearity="tanh"):
+    """Backward of :func:`recur`; dcarry (dh,) is the whole gradient reaching the new carry.
+
+    Returns (dgx, dgh, dcarry_prev): the gradients of gx and of h_{t-1} W_hh^T + b_hh (the
+    same array here), and (dh_prev,).
+    """
+    (dh,), (h,) = dcarry, carry
     _, df = get_activation(nonlinearity)
     da = dh * df(h)  # backprop through the nonlinearity, (B, H)
-    dh_prev = da @ w_hh  # backprop through h_{t-1} W_hh^T
-    return da, da, dh_prev
+    return da, da, (da @ w_hh,)  # backprop through h_{t-1} W_hh^T
 
 
-def cell(params, x, h_prev, nonlinearity="tanh"):
-    """Full step with ``torch.nn.RNNCell`` parameters. Returns (h, cache)."""
-    h, rcache = recur(project(params, x), h_prev, params["weight_hh"], params.get("bias_hh"),
-                      nonlinearity)
-    return h, (x, rcache)
+def step(params, x_t, carry, nonlinearity="tanh"):
+    """One step with ``torch.nn.RNNCell`` parameters. Returns (carry, h_t, cache)."""
+    gx = project(params, x_t)  # (B, H)
+    acts = acts_buffer(gx, ACTS, GATES)  # (B, 0)
+    new = recur(gx, carry, params["weight_hh"], params.get("bias_hh"), acts, nonlinearity)
+    return new, new[0], (x_t, carry, new, acts)
 
 
-def cell_backward(params, dh, cache, nonlinearity="tanh"):
-    """Backward of :func:`cell`. Returns (dx, dh_prev, grads) with grads keyed like params."""
-    x, rcache = cache
-    dgx, dgh, dh_prev = recur_backward(dh, rcache, params["weight_hh"], nonlinearity)
-    grads: dict[str, np.ndarray] = {}
-    dx = project_backward(params, x, rcache[0], dgx, dgh, grads)
-    return dx, dh_prev, grads
+def step_backward(params, dh_t, dcarry, cache, nonlinearity="tanh"):
+    """Backward of :func:`step`. Returns (dx_t, dcarry_prev, grads), grads keyed like params."""
+    x_t, carry_prev, carry, acts = cache
+    dcarry = carry_grad(dh_t, dcarry, carry)
+    da, _, dcarry_prev = recur_backward(dcarry, carry_prev, carry, acts, params["weight_hh"],
+                                        nonlinearity)
+    dW_ih = da.T @ x_t  # (H, I) backprop through x_t W_ih^T
+    dW_hh = da.T @ carry_prev[0]  # (H, H) backprop through h_{t-1} W_hh^T
+    db_ih = da.sum(axis=0)  # (H,) backprop through the broadcast of b_ih over the batch
+    db_hh = db_ih.copy()  # b_hh adds where b_ih does
+    dx_t = da @ params["weight_ih"]  # (B, I)
+    return dx_t, dcarry_prev, keyed_like(params, weight_ih=dW_ih, weight_hh=dW_hh,
+                                         bias_ih=db_ih, bias_hh=db_hh)
