@@ -8,7 +8,7 @@ from rnnkit.errors import TrainingError
 from rnnkit.nn.models import SequenceModel
 from rnnkit.train.batches import ArrayData, StreamData
 from rnnkit.train.callbacks import Callback, EarlyStopping, ModelCheckpoint
-from rnnkit.train.tasks import TBPTTTask
+from rnnkit.train.tasks import SupervisedTask, TBPTTTask
 from rnnkit.train.trainer import Trainer
 
 
@@ -124,6 +124,34 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
                    rnnkit.MSELoss(), rnnkit.SGD(model, lr=0.01))
     good.restore(ckpt)
     assert good.epoch == 2  # the file holds the end of epoch 2, the last good one
+
+
+class InfGradientAfter(SupervisedTask):
+    """A task whose backward overflows after ``n`` calls (the loss itself stays finite), as
+    a float32 BPTT can."""
+
+    def __init__(self, loss_fn, n):
+        super().__init__(loss_fn)
+        self.calls, self.n = 0, n
+
+    def backward(self, model):
+        super().backward(model)
+        self.calls += 1
+        if self.calls > self.n:
+            self.weights_before = model.state_dict()
+            next(iter(model.grads.values()))[...] = np.inf
+
+
+def test_inf_gradient_stops_before_the_weights_take_it():
+    model = SequenceModel("gru", input_size=1, hidden_size=4, output_size=1, seed=0)
+    x, y = sine_windows(n=32)
+    loss = rnnkit.MSELoss()
+    trainer = Trainer(model, loss, rnnkit.Adam(model, lr=0.01), progress=False,
+                      task=InfGradientAfter(loss, 3))
+    with pytest.raises(TrainingError, match="gradient norm became (inf|nan) at epoch 2, step 4"):
+        trainer.fit((x, y), epochs=5, batch_size=16, verbose=False)
+    before = trainer.task.weights_before
+    assert all(np.array_equal(model.params[k], v) for k, v in before.items())  # not updated
 
 
 def test_time_limit_stops_cleanly():

@@ -17,6 +17,7 @@ stopping. Only rank 0 writes files (``rnnkit.cli.common.is_main_process``).
 """
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -116,15 +117,18 @@ class TorchEngine:
         self._loss = loss if train else None
         return float(loss.detach()), out.detach().cpu().numpy(), carry
 
-    def update(self) -> None:
+    def update(self) -> float:
         self.optimizer.zero_grad()
         self._loss.backward()
         self._loss = None
-        if self.clip_norm is not None:
-            self.torch.nn.utils.clip_grad_norm_(self.ddp.parameters(), self.clip_norm)
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.settings.lr  # set by the Trainer's schedule, if any
-        self.optimizer.step()
+        params = list(self.ddp.parameters())
+        max_norm = self.clip_norm if self.clip_norm is not None else float("inf")
+        norm = float(self.torch.nn.utils.clip_grad_norm_(params, max_norm))
+        if math.isfinite(norm):  # a NaN or inf gradient must never reach the weights
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.settings.lr  # set by the Trainer's schedule, if any
+            self.optimizer.step()
+        return norm
 
     def shard(self, batch, train: bool):
         """In training, this process's rows of the global batch (every process must take part

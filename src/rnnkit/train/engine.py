@@ -6,7 +6,8 @@ owns one step. Any object with these methods can drive the same loop:
 
     forward(batch, carry, train) -> (loss: float, out: ndarray, carry)
         the task's forward pass; in training mode it keeps what update() needs
-    update() -> None                backward, gradient clipping and the optimizer step
+    update() -> float               backward, gradient clipping and the optimizer step, unless
+                                    the gradient is not finite; returns the gradient norm
     shard(batch, train) -> batch    this process's part of a batch (all of it on one process)
     any_process(flag) -> bool       True if flag is true in any process (one process: flag)
     state_dict() / load_state_dict(state)   the weights, for keeping the best epoch
@@ -17,8 +18,10 @@ under DistributedDataParallel.
 """
 from __future__ import annotations
 
+import math
+
 from rnnkit.nn.module import no_grad
-from rnnkit.train.optim import clip_grad_norm
+from rnnkit.train.optim import clip_grad_norm, grad_norm
 
 
 class NumpyEngine:
@@ -35,11 +38,13 @@ class NumpyEngine:
         self.model.zero_grad()
         return self.task.forward(self.model, batch, carry)
 
-    def update(self) -> None:
+    def update(self) -> float:
         self.task.backward(self.model)
-        if self.clip_norm is not None:
-            clip_grad_norm(self.model.grads, self.clip_norm)
-        self.optimizer.step()
+        norm = clip_grad_norm(self.model.grads, self.clip_norm) if self.clip_norm is not None \
+            else grad_norm(self.model.grads)
+        if math.isfinite(norm):  # a NaN or inf gradient must never reach the weights
+            self.optimizer.step()
+        return norm
 
     def shard(self, batch, train: bool):
         return batch

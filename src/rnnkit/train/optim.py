@@ -265,6 +265,12 @@ def _grad_arrays(grads):
     return list(grads.values()) if isinstance(grads, Mapping) else list(grads)
 
 
+def grad_norm(grads) -> float:
+    """The global L2 norm ``sqrt(sum_i |g_i|^2)`` of a module's, a dict's or a list's
+    gradients (inf or NaN when any entry is)."""
+    return math.sqrt(sum(float(np.vdot(g, g)) for g in _grad_arrays(grads)))
+
+
 def clip_grad_norm(grads, max_norm: float, eps: float = 1e-6) -> float:
     """Scale all gradients IN PLACE so their global L2 norm is at most ``max_norm``.
 
@@ -273,10 +279,9 @@ def clip_grad_norm(grads, max_norm: float, eps: float = 1e-6) -> float:
     Returns n, the norm before clipping.
     """
     max_norm = check_number(max_norm, "max_norm", low=0)
-    arrays = _grad_arrays(grads)
-    total = math.sqrt(sum(float(np.vdot(g, g)) for g in arrays))
+    total = grad_norm(grads)
     scale = min(1.0, max_norm / (total + eps))
-    for g in arrays:
+    for g in _grad_arrays(grads):
         g *= scale
     return total
 

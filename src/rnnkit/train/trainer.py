@@ -75,7 +75,13 @@ class Trainer:
                     f"{self.epoch + 1}, step {self.step + 1}; training stopped (try a lower "
                     "learning rate or clip_norm); checkpoints already written are kept")
             if train:
-                self.engine.update()
+                norm = self.engine.update()
+                if self.engine.any_process(not math.isfinite(norm)):
+                    bar.close()
+                    raise TrainingError(
+                        f"the gradient norm became {norm} at epoch {self.epoch + 1}, step "
+                        f"{self.step + 1}; training stopped before the weights took it (try a "
+                        "lower learning rate or clip_norm); checkpoints already written are kept")
                 self.step += 1
                 if self._schedule_interval() == "step":
                     self.schedule.step()
