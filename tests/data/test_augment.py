@@ -25,8 +25,11 @@ def test_padding_stays_zero_and_seed_repeats():
 def test_each_transform():
     x, lengths = batch()
     rng = np.random.default_rng(2)
-    noise = jitter(x, lengths, rng, sigma=0.5) - x
-    assert 0.4 < noise[0].std() < 0.6
+    noise = jitter(x, lengths, rng, sigma=0.5) - x  # relative to each series' own spread
+    assert 0.4 < noise[0].std() / x[0].std() < 0.6
+    quiet = x.copy()
+    quiet[0] *= 1e-3  # a quiet series gets quiet noise and keeps its shape
+    assert 0.4 < (jitter(quiet, lengths, rng, sigma=0.5) - quiet)[0].std() / quiet[0].std() < 0.6
     s = scaling(x, lengths, rng, sigma=0.2)[0, :, 0] / x[0, :, 0]
     np.testing.assert_allclose(s, s[0], rtol=1e-5)  # one factor per series and channel
     ramp = np.arange(10, dtype=np.float64)[None, :, None]  # a line stays a line

@@ -107,9 +107,8 @@ def add_arguments(parser) -> None:
                    help="series: steps per patch before the recurrence (default: about "
                         "length / 32)")
     g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
-                   help="series: jitter, scaling and window slicing of training batches "
-                        "(default yes)")
-    add_common_arguments(parser, epochs=None, hidden=64, cell="gru", lr=3e-3, batch_size=None,
+                   help="series: jitter and scaling of training batches (default yes)")
+    add_common_arguments(parser, epochs=None, hidden=128, cell="gru", lr=3e-3, batch_size=None,
                          bidirectional=True, embedding_dim=32)
 
 

@@ -10,7 +10,7 @@ Rules (measured on the development suite of ``benchmarks/classify``):
   - a bidirectional GRU read out by the mean and max of its outputs over the valid steps;
   - AdamW, linear warm-up then cosine decay over a fixed number of updates, no early stopping
     (a validation part of a few examples decides nothing: the training loss is reported);
-  - jitter, scaling and window slicing of every training batch;
+  - jitter (relative to each series' own spread) and scaling of every training batch;
   - an ensemble of several members (seeds) while the data are small.
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ TARGET_STEPS = 32  # recurrent steps after patching
 class ClassifierSettings:
     """How one classifier is built and trained; ``reasons`` says why, for the log."""
     cell: str = "gru"
-    hidden: int = 64
+    hidden: int = 128
     layers: int = 1
     bidirectional: bool = True
     patch_size: int = 1
