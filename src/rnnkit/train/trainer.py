@@ -50,6 +50,16 @@ class Trainer:
         self.history: dict[str, list] = {}
         self.stop_training, self.stop_reason = False, None
 
+    def _guard(self, what: str, value: float, bar) -> None:
+        """The NaN guard: stop with a TrainingError when ``value`` is not finite in any
+        process (an engine never applies a non-finite gradient)."""
+        if self.engine.any_process(not math.isfinite(value)):
+            bar.close()
+            raise TrainingError(
+                f"{what} became {value} at epoch {self.epoch + 1}, step {self.step + 1}; "
+                "training stopped (try a lower learning rate or clip_norm); the weights are "
+                "those of the last good step, and checkpoints already written are kept")
+
     def _schedule_interval(self):
         """When the schedule steps: "epoch" (the default), "step" (after each update), None."""
         return None if self.schedule is None else getattr(self.schedule, "interval", "epoch")
@@ -68,20 +78,9 @@ class Trainer:
         for batch in data.batches(batch_size, rng):
             batch = self.engine.shard(batch, train)
             loss, out, carry = self.engine.forward(batch, carry, train)
-            if self.engine.any_process(not math.isfinite(loss)):
-                bar.close()
-                raise TrainingError(
-                    f"the {'training' if train else 'validation'} loss became {loss} at epoch "
-                    f"{self.epoch + 1}, step {self.step + 1}; training stopped (try a lower "
-                    "learning rate or clip_norm); checkpoints already written are kept")
+            self._guard(f"the {'training' if train else 'validation'} loss", loss, bar)
             if train:
-                norm = self.engine.update()
-                if self.engine.any_process(not math.isfinite(norm)):
-                    bar.close()
-                    raise TrainingError(
-                        f"the gradient norm became {norm} at epoch {self.epoch + 1}, step "
-                        f"{self.step + 1}; training stopped before the weights took it (try a "
-                        "lower learning rate or clip_norm); checkpoints already written are kept")
+                self._guard("the gradient norm", self.engine.update(), bar)
                 self.step += 1
                 if self._schedule_interval() == "step":
                     self.schedule.step()
