@@ -122,3 +122,11 @@ def test_the_checker_sees_lazy_and_relative_imports(tmp_path):
     (pkg / "a.py").write_text("def f():\n    from ..cli import main\n    from . import b\n")
     known = {"rnnkit", "rnnkit.core", "rnnkit.core.a", "rnnkit.core.b", "rnnkit.cli"}
     assert imports_of("rnnkit.core.a", pkg / "a.py", known) == {"rnnkit.cli", "rnnkit.core.b"}
+
+
+def test_tests_mirror_the_subpackages():
+    tests = Path(__file__).resolve().parent
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
+    subpackages = {p.name for p in (SRC / "rnnkit").iterdir() if (p / "__init__.py").is_file()}
+    assert folders - {"data"} <= subpackages, folders - subpackages  # tests/data: also fixtures
+    assert all(list((tests / name).glob("test_*.py")) for name in folders & subpackages)
