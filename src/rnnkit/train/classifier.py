@@ -72,18 +72,20 @@ def choose_settings(n: int, steps: int, channels: int, classes: int, *, text: bo
     s.batch_size = int(min(32, max(4, n // 4)))
     s.updates = 1000
     s.members = 5 if n * steps <= 200_000 else 3 if n * steps <= 2_000_000 else 1
+    given = {key for key, value in overrides.items() if value is not None}
+    for key in given:
+        setattr(s, key, overrides[key])
+    mark = {key: " (as given)" if key in given else "" for key in ("patch_size", "batch_size",
+                                                                  "updates", "members")}
     s.reasons = [
-        f"patches of {s.patch_size} steps: {steps} steps become "
+        f"patches of {s.patch_size} steps{mark['patch_size']}: {steps} steps become "
         f"{-(-steps // s.patch_size)} recurrent steps",
-        f"batches of {s.batch_size} ({n} training examples), {s.updates} updates with warm-up "
-        "and cosine decay",
-        f"an ensemble of {s.members} networks" + (" (small data: averaging removes most of the "
-                                                    "seed-to-seed spread)" if s.members > 1
-                                                    else ""),
+        f"batches of {s.batch_size}{mark['batch_size']} ({n} training examples), "
+        f"{s.updates} updates{mark['updates']} with warm-up and cosine decay",
+        f"{s.members} network(s){mark['members']}" + (
+            ", their probabilities averaged (averaging removes most of the seed-to-seed spread)"
+            if s.members > 1 else ""),
     ]
-    for key, value in overrides.items():
-        if value is not None:
-            setattr(s, key, value)
     return s
 
 

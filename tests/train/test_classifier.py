@@ -1,0 +1,41 @@
+"""The classifier recipe: settings that follow from the data's shape, and a fit that learns."""
+import numpy as np
+
+from rnnkit.nn import Ensemble, SequenceModel
+from rnnkit.train.classifier import choose_settings, fit_classifier, predict_logits
+
+
+def test_settings_follow_the_shape_and_options_win():
+    s = choose_settings(n=36, steps=251, channels=1, classes=3)
+    assert (s.patch_size, s.batch_size, s.members) == (8, 9, 5) and s.augment
+    assert choose_settings(270, 29, 12, 9).patch_size == 1  # short series: no patches
+    assert choose_settings(100, 1460, 1, 10).patch_size == 46  # about 32 recurrent steps
+    assert choose_settings(5000, 500, 1, 2).members == 1  # large data: one network
+    assert choose_settings(2000, 5, 1, 2).batch_size == 32
+    text = choose_settings(100, 80, 1, 2, text=True)
+    assert text.patch_size == 1 and not text.augment  # token ids take neither
+    given = choose_settings(36, 251, 1, 3, members=2, patch_size=None)
+    assert given.members == 2 and given.patch_size == 8 and "(as given)" in given.reasons[2]
+
+
+def test_fit_classifier_learns_and_reports(capsys):
+    rng = np.random.default_rng(0)
+    n, T = 24, 40
+    y = np.arange(n) % 2
+    x = rng.normal(0, 0.3, (n, T, 1)).astype(np.float32)
+    x[:, :, 0] += np.where(y[:, None] == 1, 1.0, -1.0) * np.linspace(-1, 1, T)  # up or down
+    lengths = np.full(n, T)
+    s = choose_settings(n, T, 1, 2, hidden=8, updates=60, members=2)
+    model, report = fit_classifier(x, y, lengths, s, 2, seed=0, log=print)
+    assert isinstance(model, Ensemble) and len(report["members"]) == 2
+    assert report["train_accuracy"] == 1.0
+    assert np.mean(predict_logits(model, x, lengths).argmax(-1) == y) == 1.0
+    assert all(m["updates"] == 60 for m in report["members"])  # 15 epochs of 4 batches of 6
+    assert "schedule complete" in report["stop_reason"]
+    assert "network 2/2" in capsys.readouterr().out
+    again, _ = fit_classifier(x, y, lengths, s, 2, seed=0, log=None)
+    for k, v in model.params.items():
+        np.testing.assert_array_equal(again.params[k], v)  # the same seed, the same networks
+    single, _ = fit_classifier(x, y, lengths, choose_settings(n, T, 1, 2, hidden=8,
+                                                              updates=10, members=1), 2)
+    assert isinstance(single, SequenceModel)
