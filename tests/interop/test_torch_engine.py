@@ -134,3 +134,22 @@ def test_engine_torch_without_torch_is_a_one_line_error(monkeypatch, tmp_path, c
     code = main(["forecast", "--engine", "torch", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2 and "pip install 'rnnkit[torch]'" in err and not (tmp_path / "o").exists()
+
+
+def test_checkpoints_of_a_torch_engine_run_hold_its_current_weights(tmp_path):
+    import rnnkit
+    from rnnkit.interop.torch_engine import TorchEngine
+    from rnnkit.train.tasks import SupervisedTask
+
+    model = rnnkit.SequenceModel("gru", input_size=1, hidden_size=4, output_size=1, seed=0)
+    loss = rnnkit.MSELoss()
+    opt = rnnkit.Adam(model, lr=1e-2)
+    engine = TorchEngine(model, loss, SupervisedTask(loss), optimizer=opt, seed=0)
+    ckpt = tmp_path / "run.safetensors"
+    trainer = rnnkit.Trainer(model, loss, opt, engine=engine, progress=False,
+                             callbacks=[rnnkit.ModelCheckpoint(ckpt)])
+    x = np.random.default_rng(0).standard_normal((16, 5, 1)).astype(np.float32)
+    trainer.fit((x, x[:, -1]), epochs=2, batch_size=8, verbose=False)
+    saved = rnnkit.load(ckpt)
+    for k, v in engine.state_dict().items():
+        np.testing.assert_array_equal(saved.params[k], v)

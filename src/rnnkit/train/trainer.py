@@ -146,7 +146,10 @@ class Trainer:
 
     # --- checkpoints ----------------------------------------------------------------------
     def save_checkpoint(self, path) -> None:
-        """Everything needed to continue this run exactly: see :meth:`restore`."""
+        """Everything needed to continue this run exactly: see :meth:`restore`. With another
+        engine than NumPy's, the weights are first copied back into the model (``finish``);
+        that engine's own optimizer buffers are not in the file."""
+        self.engine.finish()  # the model holds the engine's current weights
         arrays: dict = {}
         for i, cb in enumerate(self.callbacks):
             arrays.update({f"cb{i}/{k}": v for k, v in cb.state_arrays().items()})
