@@ -6,7 +6,6 @@ Each keeps its own state in ``state_dict()`` so a resumed run continues exactly.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from rnnkit.train.improvement import check_mode, improved, worst
 
@@ -104,8 +103,3 @@ class ModelCheckpoint(Callback):
 
     def load_state_dict(self, state, arrays):
         self.best = state["best"]
-
-
-def finite_or_none(value):
-    """JSON-friendly number: NaN and inf become None."""
-    return float(value) if value is not None and np.isfinite(value) else None
