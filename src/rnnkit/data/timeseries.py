@@ -14,6 +14,7 @@ null hypothesis of stationarity against the alternative of a unit root".
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -133,20 +134,89 @@ def choose_transform(x_train) -> tuple[str, str]:
     return kind, f"KPSS {stat:.3f} > {KPSS_CRITICAL_5}: trending level; {why}{kind}"
 
 
-def estimate_period(z, max_lag: int) -> int:
-    """The lag in 2..max_lag with the largest autocorrelation of z that is a local peak and
-    above max(0.3, 3/sqrt(n)); 1 (no season) if none is."""
-    z = np.asarray(z, dtype=np.float64)
-    z = z - z.mean()
+PERIOD_MARGIN = 0.1  # a shorter peak lag this close to the best peak's autocorrelation wins
+SURE_MARGIN = 0.2  # a period is sure when its autocorrelation beats the threshold by this
+NO_SEASON = "period 1 (no season) assumed — set --period if you know it"
+
+
+@dataclass(frozen=True)
+class PeriodEstimate:
+    """A seasonal period read from the autocorrelation, and how sure it is.
+
+    ``strength`` is the autocorrelation r at ``period`` (for period 1: the largest one at
+    lags 2..max_lag, NaN when there was nothing to measure), ``threshold`` the level a peak
+    had to pass, ``sure`` whether r passed it by :data:`SURE_MARGIN`, ``reason`` one line
+    saying all this, e.g. "estimated 12 from the autocorrelation of the training part
+    (r=0.74 at lag 12, threshold 0.30): confident".
+    """
+    period: int
+    strength: float
+    threshold: float
+    sure: bool
+    reason: str
+
+
+def _autocorrelation(z: np.ndarray, max_lag: int) -> np.ndarray:
+    """r_k = sum_t z_t z_{t+k} / sum_t z_t^2 for k = 0..max_lag+1, z centred; (max_lag+2,)."""
     denom = z @ z
-    max_lag = min(max_lag, len(z) // 2)
-    if denom <= 0 or max_lag < 3:
-        return 1
-    acf = np.array([z[k:] @ z[:-k] / denom if k else 1.0 for k in range(max_lag + 2)])
-    threshold = max(0.3, 3 / math.sqrt(len(z)))
-    peaks = [k for k in range(2, max_lag + 1)
-             if acf[k] > threshold and acf[k] >= acf[k - 1] and acf[k] >= acf[k + 1]]
-    return max(peaks, key=lambda k: acf[k]) if peaks else 1
+    return np.array([z[k:] @ z[:-k] / denom if k else 1.0 for k in range(max_lag + 2)])
+
+
+def _repeats_up_to(k: int, best: int, maxima: list[int]) -> bool:
+    """The best peak is the season k seen again: best is j*k (j >= 2) and the
+    autocorrelation has a positive local maximum at every multiple of k before it, within
+    one lag for k >= 6, where real cycles drift. (A single cycle of length best has troughs
+    or zeros at its divisors; a 12-cycle plus a 48-cycle of the same amplitude has r = 0 at
+    24, of a smaller amplitude r > 0.)"""
+    j = round(best / k)
+    tol = 1 if k >= 6 else 0
+    if j < 2 or abs(best - j * k) > tol:
+        return False
+    return all(any(abs(m - i * k) <= tol for m in maxima) for i in range(2, j))
+
+
+def find_period(z, max_lag: int, of: str = "the series") -> PeriodEstimate:
+    """The seasonal period of z (N,) (a stationary, e.g. transformed, series) with how sure.
+
+    A peak is a lag k in 2..min(max_lag, N/2) whose autocorrelation r_k is a local maximum
+    above the threshold max(0.3, 3/sqrt(N)). The period is the smallest peak lag k whose
+    r_k is within :data:`PERIOD_MARGIN` of the best peak's, or of which the best peak is a
+    multiple with positive local maxima at every multiple on the way (monthly data with a 12-month
+    season and a stronger 48-month cycle get 12, not 48). Without a peak: period 1, not sure. ``of`` names
+    z in the reason ("the training part").
+    """
+    z = np.asarray(z, dtype=np.float64)
+    z = z - z.mean() if len(z) else z
+    n = len(z)
+    threshold = max(0.3, 3 / math.sqrt(n)) if n else 0.3
+    max_lag = min(max_lag, n // 2)
+    if n == 0 or z @ z <= 0 or max_lag < 3:
+        return PeriodEstimate(1, math.nan, threshold, False,
+                              f"{of} is too short or constant to show a season; {NO_SEASON}")
+    acf = _autocorrelation(z, max_lag)  # (max_lag+2,)
+    maxima = [k for k in range(2, max_lag + 1)
+              if acf[k] > 0 and acf[k - 1] <= acf[k] >= acf[k + 1]]
+    peaks = [k for k in maxima if acf[k] > threshold]
+    if not peaks:
+        top = float(acf[2:max_lag + 1].max())
+        return PeriodEstimate(1, top, threshold, False,
+                              f"no seasonal peak above the threshold {threshold:.2f} in the "
+                              f"autocorrelation of {of} (largest r={top:.2f}); {NO_SEASON}")
+    best = max(peaks, key=lambda k: acf[k])
+    period = min(k for k in peaks
+                 if acf[k] >= acf[best] - PERIOD_MARGIN or _repeats_up_to(k, best, maxima))
+    r = float(acf[period])
+    sure = r >= threshold + SURE_MARGIN
+    also = "" if period == best else f"; lag {best} has r={acf[best]:.2f}"
+    verdict = "confident" if sure else "weak — set --period if you know it"
+    return PeriodEstimate(period, r, threshold, sure,
+                          f"estimated {period} from the autocorrelation of {of} (r={r:.2f} at "
+                          f"lag {period}, threshold {threshold:.2f}{also}): {verdict}")
+
+
+def estimate_period(z, max_lag: int) -> int:
+    """The period of :func:`find_period` alone (1: no season)."""
+    return find_period(z, max_lag).period
 
 
 # --- origins, baselines, errors ------------------------------------------------------------
