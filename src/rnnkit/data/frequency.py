@@ -327,7 +327,8 @@ def future_dates(dates, frequency: Frequency, horizon: int) -> np.ndarray:
 def format_dates(dates, frequency: Frequency | None = None) -> list[str]:
     """Labels for dates (N,) that :func:`parse_dates` reads back: "1949" for yearly dates on
     January 1, "1990Q2" for quarterly ones on quarter starts, "1949-01" for other month-based
-    dates on the 1st, "2020-01-31" for dates at midnight, else "2020-01-31 13:00"."""
+    dates on the 1st, "2020-01-31" when all are at midnight, else "2020-01-31 13:00" (with
+    seconds when one has them)."""
     d = _seconds(dates)
     months, day, _, clock = _fields(d)
     month = months % 12 + 1
@@ -339,4 +340,5 @@ def format_dates(dates, frequency: Frequency | None = None) -> list[str]:
         if frequency.step % 3 == 0 and (month % 3 == 1).all():
             return [f"{y}Q{(m + 2) // 3}" for y, m in zip(years, month.tolist())]
         return [f"{y}-{m:02d}" for y, m in zip(years, month.tolist())]
-    return [_show(x) for x in d]
+    width = 10 if (clock == 0).all() else 16 if (clock % 60 == 0).all() else 19
+    return [str(x).replace("T", " ")[:width] for x in d]
