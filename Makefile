@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test bench bench-classify clean
+.PHONY: demo test bench bench-classify bench-forecast clean
 
 $(VENV)/.installed-base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,8 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(VENV)/bin/rnnkit bench --out BENCHMARKS.md
 
-# The classification development suite beside its peers (aeon), in a separate environment.
+# The classification and forecasting development suites beside their peers (aeon,
+# statsforecast), in a separate environment.
 .venv-bench/.installed: pyproject.toml
 	$(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/python -m pip install --quiet -e ".[bench]"
@@ -33,6 +34,9 @@ bench: $(VENV)/.installed-test
 
 bench-classify: .venv-bench/.installed
 	.venv-bench/bin/python benchmarks/classify/run.py
+
+bench-forecast: .venv-bench/.installed
+	.venv-bench/bin/python benchmarks/forecast/run.py
 
 clean:
 	rm -rf $(VENV) .venv-bench build src/*.egg-info .pytest_cache
