@@ -68,15 +68,19 @@ def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
         raise UsageError(f"{path}: malformed CSV at line {reader.line_num}: {exc}") from None
 
 
-def _split_header(rows):
+def _split_header(rows, dates: bool = False):
     """(column names, data rows): the first row is a header when a cell of it is not a
-    number while the cell below is (in a one-row file: when any cell is not a number)."""
+    number while the cell below is (in a one-row file: when any cell is not a number); with
+    ``dates``, dates count as numbers do ("month" above "1949-01" is a header)."""
+    def typed(cell):
+        return _number(cell) is not None or (dates and parse_date(cell) is not None)
+
     first = rows[0][1]
     if len(rows) == 1:
-        header = any(_number(c) is None for c in first)
+        header = not all(typed(c) for c in first)
     else:
         below = rows[1][1]
-        header = any(_number(c) is None and j < len(below) and _number(below[j]) is not None
+        header = any(not typed(c) and j < len(below) and typed(below[j])
                      for j, c in enumerate(first))
     if header:
         return first, rows[1:]
@@ -135,12 +139,12 @@ def read_csv_column(path, column: str | None = None,
     return _column_values(path, data, j, names[j]), names[j]
 
 
-def _table(path: Path):
+def _table(path: Path, dates: bool = False):
     """(column names, data rows) of a CSV file with at least one data row."""
     rows = _read_rows(path)
     if not rows:
         raise UsageError(f"{path}: the file is empty")
-    names, data = _split_header(rows)
+    names, data = _split_header(rows, dates)
     if not data:
         raise UsageError(f"{path}: no data rows after the header")
     return names, data
@@ -204,7 +208,7 @@ def read_series_table(path, *, columns: list[str] | None = None, id_column: str 
     if columns is not None and (id_column or value_column):
         raise UsageError(f"{path}: give either columns (wide format) or id_column and "
                          "value_column (long format), not both")
-    names, data = _table(path)
+    names, data = _table(path, dates=True)
     _check_ragged(path, names, data)
     id_name = id_column if id_column is not None else (
         None if columns is not None else _find(names, ID_NAMES))
@@ -221,19 +225,21 @@ def read_series_table(path, *, columns: list[str] | None = None, id_column: str 
 # --- the wide format -------------------------------------------------------------------------
 def _holds_dates(name: str, cells: list[str]) -> bool:
     """The date-column rule of the wide format. A column holds dates when
+      * its name is one of DATE_NAMES (year, date, time, ds, month, ...), a cell of it is a
+        date and most of its cells are not numbers other than years (1949 is a year, 1 or
+        12.5 are a time index), or
       * more than half its cells are dates that are not plain numbers (1949-01, 1990Q1,
         2020-01-31 13:00), or
-      * its name is one of DATE_NAMES (year, date, time, ds, ...) and more than half its cells
-        are years (four-digit integers), or
-      * all its cells are years 1000..3000 rising in steps of 1 (an unnamed year column).
-    A numeric column of values (112, 118, ...) is none of these; the bad cells of a date
-    column are then refused with their row rather than the column being skipped."""
+      * all its cells are years 1000..3000 rising in steps of 1 (a year column by any name).
+    A column of values (112, 118, ...; 1523, 1876, ...) is none of these. The bad cells of a
+    date column are then refused with their row rather than the column being skipped."""
     dates = [c for c in cells if parse_date(c) is not None]
-    years = [int(c) for c in dates if _number(c) is not None]  # four-digit cells
+    numbers = [c for c in cells if _number(c) is not None]
+    years = [int(c) for c in numbers if parse_date(c) is not None]  # four-digit integers
+    if name.lower() in DATE_NAMES:
+        return bool(dates) and 2 * (len(numbers) - len(years)) <= len(cells)
     if 2 * (len(dates) - len(years)) > len(cells):
         return True
-    if name.lower() in DATE_NAMES:
-        return 2 * len(years) > len(cells)
     return (len(years) == len(cells) and 1000 <= years[0] and years[-1] <= 3000
             and years == list(range(years[0], years[0] + len(years))))
 
@@ -279,6 +285,12 @@ def _read_wide(path: Path, names: list[str], data, columns, time_column) -> Seri
     else:
         date_j = next((j for j, n in enumerate(names)
                        if _holds_dates(n, [row[j] for _, row in data])), None)
+    d, frequency = None, None
+    if date_j is not None:
+        d = _column_dates(path, data, date_j, names[date_j])
+        if len(d) > 1:
+            frequency = _frequency(path, d, [line for line, _ in data],
+                                   f"column {names[date_j]!r}")
     if columns is not None:
         if not columns:
             raise UsageError(f"{path}: no columns given")
@@ -288,13 +300,7 @@ def _read_wide(path: Path, names: list[str], data, columns, time_column) -> Seri
     if not value_js:
         raise UsageError(f"{path}: no numeric column (columns: {', '.join(names)})")
     values = [_column_values(path, data, j, names[j]) for j in value_js]
-    dates, frequency = None, None
-    if date_j is not None:
-        d = _column_dates(path, data, date_j, names[date_j])
-        if len(d) > 1:
-            frequency = _frequency(path, d, [line for line, _ in data],
-                                   f"column {names[date_j]!r}")
-        dates = [d.copy() for _ in value_js]
+    dates = None if d is None else [d.copy() for _ in value_js]
     return SeriesTable([names[j] for j in value_js], values, dates, frequency, str(path),
                        "single" if len(value_js) == 1 else "wide")
 
@@ -353,11 +359,11 @@ def _one_series(path: Path, key: str, rows: list[int], lines: np.ndarray, values
 
 def _read_long(path: Path, names: list[str], data, id_name: str, time_name: str | None,
                value_name: str | None) -> SeriesTable:
+    id_j = _column_index(path, names, id_name)
     if value_name is None:
         raise UsageError(f"{path}: the long format (id column {id_name!r}) needs a value "
                          f"column: none is named {', '.join(sorted(VALUE_NAMES))}; available "
                          f"columns: {', '.join(repr(n) for n in names)}")
-    id_j = _column_index(path, names, id_name)
     value_j = _column_index(path, names, value_name)
     lines = np.array([line for line, _ in data])  # (N,) file rows
     groups: dict[str, list[int]] = {}  # id -> positions, in order of first appearance
