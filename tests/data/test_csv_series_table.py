@@ -175,6 +175,9 @@ def test_long_without_dates(tmp_path):
     t = read_series_table(write(tmp_path, "id,time,value\na,3,30\na,1,10\na,2,20\nb,1,5\nb,2,6\n"))
     assert t.dates is None and t.frequency is None  # a numeric time index
     assert [v.tolist() for v in t.values] == [[10, 20, 30], [5, 6]]
+    text = "id,t,value\n" + "".join(f"{k},{i / 10},{i}\n" for k in "ab" for i in range(4))
+    t = read_series_table(write(tmp_path, text), time_column="t")  # steps of 0.1 in floats
+    assert [v.tolist() for v in t.values] == [[0, 1, 2, 3]] * 2
     t = read_series_table(write(tmp_path, "id,value\na,3\nb,1\na,2\nb,0\n"))  # no time: as read
     assert t.names == ["a", "b"] and [v.tolist() for v in t.values] == [[3, 2], [1, 0]]
     assert t.dates is None
@@ -189,7 +192,7 @@ def test_long_without_dates(tmp_path):
      "series 'b' is monthly but series 'a' is monthly on month ends"),
     ("id,date,value\na,2020-01,1\na,2020-02,3\na,2020-04,4\n",
      ("row 4: the dates are not evenly spaced: 2020-04-01 follows 2020-02-01 where a monthly "
-     "step was expected (series 'a')")),
+     "step was expected (series 'a', column 'date')")),
     ("id,time,value\na,1,1\na,2,3\na,4,4\n",
      "row 4: series 'a': the times are not evenly spaced: 4 follows 2 where a step of 1"),
     ("id,time,value\na,1,1\na,2,3\nb,1,4\nb,3,4\n",

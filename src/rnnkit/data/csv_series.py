@@ -161,7 +161,8 @@ DATE_NAMES = TIME_NAMES | {"datetime", "day", "week", "quarter", "hour"}  # neve
 class SeriesTable:
     """Series read from one file. ``values[i]`` (N_i,) float64 is series ``names[i]``;
     ``dates[i]`` (N_i,) datetime64 its dates, or ``dates`` is None when the file has none;
-    ``frequency`` is the dates' common frequency (None without dates); ``layout`` is
+    ``frequency`` is the dates' common frequency (None without dates, or with one date only:
+    a wide file of one row); ``layout`` is
     "single" (one value column), "wide" (several) or "long" (id, time, value rows)."""
     names: list[str]
     values: list[np.ndarray]
@@ -322,7 +323,7 @@ def _check_index_steps(path: Path, t: np.ndarray, lines: list[int], key: str) ->
     steps = np.diff(t)  # (N-1,)
     values, counts = np.unique(steps, return_counts=True)
     step = values[np.argmax(counts)]
-    for i in np.flatnonzero(steps != step) + 1:
+    for i in np.flatnonzero(~np.isclose(steps, step, rtol=1e-9, atol=0)) + 1:  # 0.1 + 0.2
         raise UsageError(f"{path}, row {lines[i]}: series {key!r}: the times are not evenly "
                          f"spaced: {t[i]:g} follows {t[i - 1]:g} where a step of {step:g} was "
                          "expected")
@@ -335,8 +336,15 @@ def _describe(step) -> str:
     return f"spaced by {step:g}"
 
 
+def _same_step(a, b) -> bool:
+    """Two frequencies, or two numeric time steps up to rounding, or both None."""
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9)
+    return a == b
+
+
 def _one_series(path: Path, key: str, rows: list[int], lines: np.ndarray, values: np.ndarray,
-                times: np.ndarray | None):
+                times: np.ndarray | None, time_name: str | None):
     """(values (N,), times (N,) or None, frequency or numeric step or None) of one id, its
     rows sorted by time; a repeated time or a series of one row is refused."""
     if len(rows) < 2:
@@ -351,7 +359,7 @@ def _one_series(path: Path, key: str, rows: list[int], lines: np.ndarray, values
         raise UsageError(f"{path}: series {key!r} has two rows for {shown} (rows {at[i]} and "
                          f"{at[i + 1]})")
     if t.dtype.kind == "M":
-        step = _frequency(path, t, at, f"series {key!r}")
+        step = _frequency(path, t, at, f"series {key!r}, column {time_name!r}")
     else:
         step = _check_index_steps(path, t, at, key)
     return values[idx], (t if t.dtype.kind == "M" else None), step
@@ -375,10 +383,10 @@ def _read_long(path: Path, names: list[str], data, id_name: str, time_name: str 
         times = _long_times(path, data, _column_index(path, names, time_name), time_name)
     series, first = [], None
     for key, rows in groups.items():
-        x, t, step = _one_series(path, key, rows, lines, values, times)
+        x, t, step = _one_series(path, key, rows, lines, values, times, time_name)
         if first is None:
             first = (key, step)
-        elif step != first[1]:
+        elif not _same_step(step, first[1]):
             raise UsageError(f"{path}: series {key!r} is {_describe(step)} but series "
                              f"{first[0]!r} is {_describe(first[1])}; all series must share "
                              "one frequency")

@@ -179,7 +179,7 @@ def _sub_daily_period(step: int) -> int:
     most 288 steps (hourly 24, half-hourly 48, 5-minutely 288, minutely 60); else 1."""
     for cycle in (DAY, 3600, 60):
         if cycle % step == 0 and cycle // step <= 288:
-            return cycle // step if cycle > step else 1
+            return cycle // step
     return 1
 
 
@@ -284,7 +284,8 @@ def infer_frequency(dates) -> Frequency:
         return _infer_business_days(d)
     step = _mode(gaps)
     if step % DAY == 0:
-        return _check_steps(d, gaps // DAY * (gaps % DAY == 0), _day_frequency(step // DAY))
+        whole_days = np.where(gaps % DAY == 0, gaps // DAY, 0)  # (N-1,) 0: not whole days
+        return _check_steps(d, whole_days, _day_frequency(step // DAY))
     return _check_steps(d, gaps, _second_frequency(step))
 
 
