@@ -199,7 +199,11 @@ def read_series_table(path, *, columns: list[str] | None = None, id_column: str 
     Wide (one column per series): the value columns are ``columns``, or ``value_column``
     alone, or else every numeric column except the date column, columns named like dates
     (DATE_NAMES) and a first column that counts rows (0, 1, 2, ... or 1, 2, 3, ...). The date
-    column is ``time_column`` or the first column that :func:`_holds_dates`.
+    column is ``time_column``, or else the first column that is named like a date and holds
+    one (unless most of its cells are numbers other than four-digit years: a time index),
+    or whose cells are mostly dates that are not plain numbers (1949-01, 1990Q1, 2020-01-31),
+    or whose cells are all years 1000..3000 rising by 1 (a year column by any name; a value
+    column 1523, 1876, ... is not one).
 
     Dates are parsed by :func:`parse_dates` and their frequency inferred by
     :func:`infer_frequency`; bad input raises a one-line UsageError naming the file, the row
