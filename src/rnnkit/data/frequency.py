@@ -22,7 +22,8 @@ import numpy as np
 from rnnkit.errors import UsageError
 
 DAY = 86400  # seconds
-DATE_FORMS = "expected a date like 2020-01-31, 2020-01-31 13:00, 2020-01-31T13:00:00, 1949-01, 1949, 1990Q1"
+DATE_FORMS = ("expected a date like 2020-01-31, 2020-01-31 13:00, 2020-01-31T13:00:00, "
+              "1949-01, 1949, 1990Q1")
 
 _DATE = re.compile(r"(\d{4})([-/])(\d{1,2})\2(\d{1,2})"
                    r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.0+)?)?)?"
@@ -40,6 +41,12 @@ class Frequency:
     "business-day" (Monday to Friday), "day" (whole days: daily 1, weekly 7) or "second"
     (hourly 3600, half-hourly 1800, minutely 60); ``step`` counts units per step.
     ``month_end`` marks month-based dates that sit on the last day of their month.
+
+    ``period`` is the steps in the usual seasonal cycle: a year for monthly (12), quarterly
+    (4), half-yearly (2), every k months (12/k when k divides 12) and weekly (52) data; a week
+    for daily (7) and business-daily (5) data; a day for hourly (24), half-hourly (48) and
+    other steps of 5 minutes or more that divide a day; an hour for minutely data (60), a
+    minute for secondly data (60); 1 (no season) otherwise, yearly data included.
     """
     name: str  # "monthly", "every 10 minutes", ...
     period: int  # seasonal period m: steps per seasonal cycle (1 = no season)
