@@ -181,9 +181,9 @@ def find_period(z, max_lag: int, of: str = "the series") -> PeriodEstimate:
     A peak is a lag k in 2..min(max_lag, N/2) whose autocorrelation r_k is a local maximum
     above the threshold max(0.3, 3/sqrt(N)). The period is the smallest peak lag k whose
     r_k is within :data:`PERIOD_MARGIN` of the best peak's, or of which the best peak is a
-    multiple with positive local maxima at every multiple on the way (monthly data with a 12-month
-    season and a stronger 48-month cycle get 12, not 48). Without a peak: period 1, not sure. ``of`` names
-    z in the reason ("the training part").
+    multiple with positive local maxima at every multiple on the way (monthly data with a
+    12-month season and a stronger 48-month cycle get 12, not 48). Without a peak: period 1,
+    not sure. ``of`` names z in the reason ("the training part").
     """
     z = np.asarray(z, dtype=np.float64)
     z = z - z.mean() if len(z) else z
