@@ -41,6 +41,13 @@ def test_one_dated_column_is_a_single_series(tmp_path):
     assert iso(t.dates[0]) == ["1949-01-01", "1949-02-01", "1949-03-01"]
 
 
+def test_month_names_and_quarters(tmp_path):
+    t = read_series_table(write(tmp_path, "Month,Scripts\n1991 Jul,1\n1991 Aug,1\n"))
+    assert t.frequency == MONTHLY and iso(t.dates[0]) == ["1991-07-01", "1991-08-01"]
+    t = read_series_table(write(tmp_path, ",Quarter,a\n0,1970 Q1,1\n1,1970 Q2,2\n"))
+    assert t.names == ["a"] and t.frequency.name == "quarterly"
+
+
 def test_several_value_columns_are_several_series(tmp_path):
     text = "\ufeffdate;north;south;note\r\n" + "".join(
         f"2020-{m:02d}-{d};{m};{-m * 1.5};ok\r\n" for m, d in ((1, 31), (2, 29), (3, 31)))
@@ -80,6 +87,7 @@ def test_without_dates(tmp_path):
     ("t,x\n999,5\n1000,11\n1001,16\n", False, ["t", "x"]),  # 999 is no year here
     ("sales,x\n1523,5\n1876,11\n1402,16\n", False, ["sales", "x"]),  # values that look so
     ("period,x\n1,5\n2,11\n3,16\n", False, ["x"]),  # a time index named like dates
+    ("timestamp,x\n" + "".join(f"{i},{i % 7}\n" for i in range(1500)), False, ["x"]),  # 1000..
 ])
 def test_the_year_column_rule(tmp_path, text, dated, names):
     t = read_series_table(write(tmp_path, text))
@@ -115,6 +123,7 @@ def test_time_column_given(tmp_path):
     ("month,a\n1949-01,1\n1949-13,3\n",
      "row 3: '1949-13' in column 'month' is not a date (expected a date like"),
     ("month,a\n1949-01,1\n,3\n", "row 3: empty cell in column 'month'"),
+    ("year,a\n1949,1\n19x0,3\n", "row 3: '19x0' in column 'year' is not a date"),
     ("month,a\n1949-01,1\n1949-02,2\n1949-04,3\n",
      ("row 4: the dates are not evenly spaced: 1949-04-01 follows 1949-02-01 where a monthly "
      "step was expected (column 'month')")),

@@ -200,7 +200,7 @@ def read_series_table(path, *, columns: list[str] | None = None, id_column: str 
     alone, or else every numeric column except the date column, columns named like dates
     (DATE_NAMES) and a first column that counts rows (0, 1, 2, ... or 1, 2, 3, ...). The date
     column is ``time_column``, or else the first column that is named like a date and holds
-    one (unless most of its cells are numbers other than four-digit years: a time index),
+    one (unless it holds numbers other than four-digit years: a time index 0, 1, 2, ...),
     or whose cells are mostly dates that are not plain numbers (1949-01, 1990Q1, 2020-01-31),
     or whose cells are all years 1000..3000 rising by 1 (a year column by any name; a value
     column 1523, 1876, ... is not one).
@@ -231,8 +231,8 @@ def read_series_table(path, *, columns: list[str] | None = None, id_column: str 
 def _holds_dates(name: str, cells: list[str]) -> bool:
     """The date-column rule of the wide format. A column holds dates when
       * its name is one of DATE_NAMES (year, date, time, ds, month, ...), a cell of it is a
-        date and most of its cells are not numbers other than years (1949 is a year, 1 or
-        12.5 are a time index), or
+        date and every number in it is a four-digit year (0, 1, 2, ... or 12.5 are a time
+        index instead), or
       * more than half its cells are dates that are not plain numbers (1949-01, 1990Q1,
         2020-01-31 13:00), or
       * all its cells are years 1000..3000 rising in steps of 1 (a year column by any name).
@@ -242,7 +242,7 @@ def _holds_dates(name: str, cells: list[str]) -> bool:
     numbers = [c for c in cells if _number(c) is not None]
     years = [int(c) for c in numbers if parse_date(c) is not None]  # four-digit integers
     if name.lower() in DATE_NAMES:
-        return bool(dates) and 2 * (len(numbers) - len(years)) <= len(cells)
+        return bool(dates) and len(numbers) == len(years)
     if 2 * (len(dates) - len(years)) > len(cells):
         return True
     return (len(years) == len(cells) and 1000 <= years[0] and years[-1] <= 3000

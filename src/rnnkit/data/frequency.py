@@ -31,6 +31,10 @@ _DATE = re.compile(r"(\d{4})([-/])(\d{1,2})\2(\d{1,2})"
 _MONTH = re.compile(r"(\d{4})[-/](\d{1,2})")
 _YEAR = re.compile(r"(\d{4})")
 _QUARTER = re.compile(r"(\d{4})[- ]?[Qq]([1-4])")
+_YEAR_MONTH_NAME = re.compile(r"(\d{4})[- ]([A-Za-z]{3,9})")  # 1991 Jul
+_MONTH_NAME_YEAR = re.compile(r"([A-Za-z]{3,9})[- ]?(\d{4})")  # Jul 1991, July-1991
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
+          "september", "october", "november", "december")
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,15 @@ def _utc(dt: datetime.datetime, zone: str | None) -> datetime.datetime:
     return dt
 
 
+def _month_number(name: str) -> int:
+    """1..12 for an English month name or its start of three letters or more ("Sep",
+    "Sept", "September"); ValueError otherwise."""
+    for i, month in enumerate(MONTHS):
+        if month.startswith(name.lower()):
+            return i + 1
+    raise ValueError(name)
+
+
 def parse_date(cell: str) -> tuple[datetime.datetime, bool] | None:
     """(naive datetime, whether the cell gave a time of day) for one cell in a form of
     :data:`DATE_FORMS`, or None. Year, year-month and quarter cells give the first day of
@@ -94,6 +107,10 @@ def parse_date(cell: str) -> tuple[datetime.datetime, bool] | None:
             return datetime.datetime(int(m[1]), int(m[2]), 1), False
         if m := _YEAR.fullmatch(cell):
             return datetime.datetime(int(m[1]), 1, 1), False
+        if m := _YEAR_MONTH_NAME.fullmatch(cell):
+            return datetime.datetime(int(m[1]), _month_number(m[2]), 1), False
+        if m := _MONTH_NAME_YEAR.fullmatch(cell):
+            return datetime.datetime(int(m[2]), _month_number(m[1]), 1), False
     except ValueError:  # month 13, February 30, year 0, ...
         return None
     return None
@@ -103,9 +120,10 @@ def parse_dates(cells: list[str]) -> np.ndarray:
     """Date cells -> datetime64 (N,), unit ``D`` when no cell has a time of day, else ``s``.
 
     Accepted: ISO dates and times (2020-01-31, 2020/01/31, 2020-01-31 13:00,
-    2020-01-31T13:00:00, with an optional Z or +hh:mm zone, converted to UTC), year-month
-    (1949-01, 1949/01), years (1949) and quarters (1990Q1, 1990-Q1, 1990 Q1). A cell in
-    another form raises :class:`DateError` with its position and content.
+    2020-01-31T13:00:00, with an optional Z or +hh:mm zone, converted to UTC; fractions of a
+    second only if zero), year-month (1949-01, 1949/01, 1991 Jul, Jul 1991, July-1991), years
+    (1949) and quarters (1990Q1, 1990-Q1, 1990 Q1). A cell in another form raises
+    :class:`DateError` with its position and content.
     """
     parsed = []
     for i, cell in enumerate(cells):
