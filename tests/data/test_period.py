@@ -50,9 +50,10 @@ def test_noise_has_no_season_and_says_so(seed):
     est = ts.find_period(np.random.default_rng(seed).normal(size=300), 100)
     assert (est.period, est.sure, est.threshold) == (1, False, 0.3)
     assert 0 < est.strength < est.threshold
-    assert est.reason == (f"no seasonal peak above the threshold 0.30 in the autocorrelation "
-                          f"of the series (largest r={est.strength:.2f}); period 1 (no season) "
-                          "assumed — set --period if you know it")
+    assert est.reason.startswith("no seasonal peak above the threshold 0.30 in the "
+                                 f"autocorrelation of the series (highest peak "
+                                 f"r={est.strength:.2f} at lag ")
+    assert est.reason.endswith("); period 1 (no season) assumed — set --period if you know it")
     assert ts.estimate_period(np.random.default_rng(seed).normal(size=300), 100) == 1
 
 
@@ -69,6 +70,18 @@ def test_the_threshold_grows_for_short_series():
     est = ts.find_period(x, 30)
     assert est.period == 8 and est.threshold == pytest.approx(3 / 8)
     assert "threshold 0.38" in est.reason
+
+
+def test_a_trend_has_no_peak_at_all():
+    est = ts.find_period(np.arange(100.0), 30)  # r falls with every lag
+    assert est.period == 1 and math.isnan(est.strength)
+    assert "(no peak at all); period 1" in est.reason
+
+
+def test_a_high_r_that_is_no_peak_does_not_count():
+    x = np.sin(2 * np.pi * np.arange(200) / 150)  # r_2 near 1, falling: a trend, no season
+    est = ts.find_period(x, 60)
+    assert est.period == 1 and not est.sure
 
 
 @pytest.mark.parametrize("z", [np.ones(50), np.arange(5.0), np.array([])])

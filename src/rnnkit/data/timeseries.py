@@ -143,8 +143,8 @@ NO_SEASON = "period 1 (no season) assumed — set --period if you know it"
 class PeriodEstimate:
     """A seasonal period read from the autocorrelation, and how sure it is.
 
-    ``strength`` is the autocorrelation r at ``period`` (for period 1: the largest one at
-    lags 2..max_lag, NaN when there was nothing to measure), ``threshold`` the level a peak
+    ``strength`` is the autocorrelation r at ``period`` (for period 1: at the highest local
+    maximum, NaN when there is none), ``threshold`` the level a peak
     had to pass, ``sure`` whether r passed it by :data:`SURE_MARGIN`, ``reason`` one line
     saying all this, e.g. "estimated 12 from the autocorrelation of the training part
     (r=0.74 at lag 12, threshold 0.30): confident".
@@ -194,14 +194,15 @@ def find_period(z, max_lag: int, of: str = "the series") -> PeriodEstimate:
         return PeriodEstimate(1, math.nan, threshold, False,
                               f"{of} is too short or constant to show a season; {NO_SEASON}")
     acf = _autocorrelation(z, max_lag)  # (max_lag+2,)
-    maxima = [k for k in range(2, max_lag + 1)
-              if acf[k] > 0 and acf[k - 1] <= acf[k] >= acf[k + 1]]
+    local = [k for k in range(2, max_lag + 1) if acf[k - 1] <= acf[k] >= acf[k + 1]]
+    maxima = [k for k in local if acf[k] > 0]
     peaks = [k for k in maxima if acf[k] > threshold]
     if not peaks:
-        top = float(acf[2:max_lag + 1].max())
-        return PeriodEstimate(1, top, threshold, False,
+        top = max(local, key=lambda k: acf[k], default=None)
+        seen = f"highest peak r={acf[top]:.2f} at lag {top}" if top else "no peak at all"
+        return PeriodEstimate(1, float(acf[top]) if top else math.nan, threshold, False,
                               f"no seasonal peak above the threshold {threshold:.2f} in the "
-                              f"autocorrelation of {of} (largest r={top:.2f}); {NO_SEASON}")
+                              f"autocorrelation of {of} ({seen}); {NO_SEASON}")
     best = max(peaks, key=lambda k: acf[k])
     period = min(k for k in peaks
                  if acf[k] >= acf[best] - PERIOD_MARGIN or _repeats_up_to(k, best, maxima))
