@@ -122,8 +122,10 @@ def secs(values: list[float]) -> str:
     """'median / max' of a list of seconds."""
     if not values:
         return "n/a"
-    med, top = float(np.median(values)), float(np.max(values))
-    return f"{med:.2g} / {top:.2g} s" if top < 10 else f"{med:.2g} / {top:.0f} s"
+    def one(v: float) -> str:
+        return f"{v:.2g}" if v < 10 else f"{v:.0f}"
+
+    return f"{one(float(np.median(values)))} / {one(float(np.max(values)))} s"
 
 
 def groups(rows: list[dict]) -> list[tuple[str, list[dict]]]:

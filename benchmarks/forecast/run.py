@@ -319,7 +319,11 @@ def main(argv=None) -> int:
                     cache["series"][key] = peer_runs.run_peers(s)
                     common.write_json(peers_path, cache)
                 if not warmed_rnnkit:  # untimed: numba compiles (or loads its cache)
-                    run_series(client, s, args.method, options, args.seeds[0], args.timeout)
+                    warm = run_series(client, s, args.method, options, args.seeds[0],
+                                      args.timeout)
+                    if warm.get("error", "").startswith(("ImportError", "ModuleNotFoundError")):
+                        sys.exit(f"rnnkit at {code_label} cannot run --method {args.method}: "
+                                 f"{warm['error']}")
                     warmed_rnnkit = True
                 line = []
                 for seed in args.seeds:
