@@ -89,7 +89,8 @@ def test_per_step_gradients_equal_torch_cells(kind):
 def test_stack_matches_the_layer(kind):
     """Two layers, both directions, T = 1 and T = 5: y, gates and dx equal the layer's own."""
     for T in (1, 5):
-        layer = LAYERS[kind](3, 4, num_layers=2, bidirectional=True, dtype=np.float64, seed=5)
+        layer = LAYERS[kind](3, 4, num_layers=2, bidirectional=True, dtype=np.float64, seed=5,
+                             backend="numpy")
         rng = np.random.default_rng(T)
         x = rng.standard_normal((2, T, 3))
         u = unroll(layer, x)

@@ -23,6 +23,7 @@ COMMANDS = {
     "classify": "rnnkit.cli.classify",
     "textgen": "rnnkit.cli.textgen",
     "translate": "rnnkit.cli.translate",
+    "inspect": "rnnkit.cli.inspect",
 }
 
 

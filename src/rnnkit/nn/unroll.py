@@ -29,6 +29,7 @@ from rnnkit.core.activations import dtanh
 from rnnkit.core.cells import CELLS
 from rnnkit.core.init import param_suffix
 from rnnkit.core.stack import StackCache, recurrent_forward
+from rnnkit.nn.module import no_grad
 from rnnkit.validation import check_input
 
 # names of the H-wide columns of a step's activation buffer (``ACTS`` in rnnkit.core.cells)
@@ -137,3 +138,12 @@ def backprop_steps(layer, unrolled: Unrolled, dy, dstate=None) -> StepGradients:
         dout = din  # (T, B, D*H) gradient of the layer below's output
     dx = np.ascontiguousarray(dout.transpose(1, 0, 2))  # (B, T, I)
     return StepGradients(dstates, dgates, dstate0, dx)
+
+
+def recurrent_input(model, x) -> np.ndarray:
+    """What a ``SequenceModel``'s recurrent layer reads for x: x after the model's embedding
+    and patches, if it has them, (B, T', F); computed without keeping a cache."""
+    m = model.modules
+    with no_grad():
+        h = m["embedding"].forward(x) if "embedding" in m else x
+        return m["patch"].forward(h) if "patch" in m else h

@@ -23,9 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnkit.nn.module import no_grad
 from rnnkit.nn.recurrent import LAYERS
-from rnnkit.nn.unroll import StepGradients, backprop_steps, unroll
+from rnnkit.nn.unroll import StepGradients, backprop_steps, recurrent_input, unroll
 from rnnkit.train.optim import clip_grad_norm
 
 
@@ -81,7 +80,8 @@ def last_step_flow(layer, x, w) -> Flow:
 def fresh_layer(kind, input_size, hidden_size, seed, *, radius=None, forget_bias=0.0):
     """A one-layer float64 layer at PyTorch's default initialisation; ``radius`` rescales
     W_hh to that spectral radius (RNN), ``forget_bias`` adds to the LSTM's b_f."""
-    layer = LAYERS[kind](input_size, hidden_size, dtype=np.float64, seed=seed)
+    layer = LAYERS[kind](input_size, hidden_size, dtype=np.float64, seed=seed,
+                         backend="numpy")  # small: no kernels to compile
     if radius is not None:
         set_spectral_radius(layer, radius)
     if forget_bias:
@@ -157,10 +157,7 @@ def model_flow(model, x, target, loss) -> Flow:
     a head "all" model's output at the last step only. x: the model's input (B, T, F) or token
     ids (B, T); target: what ``loss`` compares the output with, (B, O) or (B,)."""
     m = model.modules
-    with no_grad():  # the layers before the recurrent one are not differentiated
-        h = m["embedding"].forward(x) if "embedding" in m else x
-        h = m["patch"].forward(h) if "patch" in m else h
-    u = unroll(model.rnn, h)
+    u = unroll(model.rnn, recurrent_input(model, x))  # the layers before it: no gradient
     y = u.y  # (B, T, D*H)
     reads = [name for name in ("last", "pool") if name in m]
     for name in reads:

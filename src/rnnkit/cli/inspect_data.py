@@ -1,0 +1,90 @@
+"""The saved runs ``rnnkit inspect`` reads, and their own data: a textgen run's text, a
+classify run's examples (the bundled test set, or ``--input``), and batches of one length for
+a loss at the last step."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit.errors import UsageError
+
+
+def recurrent_model(model, folder):
+    """The run's SequenceModel (an ensemble's first member) and a note saying which."""
+    from rnnkit.nn.ensemble import Ensemble
+    from rnnkit.nn.models import SequenceModel
+
+    note = ""
+    if isinstance(model, Ensemble):
+        model, note = next(iter(model.modules.values())), "the ensemble's first member"
+    if not isinstance(model, SequenceModel):
+        raise UsageError(f"{folder}: inspect reads classify and textgen runs (a "
+                         f"SequenceModel); this run holds a {type(model).__name__}")
+    return model, note
+
+
+def run_text(task: dict, args, folder) -> str:
+    """A textgen run's text: --input, else the run's source (the bundled text or its file)."""
+    from rnnkit.cli.textgen import DEFAULT_CHARS, default_text, read_text
+
+    if args.input is not None:
+        return read_text(args.input)
+    source = task.get("source", "")
+    if source == "Python's pydoc topics":
+        return default_text()[:DEFAULT_CHARS]
+    if source and Path(source).is_file():
+        return read_text(Path(source))
+    raise UsageError(f"{folder}: the run's text ({source!r}) is not here; give --input FILE")
+
+
+def run_examples(task: dict, args, folder):
+    """(x, labels, source) of a classify run: --input, else the bundled test set."""
+    from importlib import resources
+
+    from rnnkit.cli.classify import DEFAULT, encode, label_ids
+    from rnnkit.data.examples import Layout, read_examples, read_ts_examples
+
+    if args.input is not None:
+        layout = Layout(label_column=task["label_column"], text=task["mode"] == "text",
+                        text_column=task.get("text_column"), labels_optional=True)
+        examples = read_examples(args.input, layout)
+    elif task.get("source") == DEFAULT:
+        name = f"{DEFAULT}_TEST.ts"
+        examples = read_ts_examples(resources.files("rnnkit.data").joinpath(name).read_text(
+            encoding="utf-8").splitlines(), name)
+    else:
+        raise UsageError(f"{folder}: the run's data ({task.get('source')!r}) is not bundled; "
+                         "give --input FILE")
+    x, lengths = encode(examples, task)
+    labels = None if examples.labels is None else \
+        label_ids(examples.labels, task["classes"], examples.source)
+    return x, lengths, labels, examples.source
+
+
+def model_batch(model, task, args, folder, n):
+    """(x, target, loss, description) of up to n sequences of one length from the run's data."""
+    from rnnkit.nn.losses import CrossEntropyLoss
+
+    command = task.get("command")
+    if command == "textgen":
+        from rnnkit.data.text import Vocabulary
+
+        vocab = Vocabulary(task["tokens"])
+        steps = args.steps or int(task.get("seq_len", 100))
+        ids = vocab.encode(list(run_text(task, args, folder)))
+        starts = np.linspace(0, max(0, len(ids) - steps - 1), n).astype(int)
+        if len(ids) < steps + 1:
+            raise UsageError(f"the text has {len(ids)} characters; {steps + 1} are needed")
+        X = np.stack([ids[s : s + steps] for s in starts])  # (n, steps)
+        return X, ids[starts + steps], CrossEntropyLoss(), (
+            f"cross-entropy of the next character after {steps}, {len(X)} places in the text")
+    if command == "classify":
+        x, lengths, labels, source = run_examples(task, args, folder)
+        if labels is None:
+            raise UsageError(f"{source} has no labels: the loss needs them")
+        full = np.flatnonzero(lengths == lengths.max())[:n]  # sequences of one length
+        return x[full], labels[full], CrossEntropyLoss(), (
+            f"cross-entropy of the class, {len(full)} examples of {source}")
+    raise UsageError(f"{folder}/task.json names {command!r}: inspect reads classify and "
+                     "textgen runs")
