@@ -316,7 +316,8 @@ def look_ahead(runs: list[dict]) -> str:
     """The look-ahead check over the runs: the largest difference, and failures of the check."""
     values = [r["look_ahead"] for r in runs if isinstance(r.get("look_ahead"), float)]
     errors = [r["look_ahead"] for r in runs if isinstance(r.get("look_ahead"), str)]
-    text = f"largest difference {max(values):.3g} over {len(values)} runs" if values else "not run"
+    text = (f"largest relative difference {max(values):.3g} over {len(values)} runs"
+            if values else "not run")
     return text + (f"; the check failed on {len(errors)} runs ({errors[0]})" if errors else "")
 
 
@@ -332,7 +333,9 @@ def measured(results: dict, peers: dict) -> list[str]:
             f"{', '.join(meta.get('rnnkit_src', []))}.",
             "- Commands: " + "; ".join(f"`{c}`" for c in meta["invocations"]) + ".",
             ("- Look-ahead check (the forecast from the first origin given the whole series and "
-            f"given only the values up to the origin): {look_ahead(results['runs'])}."),
+             "given only the values up to the origin, relative to the largest forecast value; "
+             "float32 networks on batches of other sizes round differently, by ~1e-7 at most, "
+             f"anything larger would be look-ahead): {look_ahead(results['runs'])}."),
             ("- The harness and the peers run under `nice -n 19` with OMP/NUMBA/OPENBLAS/"
             "MKL_NUM_THREADS=1 for the peers; rnnkit (worker and CLI) with the environment "
             "as given, on a shared 2-core machine: times are upper bounds of an idle machine's."),

@@ -319,8 +319,8 @@ def main(argv=None) -> int:
                     cache["series"][key] = peer_runs.run_peers(s)
                     common.write_json(peers_path, cache)
                 if not warmed_rnnkit:  # untimed: numba compiles (or loads its cache)
-                    warm = run_series(client, s, args.method, options, args.seeds[0],
-                                      args.timeout)
+                    warm = run_series(client, suite.warm_up_series(), args.method, options,
+                                      args.seeds[0], args.timeout)
                     if warm.get("error", "").startswith(("ImportError", "ModuleNotFoundError")):
                         sys.exit(f"rnnkit at {code_label} cannot run --method {args.method}: "
                                  f"{warm['error']}")
@@ -353,8 +353,8 @@ def main(argv=None) -> int:
     common.write_json(res_path, results)
     report.write(results, cache, md_path)
     print(report.main_table(results, cache))
-    print(f"wrote {md_path}, {res_path}, {peers_path} in {meta['last_invocation_seconds']:.0f} s",
-          flush=True)
+    print(f"wrote {md_path}, {res_path}" + (f", {peers_path}" if args.peers else "")
+          + f" in {meta['last_invocation_seconds']:.0f} s", flush=True)
     return 0
 
 

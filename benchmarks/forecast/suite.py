@@ -112,6 +112,13 @@ class Series:
                 "origins": len(self.origins), "scale": self.scale}
 
 
+def warm_up_series() -> Series:
+    """A synthetic monthly series (144 points: trend and a 12-month season), long enough for
+    every part of a forecaster to run: an untimed fit on it compiles numba's kernels."""
+    t = np.arange(144, dtype=np.float64)
+    return Series("warm-up", "synthetic", 100 + t + 10 * np.sin(2 * np.pi * t / 12), 12, 12)
+
+
 def aeon_data_dir() -> Path:
     """The data folder inside the installed aeon wheel."""
     spec = importlib.util.find_spec("aeon")

@@ -15,8 +15,8 @@ fits on x[:n_train] and forecasts from every origin, fed the actual values up to
 and answers with one JSON line: ``{"ok": true, "forecasts", "fit_seconds",
 "predict_seconds", "look_ahead"}`` or ``{"ok": false, "error", "traceback"}``.
 ``look_ahead`` is the largest difference between the forecast from the first origin o and
-the forecast from o given only x[:o+1]: anything but 0 means the forecaster read values after
-its origin. Whatever rnnkit prints goes to stderr, never into the answers.
+the forecast from o given only x[:o+1], relative to the largest forecast value: anything
+above float32 rounding (~1e-6) means the forecaster read values after its origin. Whatever rnnkit prints goes to stderr, never into the answers.
 """
 
 from __future__ import annotations
@@ -78,12 +78,15 @@ def answer(job: dict) -> dict:
 
 def look_ahead(f, x: np.ndarray, o: int, forecast: np.ndarray) -> float | str:
     """Largest difference between the forecast from origin o given all of x and given only
-    x[:o+1] (0 when the forecaster reads nothing after its origin), or why it failed."""
+    x[:o+1], relative to the largest forecast value (0, or float32 rounding when a network
+    runs on batches of other sizes, if the forecaster reads nothing after its origin), or
+    why the check failed."""
     try:
         alone = np.asarray(f.predict_origins(x[: o + 1].copy(), np.array([o])), np.float64)
     except Exception as exc:  # noqa: BLE001 - recorded beside the run, which still counts
         return f"{type(exc).__name__}: {exc}"[:200]
-    return float(np.nanmax(np.abs(alone[0] - forecast)))  # alone (1, H)
+    scale = max(float(np.max(np.abs(forecast))), 1e-300)
+    return float(np.nanmax(np.abs(alone[0] - forecast))) / scale  # alone (1, H)
 
 
 def serve() -> None:
