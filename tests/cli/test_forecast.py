@@ -11,7 +11,7 @@ import pytest
 from rnnkit.cli import main
 from rnnkit.data.datasets import load_series
 
-FAST = ["--epochs", "2", "--hidden", "8"]
+FAST = ["--members", "2", "--updates", "30", "--hidden", "8"]
 
 
 def run_main(capsys, *argv):
@@ -42,16 +42,21 @@ def airline_run(tmp_path_factory):
 
 def test_run_folder_and_json_line(airline_run, capsys):
     out = airline_run
-    for name in ("model.safetensors", "task.json", "metrics.json", "forecast.png",
-                 "training_curves.png"):
+    for name in ("model.safetensors", "task.json", "metrics.json", "forecast.png"):
         assert (out / name).stat().st_size > 0, name
     metrics = json.loads((out / "metrics.json").read_text())
     for block in (metrics["metrics"], *metrics["baselines"].values()):
         assert set(block) == {"rmse", "mae", "mape", "mase"}
-    assert set(metrics["baselines"]) == {"naive", "seasonal_naive"}
-    assert metrics["period"] == 12 and metrics["transform"] == "logdiff"
+    assert set(metrics["baselines"]) == {"naive", "seasonal_naive", "damped_trend"}
+    assert metrics["period"] == 12 and metrics["frequency"] == "monthly"
+    assert metrics["period_source"] == "the bundled airline series" and metrics["period_sure"]
     assert isinstance(metrics["beats_naive"], bool) and metrics["verdict"]
     assert len(metrics["by_step"]["model"]["rmse"]) == metrics["horizon"] == 12
+    assert metrics["forecaster"]["network"] and metrics["forecaster"]["members"] == 2
+    assert len(metrics["member_mase"]) == 2
+    assert set(metrics["interval_coverage"]) == {"80", "95"}
+    assert metrics["interval_coverage"]["80"] <= metrics["interval_coverage"]["95"]
+    assert metrics["mase_scale"]["period"] == 12
 
 
 def test_baselines_are_scored_on_the_same_tail(airline_run):
@@ -59,6 +64,7 @@ def test_baselines_are_scored_on_the_same_tail(airline_run):
     m = json.loads((airline_run / "metrics.json").read_text())
     x, H, n_test = load_series("airline"), m["horizon"], m["split"]["test"]
     n_train = len(x) - n_test
+    assert n_test == max(2 * H, round(0.2 * len(x)))
     naive, seasonal, scale = [], [], []
     for o in range(n_train - 1, len(x) - H):
         for h in range(1, H + 1):
@@ -89,11 +95,17 @@ def test_predict_on_the_saved_run(airline_run, tmp_path, capsys):
     result = last_json(capsys.readouterr().out)
     assert result["horizon"] == 12 and len(result["forecast"]) == 12
     assert result["last"] == load_series("airline")[-1]
-    assert all(v > 0 for v in result["forecast"])  # logdiff forecasts stay positive
+    assert result["dates"] == [f"1961-{m:02d}" for m in range(1, 13)]  # after 1960-12
+    for level in ("80", "95"):
+        band = result["intervals"][level]
+        assert all(lo < f < hi for lo, f, hi in zip(band["lower"], result["forecast"],
+                                                    band["upper"]))
+    assert np.all(np.array(result["intervals"]["95"]["upper"])
+                  >= np.array(result["intervals"]["80"]["upper"]))
     assert main(["predict", "--model", str(airline_run)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split()[0] for line in lines[1:]] == [f"t+{h}" for h in range(1, 13)]
-    # the same series from a CSV (column found by the name the run was trained on)
+    assert [line.split()[0] for line in lines[1:]] == [f"1961-{m:02d}" for m in range(1, 13)]
+    # the same series from a CSV
     csv = write_csv(tmp_path / "air.csv", load_series("airline"), header="month,passengers")
     assert main(["predict", "--model", str(airline_run), "--csv", str(csv), "--json"]) == 0
     assert last_json(capsys.readouterr().out)["forecast"] == pytest.approx(result["forecast"])
@@ -105,89 +117,113 @@ def test_predict_on_the_saved_run(airline_run, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_csv_series_learns_to_beat_the_naive_forecast(tmp_path, capsys):
-    """A noisy seasonal series from a CSV: period estimated, the model beats the naive."""
+    """A noisy seasonal series from a CSV without dates: the period is estimated (and says
+    it is sure), and the forecaster beats the naive forecast."""
     rng = np.random.default_rng(0)
     t = np.arange(240)
     values = 10 + 3 * np.sin(2 * np.pi * t / 8) + 0.3 * rng.normal(size=240)
     csv = write_csv(tmp_path / "s.csv", np.round(values, 4), header="when,level")
-    code, out, err = run_main(capsys, "--csv", str(csv), "--horizon", "4", "--epochs", "30",
-                              "--hidden", "16", "--lr", "0.01", "--out", str(tmp_path / "r"),
-                              "--json")
+    code, out, err = run_main(capsys, "--csv", str(csv), "--horizon", "4", "--members", "2",
+                              "--updates", "100", "--out", str(tmp_path / "r"), "--json")
     assert code == 0, err
     m = last_json(out)
-    assert m["period"] == 8 and m["period_source"].startswith("estimated")
-    assert m["column"] == "level" and m["transform"] == "none" and m["window"] == 16
+    assert m["period"] == 8 and m["period_source"].startswith("estimated") and m["period_sure"]
+    assert m["series"] == "level" and m["forecaster"]["window"] == 16
     assert m["beats_naive"] and m["metrics"]["mase"] < m["baselines"]["naive"]["mase"]
     assert m["verdict"][1:] in out
     assert main(["predict", "--model", str(tmp_path / "r"), "--csv", str(csv), "--json"]) == 0
     assert len(last_json(capsys.readouterr().out)["forecast"]) == 4
 
 
-def test_verdict_says_which_baselines_are_beaten():
+def test_verdict_says_level_inside_the_members_spread():
     from rnnkit.cli.forecast import verdict
 
-    def errors(model, naive, seasonal):
+    def errors(model, naive, seasonal, damped):
         return {k: {"rmse": v, "mae": v, "mape": v, "mase": v}
-                for k, v in [("model", model), ("naive", naive), ("seasonal_naive", seasonal)]}
+                for k, v in [("model", model), ("naive", naive), ("seasonal_naive", seasonal),
+                             ("damped_trend", damped)]}
 
-    beats, text = verdict(errors(2.0, 1.0, 3.0))
-    assert beats == {"naive": False, "seasonal_naive": True}
-    assert text.startswith("the model does NOT beat the naive forecast")
-    beats, text = verdict(errors(2.0, 3.0, 1.0))
-    assert beats == {"naive": True, "seasonal_naive": False}
-    assert "NOT the seasonal-naive" in text
-    beats, text = verdict(errors(1.0, 2.0, 3.0))
-    assert beats == {"naive": True, "seasonal_naive": True} and "NOT" not in text
-    assert "other way round" not in text
-    e = errors(1.0, 2.0, 3.0)
-    e["model"]["rmse"] = 2.5  # lower MAE than both, but an RMSE above the naive's
-    beats, text = verdict(e)
-    assert beats == {"naive": True, "seasonal_naive": True}
-    assert "by RMSE it is the other way round against the naive forecast" in text
+    outcome, text = verdict(errors(1.0, 2.0, 0.5, 1.05), [0.9, 1.1])
+    assert outcome == {"naive": "better", "seasonal_naive": "worse", "damped_trend": "level"}
+    assert "beats the naive forecast (MASE 1.000 vs 2.000)" in text
+    assert "does NOT beat the seasonal-naive" in text and "is level with the damped" in text
+    assert "span 0.900-1.100" in text
+    outcome, _ = verdict(errors(1.0, 2.0, 0.5, 1.05), [1.0])  # one network: no spread
+    assert outcome["damped_trend"] == "better"
+    outcome, _ = verdict(errors(1.0, 2.0, 0.5, 1.005), [1.0])  # within 1%
+    assert outcome["damped_trend"] == "level"
 
 
 def test_random_walk_run_reports_its_verdict(tmp_path, capsys):
     """On a random walk nothing should beat the last value by much; whatever the outcome, the
-    flag follows the errors and the sentence is on stdout and in the metrics."""
+    flag follows the errors and the sentence is on stdout and in the metrics; the period
+    estimate says it found no season."""
     rng = np.random.default_rng(5)
     csv = write_csv(tmp_path / "walk.csv", np.round(np.cumsum(rng.normal(size=150)), 4))
     code, out, _ = run_main(capsys, "--csv", str(csv), *FAST, "--horizon", "3",
                             "--out", str(tmp_path / "w"), "--json")
     assert code == 0
     m = last_json(out)
-    assert m["transform"] == "diff" and m["period"] == 1
-    assert m["beats_naive"] == (m["metrics"]["mae"] < m["baselines"]["naive"]["mae"])
+    assert m["period"] == 1 and not m["period_sure"]
+    assert "Note: the period 1 is a guess" in out
+    assert m["beats_naive"] == (m["outcome"]["naive"] == "better")
     assert m["baselines"]["seasonal_naive"] == m["baselines"]["naive"]  # period 1
     assert m["verdict"][1:] in out
-    assert ("does NOT beat the naive" in m["verdict"]) == (not m["beats_naive"])
 
 
-def test_auto_transform_avoids_logs_when_the_tail_is_not_positive():
-    from rnnkit.cli.forecast import fit_transform
+def test_several_series_train_one_global_model(tmp_path, capsys):
+    """A wide CSV with dates: one series per column, the frequency gives the period and the
+    horizon, every series is scored and forecast with dates."""
+    rng = np.random.default_rng(1)
+    t = np.arange(72)
+    cols = [50 + 10 * np.sin(2 * np.pi * t / 4 + k) + t * (k + 1) / 4 + rng.normal(size=72)
+            for k in range(3)]
+    dates = [f"{2000 + i // 4}Q{i % 4 + 1}" for i in t]
+    rows = ["quarter,a,b,c"] + [f"{d},{cols[0][i]:.3f},{cols[1][i]:.3f},{cols[2][i]:.3f}"
+                               for i, d in enumerate(dates)]
+    (tmp_path / "w.csv").write_text("\n".join(rows) + "\n")
+    code, out, err = run_main(capsys, "--csv", str(tmp_path / "w.csv"), *FAST,
+                              "--out", str(tmp_path / "r"), "--json")
+    assert code == 0, err
+    m = last_json(out)
+    assert m["series_count"] == 3 and m["frequency"] == "quarterly"
+    assert m["period"] == 4 and m["horizon"] == 8
+    assert [s["series"] for s in m["series_results"]] == ["a", "b", "c"]
+    assert set(m["summary"]["geomean_ratio"]) == {"naive", "seasonal_naive", "damped_trend"}
+    assert "one global model" in " ".join(m["forecaster"]["reasons"])
+    assert main(["predict", "--model", str(tmp_path / "r"), "--json"]) == 0
+    p = last_json(capsys.readouterr().out)
+    assert [s["series"] for s in p["series_forecasts"]] == ["a", "b", "c"]
+    assert p["series_forecasts"][2]["dates"][:2] == ["2018Q1", "2018Q2"]
 
-    x = np.exp(np.linspace(0, 2, 120))  # (120,) trending, positive
-    assert fit_transform("auto", x, 96)[0].kind == "logdiff"
-    x[-3] = -1.0  # in the tail only
-    transform, reason = fit_transform("auto", x, 96)
-    assert transform.kind == "diff" and "tail" in reason
-    assert transform.mean_ == pytest.approx(np.diff(x[:96]).mean())  # fitted on x[:96]
+
+def test_long_format_and_a_short_series(tmp_path, capsys):
+    """Long format (id, time, value); a series of 20 points gets padded windows or no network
+    and a line saying so; forecasting still works."""
+    rows = ["id,year,value"]
+    for k, n in enumerate((20, 30)):
+        rows += [f"s{k},{1990 + i},{100 + 3 * i + (i % 3)}" for i in range(n)]
+    (tmp_path / "l.csv").write_text("\n".join(rows) + "\n")
+    code, out, err = run_main(capsys, "--csv", str(tmp_path / "l.csv"), *FAST,
+                              "--out", str(tmp_path / "r"), "--json")
+    assert code == 0, err
+    m = last_json(out)
+    assert m["frequency"] == "yearly" and m["period"] == 1 and m["horizon"] == 6
+    assert [s["split"]["points"] for s in m["series_results"]] == [20, 30]
+    assert m["series_results"][0]["split"]["test"] == 12  # max(2H, 20%)
+    assert "windows" in err
 
 
-def test_csv_reader_handles_common_layouts(tmp_path):
-    from rnnkit.data.csv_series import read_csv_column
-
-    values = np.round(np.linspace(-2, 3, 9), 3)
-    (tmp_path / "plain.csv").write_text("\n".join(f"{i},{v}" for i, v in enumerate(values)))
-    x, name = read_csv_column(tmp_path / "plain.csv")  # no header: columns "1", "2"
-    assert name == "2" and np.array_equal(x, values)
-    assert np.array_equal(read_csv_column(tmp_path / "plain.csv", "1")[0], np.arange(9.0))
-    rows = "\r\n".join(f"d{i};{v};{v * 2};ok" for i, v in enumerate(values))
-    (tmp_path / "semi.csv").write_text("\ufeffdate;a;b;note\r\n" + rows, encoding="utf-8")
-    x, name = read_csv_column(tmp_path / "semi.csv")  # BOM, semicolons, CRLF
-    assert name == "b" and np.array_equal(x, values * 2)
-    x, name = read_csv_column(tmp_path / "semi.csv", prefer="a")
-    assert name == "a" and np.array_equal(x, values)
-    assert read_csv_column(tmp_path / "semi.csv", prefer="gone")[1] == "b"
+def test_a_series_too_short_for_a_network_forecasts_with_the_base(tmp_path, capsys):
+    csv = write_csv(tmp_path / "s.csv", np.round(np.linspace(1, 5, 20) ** 2, 3))
+    code, out, err = run_main(capsys, "--csv", str(csv), *FAST, "--horizon", "3",
+                              "--out", str(tmp_path / "r"), "--json")
+    assert code == 0, err
+    m = last_json(out)
+    assert not m["forecaster"]["network"] and "no network" in err
+    assert not (tmp_path / "r" / "model.safetensors").exists()
+    assert main(["predict", "--model", str(tmp_path / "r"), "--json"]) == 0
+    assert len(last_json(capsys.readouterr().out)["forecast"]) == 3
 
 
 def bad(tmp_path, capsys, *argv, match):
@@ -218,21 +254,21 @@ def test_bad_input_is_refused_in_one_line_writing_nothing(tmp_path, capsys):
     rows[6] = "nan"
     (tmp_path / "d.csv").write_text("value\n" + "\n".join(rows) + "\n")
     bad(tmp_path, capsys, "--csv", str(tmp_path / "d.csv"), match="row 8: nan")
-    short = write_csv(tmp_path / "e.csv", good[:30])
-    bad(tmp_path, capsys, "--csv", str(short), match="the series has 30 points")
+    short = write_csv(tmp_path / "e.csv", good[:20])
+    bad(tmp_path, capsys, "--csv", str(short), match="the series has 20 points")
     (tmp_path / "f.csv").write_text("")
     bad(tmp_path, capsys, "--csv", str(tmp_path / "f.csv"), match="empty")
     bad(tmp_path, capsys, "--csv", str(csv), "--dataset", "airline", match="not both")
-    bad(tmp_path, capsys, "--dataset", "sunspots", "--transform", "log",
-        match="needs positive values")
     bad(tmp_path, capsys, "--horizon", "0", match="--horizon must be at least 1")
-    bad(tmp_path, capsys, "--test-size", "5", match="smaller than --horizon")
-    bad(tmp_path, capsys, "--window", "200", match="at least")
+    bad(tmp_path, capsys, "--test-size", "5", match="smaller than the horizon 12")
+    bad(tmp_path, capsys, "--window", "0", match="--window must be at least 1")
+    bad(tmp_path, capsys, "--period", "200", match="not shorter than the series")
+    bad(tmp_path, capsys, "--column", "value", match="--column needs --csv")
 
 
 def test_too_short_message_names_a_length_that_works(tmp_path, capsys):
     code, _, err = run_main(capsys, "--csv", str(write_csv(tmp_path / "s.csv",
-                                                           np.arange(1.0, 31.0))),
+                                                           np.arange(1.0, 21.0))),
                             "--out", str(tmp_path / "x"), *FAST)
     need = int(err.split("at least ")[1].split()[0])
     code, _, err = run_main(capsys, "--csv", str(write_csv(tmp_path / "s.csv",

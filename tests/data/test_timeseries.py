@@ -78,19 +78,6 @@ def test_errors_and_mase_scale():
     assert fm.forecast_errors(np.zeros((2, 2)), np.ones((2, 2)), 1.0)["mape"] is None
 
 
-def test_kpss_and_auto_transform():
-    rng = np.random.default_rng(2)
-    walk, noise = np.cumsum(rng.normal(size=300)), rng.normal(size=300)
-    assert ts.kpss_statistic(walk) > ts.KPSS_CRITICAL_5 > ts.kpss_statistic(noise)
-    assert ts.choose_transform(walk)[0] == "diff"  # values of both signs
-    assert ts.choose_transform(np.exp(walk / 20))[0] == "logdiff"
-    assert ts.choose_transform(noise)[0] == "none"
-    assert ts.kpss_statistic(np.full(50, np.log(5.0))) == 0.0  # constant: stationary
-    air, sun = load_series("airline"), load_series("sunspots")
-    assert ts.choose_transform(air[:115])[0] == "logdiff"
-    assert ts.choose_transform(sun[:247])[0] == "none"
-
-
 def test_estimate_period_finds_the_season():
     rng = np.random.default_rng(3)
     t = np.arange(200)

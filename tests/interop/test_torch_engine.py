@@ -31,9 +31,8 @@ def series_csv(tmp_path_factory):
 
 def forecast_args(csv, out):
     return ["forecast", "--csv", str(csv), "--column", "value", "--horizon", "5",
-            "--window", "20", "--period", "20", "--transform", "none", "--epochs", "25",
-            "--hidden", "16", "--lr", "1e-2", "--patience", "25", "--engine", "torch",
-            "--out", str(out), "--json"]
+            "--window", "20", "--period", "20", "--members", "1", "--updates", "100",
+            "--hidden", "16", "--lr", "1e-2", "--engine", "torch", "--out", str(out), "--json"]
 
 
 def run(cmd, **kw):

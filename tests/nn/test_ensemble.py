@@ -31,3 +31,19 @@ def test_ensemble_refuses_training_and_emptiness():
         Ensemble(*members()).backward(np.zeros((1, 4)))
     with pytest.raises(ValueError, match="at least one member"):
         Ensemble()
+
+
+def test_mean_ensemble_averages_outputs_and_saves(tmp_path):
+    from rnnkit.io.checkpoint import load, save
+    from rnnkit.nn.ensemble import MeanEnsemble
+    from rnnkit.nn.models import SequenceModel
+
+    members = [SequenceModel("gru", input_size=1, hidden_size=4, output_size=3, seed=s)
+               for s in range(3)]
+    ens = MeanEnsemble(*members).eval()
+    x = np.random.default_rng(0).normal(size=(2, 5, 1)).astype(np.float32)
+    assert np.allclose(ens.forward(x), np.mean([m.forward(x) for m in members], axis=0))
+    save(ens, tmp_path / "e.safetensors")
+    back = load(tmp_path / "e.safetensors")
+    assert type(back) is MeanEnsemble
+    assert np.array_equal(back.forward(x), ens.forward(x))

@@ -180,12 +180,17 @@ def to_jsonable(value):
 
 def save_run(out: Path, model, task: dict, metrics: dict, history: dict | None = None) -> None:
     """model.safetensors, task.json, metrics.json and training_curves.png, atomically
-    (by the main process only)."""
+    (by the main process only). ``model`` None (a forecaster without networks): no weights,
+    and task.json says ``"model": null``."""
     from rnnkit.io.checkpoint import save
 
     if not is_main_process():
         return
-    save(model, out / "model.safetensors")
+    if model is None:
+        task = {**task, "model": None}
+        (out / "model.safetensors").unlink(missing_ok=True)  # a stale one would mislead
+    else:
+        save(model, out / "model.safetensors")
     atomic_write_text(out / "task.json", json.dumps(to_jsonable(task), indent=2))
     atomic_write_text(out / "metrics.json", json.dumps(to_jsonable(metrics), indent=2))
     if history:
@@ -198,12 +203,18 @@ def load_run(folder):
     from rnnkit.io.files import CheckpointError
 
     folder = Path(folder)
-    if not (folder / "model.safetensors").is_file() or not (folder / "task.json").is_file():
+    if not (folder / "task.json").is_file():
         raise UsageError(f"{folder} is not an rnnkit run folder (model.safetensors and "
                          "task.json expected)")
     try:
-        model = load(folder / "model.safetensors")
         task = json.loads((folder / "task.json").read_text(encoding="utf-8"))
+        weightless = isinstance(task, dict) and "model" in task and task["model"] is None
+        if not weightless and not (folder / "model.safetensors").is_file():
+            raise UsageError(f"{folder} is not an rnnkit run folder (model.safetensors and "
+                             "task.json expected)")
+        if weightless:
+            return None, task
+        model = load(folder / "model.safetensors")
     except CheckpointError as exc:
         raise UsageError(str(exc)) from None
     except json.JSONDecodeError as exc:

@@ -1,25 +1,27 @@
-"""``rnnkit forecast``: forecast a univariate series H steps ahead with a recurrent network, and
-say honestly whether it beats the naive and seasonal-naive forecasts on a held-out tail.
+"""``rnnkit forecast``: forecast one series or many H steps ahead, and say honestly how the
+forecast compares with the naive, seasonal-naive and damped-trend forecasts on a held-out
+tail, with prediction intervals and their coverage.
 
-The pipeline (helpers in ``rnnkit.data.timeseries``):
-1. The series: a bundled one (``--dataset airline|sunspots``) or ``--csv PATH [--column C]``.
-2. Split, in time order: training part | held-out tail (``--test-size``, default the larger of
-   2H and 20% of the points). The last 15% of the training part (at least H points) is the
-   validation part for early stopping; nothing from the tail is seen in training.
-3. Transform (``--transform``): ``z = (g(x) - mean) / std`` with g = identity, log,
-   difference or difference of logs; mean and std come from the training part only (the
-   points before the tail, validation part included).
-   ``auto`` differences when the KPSS test rejects a stationary level (taking logs first if
-   every value is positive) and otherwise leaves the series as it is.
-4. Seed 001's sliding windows over z, X[i] = z[i:i+W], y[i] = z[i+W:i+W+H]: a recurrent
-   network reads the W values and a linear head on its last state outputs all H future
-   values at once (a direct multi-output forecast), trained with MSE and Adam.
-5. Evaluation by rolling origins over the tail: from every origin o whose targets
-   x[o+1..o+H] lie in the tail, the model (fed the actual values up to o) forecasts H steps;
-   the naive (x[o]) and seasonal-naive (same season of the last cycle) forecasts are scored
-   on exactly the same targets. RMSE, MAE, MAPE and MASE pool all origins and steps; MASE
-   divides by the in-sample MAE of the one-step seasonal-naive forecast on the training part
-   (the one-step naive when the period is 1).
+The pipeline (the forecaster is ``rnnkit.train.forecaster``):
+1. The series: a bundled one (``--dataset airline|sunspots``) or ``--csv PATH``: one value
+   column, several (``--column A --column B`` or every numeric column: one series each), or
+   the long format (id, time, value rows). A date column gives the frequency, hence the
+   period and the default horizon; ``--period`` sets the period; otherwise it is estimated
+   from the autocorrelation, and the output says how sure that estimate is.
+2. Split, in time order: training part | held-out tail (``--test-size``, default the larger
+   of 2H and 20% of the points). Nothing from the tail is seen in training.
+3. The forecaster: a statistical base (damped trend and Theta, refitted at every origin)
+   corrected by an ensemble of recurrent networks trained on the base's errors over the
+   training part; several series train one global model. Short series get padded windows,
+   or no network, and a line saying so.
+4. Evaluation by rolling origins over the tail: from every origin o whose targets
+   x[o+1..o+H] lie in the tail, the forecaster (fed the actual values up to o), the naive
+   (x[o]), the seasonal-naive and the damped-trend forecasts are scored on the same targets.
+   RMSE, MAE, MAPE and MASE pool all origins and steps; MASE divides by the in-sample MAE of
+   the one-step seasonal-naive forecast on the training part, at the period in use.
+5. The verdict compares MASEs and says "level" when a baseline lies inside the spread of the
+   ensemble's members; intervals (80% and 95%) come from the conformal residuals of the
+   training part's rolling origins, and their coverage is measured on the tail.
 """
 from __future__ import annotations
 
@@ -32,19 +34,24 @@ from rnnkit.cli.common import (
     TrainingOptions,
     add_common_arguments,
     emit,
-    fit,
     log,
     out_dir,
-    save_figure,
     save_run,
+    torch_engine,
 )
 from rnnkit.data import timeseries as ts
 from rnnkit.errors import UsageError
 from rnnkit.metrics import forecast as fm
 
-HELP = "forecast a series H steps ahead; compare with the naive and seasonal-naive forecasts"
-VAL_FRACTION = 0.15
+HELP = ("forecast one or many series H steps ahead; compare with the naive, seasonal-naive "
+        "and damped-trend forecasts")
 TEST_FRACTION = 0.2
+MIN_TRAIN = 4  # values in the training part, at least (and more than the period)
+LEVELS = (80, 95)
+# default horizon by the dates' frequency (the M competitions' horizons where they exist)
+HORIZONS = {"yearly": 6, "quarterly": 8, "monthly": 12, "weekly": 13, "daily": 14,
+            "business-daily": 10, "hourly": 48, "half-hourly": 48}
+DEFAULT_HORIZON = 12
 
 
 def add_arguments(parser) -> None:
@@ -54,379 +61,364 @@ def add_arguments(parser) -> None:
     g.add_argument("--dataset", choices=sorted(SERIES), default=None,
                    help="bundled series: airline (monthly, period 12) or sunspots (yearly, "
                         "period 11); default airline unless --csv is given")
-    g.add_argument("--csv", default=None, help="CSV file holding the series")
-    g.add_argument("--column", default=None,
-                   help="column of --csv (default: the only or last numeric column)")
-    g.add_argument("--horizon", type=int, default=12, help="steps to forecast (default 12)")
-    g.add_argument("--window", type=int, default=None,
-                   help="past values the network reads (default twice the period, at least "
-                        "12)")
+    g.add_argument("--csv", default=None,
+                   help="CSV file: one or several value columns (one series each), with or "
+                        "without a date column, or the long format (id, time, value rows)")
+    g.add_argument("--column", action="append", default=None,
+                   help="value column of --csv (repeat for several series; default every "
+                        "numeric column that is not a date or a row count)")
+    g.add_argument("--id-column", default=None, help="long format: the series id column")
+    g.add_argument("--time-column", default=None, help="the date or time column")
+    g.add_argument("--value-column", default=None, help="long format: the value column")
+    g.add_argument("--horizon", type=int, default=None,
+                   help="steps to forecast (default from the dates' frequency: yearly 6, "
+                        "quarterly 8, monthly 12, weekly 13, daily 14; else 12)")
     g.add_argument("--test-size", type=int, default=None,
                    help="points in the held-out tail (default max(2*horizon, 20%% of the "
                         "series))")
     g.add_argument("--period", type=int, default=None,
-                   help="seasonal period for the seasonal-naive baseline and MASE (default: "
-                        "the bundled series' own; for --csv estimated from the "
-                        "autocorrelation of the training part, 1 if no season is found)")
-    g.add_argument("--transform", choices=("auto", *ts.TRANSFORMS), default="auto",
-                   help="auto (default): logdiff or diff for trending series (KPSS test), "
-                        "none otherwise; log and logdiff need positive values")
-    # GRU(16) at lr 2e-3: on the bundled series it beat LSTM(16/32) and GRU(32) on average over
-    # seeds (sunspots especially); airline stops early after 200-450 epochs (a few seconds)
-    add_common_arguments(parser, epochs=500, hidden=16, cell="gru", lr=2e-3, batch_size=16,
-                         patience=40)
+                   help="seasonal period (default: from the dates' frequency, or the bundled "
+                        "series' own, else estimated from the autocorrelation of the "
+                        "training part, with how sure the estimate is)")
+    g = parser.add_argument_group("forecaster")
+    g.add_argument("--window", type=int, default=None,
+                   help="past values the networks read (default max(8, 2 periods, 2 "
+                        "horizons))")
+    g.add_argument("--members", type=int, default=None,
+                   help="networks in the ensemble (default 5)")
+    g.add_argument("--updates", type=int, default=None,
+                   help="optimiser updates per network (default 300)")
+    g.add_argument("--network", action=argparse_bool(), default=None,
+                   help="correct the statistical base with networks (default: when the "
+                        "training part gives enough windows)")
+    add_common_arguments(parser, epochs=None, hidden=32, cell="gru", lr=3e-3,
+                         batch_size=None, bidirectional_choice=False)
 
 
-# --- the split ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Split:
-    """x[:n_fit] trains, x[n_fit:n_train] validates (early stopping), x[n_train:n] is the
-    held-out tail. Transformed value z[j] belongs to x[j + lag]."""
-    n: int
-    n_fit: int
-    n_train: int
-    window: int
-    horizon: int
-    lag: int
+def argparse_bool():
+    import argparse
 
-    def fit_origins(self) -> np.ndarray:
-        return ts.origins_between(self.window + self.lag, self.n_fit - 1, self.horizon)
-
-    def val_origins(self) -> np.ndarray:
-        return ts.origins_between(self.n_fit, self.n_train - 1, self.horizon)
-
-    def test_origins(self) -> np.ndarray:
-        return ts.origins_between(self.n_train, self.n - 1, self.horizon)
-
-    def to_dict(self) -> dict:
-        return {"points": self.n, "fit": self.n_fit, "validation": self.n_train - self.n_fit,
-                "test": self.n - self.n_train, "fit_windows": len(self.fit_origins()),
-                "validation_windows": len(self.val_origins()),
-                "test_origins": len(self.test_origins())}
-
-
-def _sizes(n, horizon, test_size):
-    n_test = test_size if test_size is not None else max(2 * horizon, round(TEST_FRACTION * n))
-    n_val = max(horizon, round(VAL_FRACTION * (n - n_test)))
-    return n_test, n_val
-
-
-def _feasible(n, window, horizon, lag, test_size) -> bool:
-    n_test, n_val = _sizes(n, horizon, test_size)
-    return n - n_test - n_val >= window + lag + horizon  # one training window at least
-
-
-def make_split(n, window, horizon, lag, test_size=None) -> Split:
-    """Cut n points into fit | validation | tail, or refuse, saying how many are needed."""
-    if not _feasible(n, window, horizon, lag, test_size):
-        need = n + 1
-        while not _feasible(need, window, horizon, lag, test_size):  # n_fit grows with n
-            need += 1
-        raise UsageError(f"the series has {n} points, too few for window {window} + horizon "
-                         f"{horizon} with a validation part and a held-out tail: at least "
-                         f"{need} are needed (try a smaller --window, --horizon or "
-                         "--test-size)")
-    n_test, n_val = _sizes(n, horizon, test_size)
-    return Split(n, n - n_test - n_val, n - n_test, window, horizon, lag)
+    return argparse.BooleanOptionalAction
 
 
 # --- input ------------------------------------------------------------------------------------
 @dataclass
-class SeriesInput:
-    values: np.ndarray  # (N,) float64
-    name: str           # bundled name, or the CSV path
-    column: str
-    period: int | None  # known seasonal period, None when it must be estimated
+class SeriesSet:
+    """The series to forecast: values (one (N_i,) array each), optional dates and how the
+    period was found."""
+    names: list
+    values: list
+    dates: list | None
+    frequency: object  # rnnkit.data.frequency.Frequency or None
+    source: str
+    period: int | None  # known period (bundled series or dates), None when to be estimated
+    period_source: str | None
 
 
-def load_input(args) -> SeriesInput:
-    from rnnkit.data.csv_series import read_csv_column
+def load_input(args) -> SeriesSet:
+    from rnnkit.data.csv_series import read_series_table
     from rnnkit.data.datasets import SERIES, load_series
 
-    if args.csv is not None:
-        if args.dataset is not None:
-            raise UsageError("give either --dataset or --csv, not both")
-        values, column = read_csv_column(args.csv, args.column)
-        return SeriesInput(values, str(args.csv), column, None)
-    if args.column is not None:
-        raise UsageError("--column needs --csv")
-    name = args.dataset or "airline"
-    return SeriesInput(load_series(name), name, SERIES[name].column, SERIES[name].period)
+    if args.csv is None:
+        for option in ("column", "id_column", "time_column", "value_column"):
+            if getattr(args, option) is not None:
+                raise UsageError(f"--{option.replace('_', '-')} needs --csv")
+        from importlib import resources
+
+        name = args.dataset or "airline"
+        info = SERIES[name]
+        with resources.as_file(resources.files("rnnkit.data") / info.file) as path:
+            table = read_series_table(path, columns=[info.column])
+        return SeriesSet([info.column], [load_series(name)], table.dates, table.frequency,
+                         name, info.period, f"the bundled {name} series")
+    if args.dataset is not None:
+        raise UsageError("give either --dataset or --csv, not both")
+    table = read_series_table(args.csv, columns=args.column, id_column=args.id_column,
+                              time_column=args.time_column, value_column=args.value_column)
+    freq = table.frequency
+    period = freq.period if freq is not None else None
+    source = f"the dates ({freq.name})" if freq is not None else None
+    return SeriesSet(table.names, table.values, table.dates, freq, str(args.csv), period,
+                     source)
 
 
 def check_options(args) -> None:
-    for option in ("horizon", "window", "test_size", "period"):
-        value = getattr(args, option)
+    for option in ("horizon", "window", "test_size", "period", "members", "updates",
+                   "hidden", "layers", "batch_size"):
+        value = getattr(args, option, None)
         if value is not None and value < 1:
             raise UsageError(f"--{option.replace('_', '-')} must be at least 1, got {value}")
-    if args.test_size is not None and args.test_size < args.horizon:
-        raise UsageError(f"--test-size {args.test_size} is smaller than --horizon "
-                         f"{args.horizon}: the tail must hold at least one full forecast")
 
 
+# --- the split --------------------------------------------------------------------------------
+def tail_size(n: int, horizon: int, test_size=None) -> int:
+    return test_size if test_size is not None else max(2 * horizon, round(TEST_FRACTION * n))
+
+
+def points_needed(horizon: int, least_train: int, test_size=None) -> int:
+    """The fewest points that leave ``least_train`` values before the tail (closed form,
+    then a few steps up for the rounding of 20%)."""
+    if test_size is not None:
+        return least_train + test_size
+    need = max(2 * horizon + least_train, int(np.ceil(least_train / (1 - TEST_FRACTION))))
+    while need - tail_size(need, horizon) < least_train:
+        need += 1
+    return need
+
+
+def check_length(name: str, n: int, horizon: int, period: int, test_size=None) -> int:
+    """The training part's length, or a UsageError saying how many points would do."""
+    least = max(MIN_TRAIN, period + 1)
+    if n - tail_size(n, horizon, test_size) < least:
+        need = points_needed(horizon, least, test_size)
+        raise UsageError(f"{name} has {n} points, too few for horizon {horizon} with a held-out "
+                         f"tail of {tail_size(n, horizon, test_size)} and {least} or more "
+                         f"values to train on (period {period}): at least {need} are needed "
+                         "(try a smaller --horizon or --test-size)")
+    return n - tail_size(n, horizon, test_size)
+
+
+# --- period and horizon -------------------------------------------------------------------------
 @dataclass
 class Setup:
-    transform: ts.SeriesTransform  # fitted on the training part
-    reason: str
+    horizon: int
     period: int
     period_source: str
-    window: int
-    split: Split
+    period_sure: bool
+    n_train: list  # per series
 
 
-def prepare(args, series: SeriesInput) -> Setup:
-    """Transform, period, window and split, from the options and the training part only."""
-    x, H = series.values, args.horizon
-    period = args.period or series.period
-    # a first check with the window the options give, before looking at the training part
-    lag = 0 if args.transform in ("none", "log") else 1
-    make_split(len(x), args.window or max(12, 2 * (period or 1)), H, lag, args.test_size)
-    n_train = len(x) - _sizes(len(x), H, args.test_size)[0]
-    transform, reason = fit_transform(args.transform, x, n_train)
+def prepare(args, data: SeriesSet) -> Setup:
+    """Horizon, period (with where it came from and how sure) and each series' split."""
+    freq_name = data.frequency.name if data.frequency is not None else None
+    H = args.horizon or HORIZONS.get(freq_name, DEFAULT_HORIZON)
+    if args.test_size is not None and args.test_size < H:
+        raise UsageError(f"--test-size {args.test_size} is smaller than the horizon {H}: the "
+                         "tail must hold at least one full forecast")
+    shortest = min(len(v) for v in data.values)
     if args.period:
-        period_source = "--period"
-    elif period:
-        period_source = f"the {series.name} series"
+        period, source, sure = args.period, "--period", True
+    elif data.period:
+        period, source, sure = data.period, data.period_source, True
     else:
-        period = ts.estimate_period(transform.transform(x[:n_train]), n_train // 3)
-        period_source = "estimated from the autocorrelation of the transformed training part"
-    if period >= n_train:
-        raise UsageError(f"the period {period} is not shorter than the training part "
-                         f"({n_train} points)")
-    window = args.window or max(12, 2 * period)
-    split = make_split(len(x), window, H, transform.lag, args.test_size)
-    return Setup(transform, reason, period, period_source, window, split)
-
-
-def fit_transform(kind, x, n_train):
-    """The transform chosen (``auto``) and fitted on the training part x[:n_train], and why.
-    Logs need every value of the series to be positive, the tail's too."""
-    reason = "--transform " + kind
-    if kind == "auto":
-        kind, reason = ts.choose_transform(x[:n_train])
-        if kind == "logdiff" and np.any(x <= 0):
-            kind, reason = "diff", reason + ", but the tail has values <= 0: diff"
-    if kind.startswith("log") and np.any(x <= 0):
-        raise UsageError(f"--transform {kind} needs positive values; the series has minimum "
-                         f"{x.min():g} (use --transform diff or none)")
-    return ts.SeriesTransform(kind).fit(x[:n_train]), reason
-
-
-# --- windows and forecasts --------------------------------------------------------------------
-def windows_at(z, origins, window, horizon, lag):
-    """Seed 001's windows of z for the given origins: inputs (n, W, 1) float32 and targets
-    (n, H), via ``create_sequences`` (window i ends at z[i+W-1], i.e. at origin i+W-1+lag)."""
-    X, y = ts.create_sequences(z, window, horizon)  # (N', W), (N', H)
-    i = np.asarray(origins) - window + 1 - lag
-    return X[i, :, None].astype(np.float32), y[i].astype(np.float32)
-
-
-def model_forecast(model, transform, x, origins, window) -> np.ndarray:
-    """The model's H-step forecasts in the units of x from each origin o, fed the actual
-    x[:o+1] (o may be the last index, to forecast beyond the data); -> (n, H)."""
-    z = transform.transform(x)  # (N - lag,)
-    ends = np.asarray(origins) - transform.lag  # where in z each origin's window ends
-    inputs = np.lib.stride_tricks.sliding_window_view(z, window)[ends - window + 1]  # (n, W)
-    out = model.forward(inputs[..., None].astype(np.float32))  # (n, H) standardised
-    return transform.inverse(out, x[np.asarray(origins)])
+        # the estimate reads the training part of the first series, differenced
+        x = data.values[0]
+        n_train = max(2, len(x) - tail_size(len(x), H, args.test_size))
+        z = np.diff(np.log(x[:n_train]) if np.all(x > 0) else x[:n_train])
+        found = ts.find_period(z, max(2, n_train // 3), of="the training part")
+        period, source, sure = found.period, found.reason, found.sure
+    if period >= shortest:
+        raise UsageError(f"the period {period} is not shorter than the series ({shortest} "
+                         "points)")
+    n_train = [check_length(name if len(data.values) > 1 else "the series", len(v), H, period,
+                            args.test_size) for name, v in zip(data.names, data.values)]
+    return Setup(H, period, source, sure, n_train)
 
 
 # --- evaluation -------------------------------------------------------------------------------
-def evaluate(model, transform, x, split: Split, period: int) -> dict:
-    """Rolling-origin forecasts over the tail by the model and both baselines, on the same
-    targets; their pooled errors and their errors by step ahead."""
-    origins, H = split.test_origins(), split.horizon
-    actual = ts.targets_at(x, origins, H)  # (n, H)
-    forecasts = {"model": model_forecast(model, transform, x, origins, split.window),
-                 "naive": ts.naive_forecast(x, origins, H),
-                 "seasonal_naive": ts.seasonal_naive_forecast(x, origins, H, period)}
-    scale = fm.mase_scale(x[:split.n_train], period)
+def damped_baseline(x, origins, horizon, period) -> np.ndarray:
+    """The statistical baseline: damped-trend exponential smoothing (seasonally adjusted
+    when the series is seasonal), refitted at every origin; (n, H)."""
+    from rnnkit.data.smoothing import statistical_forecast
+
+    return np.stack([statistical_forecast(x[: o + 1], horizon, period,
+                                          methods=("damped",))["combined"] for o in origins])
+
+
+BASELINES = {"naive": "naive", "seasonal_naive": "seasonal-naive",
+             "damped_trend": "damped-trend"}
+
+
+def evaluate(forecaster, x, n_train: int, horizon: int, period: int) -> dict:
+    """Rolling-origin forecasts over the tail by the forecaster, its members and the
+    baselines, on the same targets: errors, errors by step, member spread, interval
+    coverage."""
+    origins = ts.origins_between(n_train, len(x) - 1, horizon)
+    actual = ts.targets_at(x, origins, horizon)  # (n, H)
+    members = forecaster.member_forecasts(x, origins)  # (M, n, H)
+    model = members.mean(axis=0)
+    forecasts = {"model": model,
+                 "naive": ts.naive_forecast(x, origins, horizon),
+                 "seasonal_naive": ts.seasonal_naive_forecast(x, origins, horizon, period),
+                 "damped_trend": damped_baseline(x, origins, horizon, period)}
+    scale = fm.mase_scale(x[:n_train], period)
+    member_mase = [fm.forecast_errors(actual, f, scale)["mase"] for f in members]
+    intervals = forecaster.intervals(x, origins, model)
+    coverage = {level: fm.interval_coverage(actual, lo, hi)
+                for level, (lo, hi) in intervals.items()}
     return {"origins": origins, "actual": actual, "forecasts": forecasts, "scale": scale,
             "errors": {k: fm.forecast_errors(actual, f, scale) for k, f in forecasts.items()},
-            "by_step": {k: fm.errors_by_step(actual, f) for k, f in forecasts.items()}}
+            "by_step": {k: fm.errors_by_step(actual, f) for k, f in forecasts.items()},
+            "member_mase": member_mase, "intervals": intervals, "coverage": coverage}
 
 
 def _num(value, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def verdict(errors: dict) -> tuple[dict, str]:
-    """Which baselines the model beats on MAE (hence MASE, the headline measure), and one
-    honest sentence, with a caveat when RMSE ranks a pair the other way."""
-    names = {"naive": "naive", "seasonal_naive": "seasonal-naive"}
-    m = errors["model"]
-    beats = {k: m["mae"] < errors[k]["mae"] for k in names}
-    same = errors["naive"] == errors["seasonal_naive"]  # period 1
-    if same:
-        head = ("the model beats the naive forecast (last value; period 1, so also the "
-                "seasonal naive)" if beats["naive"] else
-                "the model does NOT beat the naive forecast (last value; period 1, so neither "
-                "the seasonal naive)")
-    elif not beats["naive"]:
-        head = ("the model does NOT beat the naive forecast (last value), " +
-                ("though it beats the seasonal-naive one" if beats["seasonal_naive"] else
-                 "nor the seasonal-naive one"))
-    elif not beats["seasonal_naive"]:
-        head = "the model beats the naive forecast but NOT the seasonal-naive one"
-    else:
-        head = "the model beats both the naive and the seasonal-naive forecasts"
-    head += " on the held-out tail"
-    contrary = [names[k] for k in (["naive"] if same else names)
-                if beats[k] != (m["rmse"] < errors[k]["rmse"])]
-    caveat = (f" (by MAE and MASE; by RMSE it is the other way round against the "
-              f"{' and '.join(contrary)} forecast)" if contrary else "")
-    scores = "; ".join(f"{name} MASE {_num(errors[k]['mase'], '.3f')}, RMSE "
-                       f"{_num(errors[k]['rmse'], '.4g')}"
-                       for k, name in [("model", "model"), *names.items()])
-    return beats, f"{head}{caveat}: {scores}"
+def verdict(errors: dict, member_mase: list) -> tuple[dict, str]:
+    """For each baseline "better", "worse" or "level" by MASE: level when the baseline's MASE
+    lies inside the range of the ensemble members' MASEs (the seed-to-seed spread) or within
+    1% of the forecaster's; and one sentence saying so."""
+    m = errors["model"]["mase"]
+    if m is None:
+        return {k: "n/a" for k in BASELINES}, "MASE is undefined (a constant training part)"
+    lo, hi = min(member_mase), max(member_mase)
+    outcome = {}
+    for key in BASELINES:
+        b = errors[key]["mase"]
+        if lo <= b <= hi or abs(b - m) <= 0.01 * m:
+            outcome[key] = "level"
+        else:
+            outcome[key] = "better" if m < b else "worse"
+    words = {"better": "beats", "worse": "does NOT beat", "level": "is level with"}
+    parts = [f"{words[outcome[k]]} the {name} forecast (MASE {m:.3f} vs "
+             f"{errors[k]['mase']:.3f})" for k, name in BASELINES.items()]
+    spread = (f"; the {len(member_mase)} networks' own MASEs span {lo:.3f}-{hi:.3f}"
+              if len(member_mase) > 1 else "")
+    return outcome, "the forecaster " + ", ".join(parts) + " on the held-out tail" + spread
 
 
 # --- the command ------------------------------------------------------------------------------
 def run(args) -> int:
-    from rnnkit.nn.losses import MSELoss
-    from rnnkit.nn.models import SequenceModel
+    from rnnkit.train.forecaster import fit_forecaster
 
     opts = TrainingOptions.from_args(args)
     check_options(args)
-    series = load_input(args)
-    x, H = series.values, args.horizon
-    setup = prepare(args, series)
-    transform, split, window, period = setup.transform, setup.split, setup.window, setup.period
-    z = transform.transform(x)  # (N - lag,)
-    fit_data = windows_at(z, split.fit_origins(), window, H, transform.lag)
-    val_data = windows_at(z, split.val_origins(), window, H, transform.lag)
+    data = load_input(args)
+    setup = prepare(args, data)
+    H, period = setup.horizon, setup.period
+    train_parts = [v[:n] for v, n in zip(data.values, setup.n_train)]
+    overrides = {"window": args.window, "members": args.members, "updates": args.updates,
+                 "network": args.network, "cell": opts.cell, "hidden": opts.hidden,
+                 "layers": opts.layers, "lr": opts.lr, "batch_size": opts.batch_size}
+    engine = None
+    if opts.engine == "torch":
+        from rnnkit.nn.losses import MSELoss
+        from rnnkit.train.tasks import SupervisedTask
+
+        engine = torch_engine(opts, MSELoss(), SupervisedTask(MSELoss()), 1.0)
 
     out = out_dir(args, "forecast")
-    log(f"{series.name} ({series.column}): {len(x)} points, transform {transform.kind} "
-        f"({setup.reason}), period {period}, window {window}, horizon {H}; "
-        f"windows: {len(fit_data[0])} training, {len(val_data[0])} validation; "
-        f"{len(split.test_origins())} forecast origins in the last {split.n - split.n_train} "
-        "points")
-    model = SequenceModel(opts.cell, input_size=1, hidden_size=opts.hidden, output_size=H,
-                          num_layers=opts.layers, bidirectional=opts.bidirectional,
-                          seed=opts.seed)
+    many = len(data.values) > 1
+    log(f"{data.source}: {len(data.values)} series of {min(map(len, data.values))}"
+        + (f"-{max(map(len, data.values))}" if many else "") + f" points; horizon {H}; "
+        f"period {period} ({setup.period_source})")
     start = time.perf_counter()
-    history, trainer = fit(model, MSELoss(), fit_data, val_data, opts)
+    forecaster = fit_forecaster(train_parts if many else train_parts[0], H, period,
+                                seed=opts.seed, log=log, engine_factory=engine, **overrides)
+    for reason in forecaster.settings.reasons:
+        log(reason)
+    forecaster.calibrate(train_parts, LEVELS)
     seconds = time.perf_counter() - start
 
-    ev = evaluate(model, transform, x, split, period)
-    metrics = _metrics(ev, series, setup, opts, model, history, trainer, seconds)
-    task = {"command": "forecast", "series": x, "series_name": series.name,
-            "column": series.column, "window": window, "horizon": H, "period": period,
-            "transform": transform.to_dict()}
-    save_run(out, model, task, metrics, history)
-    plot_forecasts(ev, x, split, period, series, out / "forecast.png")
-    rows = [f"{k.replace('_', ' '):15s} RMSE {_num(e['rmse'], '.4g')}  MAE "
-            f"{_num(e['mae'], '.4g')}  MAPE {_num(e['mape'], '.2f')}%  MASE "
-            f"{_num(e['mase'], '.3f')}" for k, e in ev["errors"].items()]
-    emit(metrics, args.json, "\n".join([
-        f"{series.name}: {H}-step forecasts from {len(ev['origins'])} origins over the last "
-        f"{split.n - split.n_train} points (transform {transform.kind}, window {window}, "
-        f"period {period})", *rows,
-        metrics["verdict"][0].upper() + metrics["verdict"][1:] + ".",
-        f"run folder: {out}"]))
+    results = [evaluate(forecaster, v, n, H, period)
+               for v, n in zip(data.values, setup.n_train)]
+    metrics = _metrics(data, setup, forecaster, results, seconds)
+    task = {"command": "forecast", "series": data.values,
+            "names": data.names, "source": data.source,
+            "dates": None if data.dates is None else [d.astype(str).tolist() for d in data.dates],
+            "forecaster": forecaster.to_dict()}
+    save_run(out, forecaster.network, task, metrics, history=None)
+    from rnnkit.cli.forecast_plot import plot_forecasts
+
+    plot_forecasts(results, data, setup, forecaster, out / "forecast.png")
+    emit(metrics, args.json, summary(metrics, results, data, setup) + f"\nrun folder: {out}")
     return 0
 
 
-def _metrics(ev, series, setup, opts, model, history, trainer, seconds) -> dict:
-    beats, sentence = verdict(ev["errors"])
-    period = setup.period
+def summary(metrics, results, data, setup) -> str:
+    lines = []
+    for i, (name, ev) in enumerate(zip(data.names, results)):
+        if i == 5 and len(results) > 6:
+            lines.append(f"... {len(results) - 5} more series in metrics.json")
+            break
+        lines.append(f"{name}: {setup.horizon}-step forecasts from {len(ev['origins'])} "
+                     f"origins over the last {len(data.values[i]) - setup.n_train[i]} points "
+                     f"(period {setup.period})")
+        for k, e in ev["errors"].items():
+            lines.append(f"  {k.replace('_', ' '):15s} RMSE {_num(e['rmse'], '.4g')}  MAE "
+                         f"{_num(e['mae'], '.4g')}  MAPE {_num(e['mape'], '.2f')}%  MASE "
+                         f"{_num(e['mase'], '.3f')}")
+        cov = ", ".join(f"{lv}% interval covers {c:.0%}" for lv, c in ev["coverage"].items())
+        if cov:
+            lines.append(f"  {cov} of the tail's values")
+    if len(results) > 1:
+        s = metrics["summary"]
+        lines.append(f"over {len(results)} series: mean MASE {s['mean_mase']['model']:.3f} "
+                     f"(naive {s['mean_mase']['naive']:.3f}, seasonal naive "
+                     f"{s['mean_mase']['seasonal_naive']:.3f}, damped trend "
+                     f"{s['mean_mase']['damped_trend']:.3f})")
+    lines.append(metrics["verdict"][0].upper() + metrics["verdict"][1:] + ".")
+    if not setup.period_sure:
+        lines.append(f"Note: the period {setup.period} is a guess ({setup.period_source}).")
+    return "\n".join(lines)
+
+
+def _series_metrics(name, ev, points, n_train, period) -> dict:
+    outcome, sentence = verdict(ev["errors"], ev["member_mase"])
     return {
-        "series": series.name, "column": series.column, "points": len(series.values),
-        "horizon": setup.split.horizon, "window": setup.window, "period": period,
-        "period_source": setup.period_source, "transform": setup.transform.kind,
-        "transform_reason": setup.reason, "split": setup.split.to_dict(),
-        "metrics": ev["errors"]["model"],
-        "baselines": {k: ev["errors"][k] for k in ("naive", "seasonal_naive")},
-        "beats_naive": beats["naive"], "beats_seasonal_naive": beats["seasonal_naive"],
-        "verdict": sentence,
-        "mase_scale": {"value": ev["scale"], "definition": (
+        "series": name, "metrics": ev["errors"]["model"],
+        "baselines": {k: ev["errors"][k] for k in BASELINES},
+        "outcome": outcome, "verdict": sentence,
+        "beats_naive": outcome["naive"] == "better",
+        "beats_seasonal_naive": outcome["seasonal_naive"] == "better",
+        "member_mase": ev["member_mase"],
+        "interval_coverage": {str(k): v for k, v in ev["coverage"].items()},
+        "mase_scale": {"value": ev["scale"], "period": period, "definition": (
             f"in-sample MAE of the one-step seasonal-naive forecast (m={period})"
             if period > 1 else "in-sample MAE of the one-step naive forecast")
             + " on the training part"},
+        "split": {"points": points, "train": n_train, "test": points - n_train,
+                  "test_origins": len(ev["origins"])},
         "by_step": ev["by_step"],
-        "model": {"cell": opts.cell, "hidden": opts.hidden, "layers": opts.layers,
-                  "bidirectional": opts.bidirectional, "parameters": model.num_parameters()},
-        "training": {"epochs": len(history.get("loss", [])),
-                     "best_val_loss": min(history["val_loss"]) if history.get("val_loss")
-                     else None, "seconds": seconds, "stop_reason": trainer.stop_reason},
     }
+
+
+def _metrics(data, setup, forecaster, results, seconds) -> dict:
+    per_series = [_series_metrics(name, ev, len(v), n, setup.period)
+                  for name, ev, v, n in zip(data.names, results, data.values, setup.n_train)]
+    first = per_series[0]
+    metrics = dict(first)
+    metrics.update({
+        "source": data.source, "series_count": len(per_series),
+        "horizon": setup.horizon, "period": setup.period,
+        "period_source": setup.period_source, "period_sure": setup.period_sure,
+        "frequency": data.frequency.name if data.frequency is not None else None,
+        "forecaster": {"reasons": forecaster.settings.reasons,
+                       "network": forecaster.network is not None,
+                       "members": len(forecaster.network.modules) if forecaster.network
+                       else 0, "window": forecaster.settings.window,
+                       "base": list(forecaster.settings.base),
+                       "parameters": forecaster.network.num_parameters()
+                       if forecaster.network else 0},
+        "training": {"seconds": seconds, "windows": forecaster.report.get("windows", 0),
+                     "member_losses": forecaster.report.get("members", [])},
+    })
+    if len(per_series) > 1:
+        keys = ("model", *BASELINES)
+        mase = {k: [m["metrics"]["mase"] if k == "model" else m["baselines"][k]["mase"]
+                    for m in per_series] for k in keys}
+        ok = [i for i in range(len(per_series)) if all(mase[k][i] for k in keys)]
+        metrics["summary"] = {
+            "mean_mase": {k: float(np.mean([mase[k][i] for i in ok])) for k in keys},
+            "geomean_ratio": {k: float(np.exp(np.mean([np.log(mase["model"][i] / mase[k][i])
+                                                      for i in ok]))) for k in BASELINES},
+            "series_scored": len(ok)}
+        better = {k: sum(m["outcome"][k] == "better" for m in per_series) for k in BASELINES}
+        metrics["verdict"] = "over the series, the forecaster beats " + ", ".join(
+            f"the {name} forecast on {better[k]} of {len(per_series)}"
+            for k, name in BASELINES.items()) + " (geometric-mean MASE ratio " + ", ".join(
+            f"{metrics['summary']['geomean_ratio'][k]:.3f} to the {name}"
+            for k, name in BASELINES.items()) + ")"
+        metrics["series_results"] = per_series
+    return metrics
 
 
 # --- rnnkit predict ---------------------------------------------------------------------------
 def predict(model, task, args) -> int:
-    """The next H values after the end of the series: the one stored in the run, or
-    --csv/--column (the column the run was trained on by default, if the file has it)."""
-    import json
+    """The next H values after the end of each series (the run's own, or --csv read the way
+    training read it), with dates when known and the 80% and 95% intervals."""
+    from rnnkit.cli.forecast_predict import predict_run
 
-    from rnnkit.data.csv_series import read_csv_column
-
-    transform = ts.SeriesTransform.from_dict(task["transform"])
-    window, H = int(task["window"]), int(task["horizon"])
-    if args.csv is not None:
-        x, column = read_csv_column(args.csv, args.column, prefer=task.get("column"))
-        source = f"{args.csv} ({column})"
-    else:
-        if args.column is not None:
-            raise UsageError("--column needs --csv")
-        x = np.asarray(task["series"], dtype=np.float64)
-        source = f"the run's series {task.get('series_name')} ({task.get('column')})"
-    need = window + transform.lag
-    if len(x) < need:
-        raise UsageError(f"{source} has {len(x)} points; the model reads the last {window} "
-                         f"(transform {transform.kind}): at least {need} are needed")
-    if transform.uses_log and np.any(x <= 0):
-        raise UsageError(f"{source} has values <= 0, but the model was trained on the "
-                         f"{transform.kind} transform, which needs positive values")
-    forecast = model_forecast(model, transform, x, np.array([len(x) - 1]), window)[0]  # (H,)
-    if args.json:
-        print(json.dumps({"source": source, "points": len(x), "last": float(x[-1]),
-                          "horizon": H, "forecast": forecast.tolist()}), flush=True)
-    else:
-        print(f"next {H} values after the {len(x)} points of {source} (last {x[-1]:.6g}):")
-        for h, value in enumerate(forecast, 1):
-            print(f"t+{h:<3d} {value:.6g}")
-    return 0
-
-
-# --- the picture ------------------------------------------------------------------------------
-def plot_forecasts(ev: dict, x, split: Split, period: int, series: SeriesInput, path) -> None:
-    """Left: the series before and in the tail, with the model's and the baselines' H-step
-    forecasts from origins H apart. Right: RMSE by step ahead over all tail origins."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    H = split.horizon
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [2, 1]})
-    start = max(0, split.n_train - 3 * max(split.window, H))
-    t = np.arange(len(x))
-    ax.plot(t[start:], x[start:], color="black", lw=1.2, label="actual")
-    ax.axvspan(split.n_train - 0.5, len(x) - 0.5, color="0.92", zorder=0)
-    styles = {"model": dict(color="tab:red", lw=1.8), "naive": dict(color="tab:blue", ls="--"),
-              "seasonal_naive": dict(color="tab:green", ls=":", lw=1.5)}
-    for k, i in enumerate(range(0, len(ev["origins"]), H)):
-        o = ev["origins"][i]
-        steps = np.arange(o, o + H + 1)
-        for name, style in styles.items():
-            path_h = np.concatenate([[x[o]], ev["forecasts"][name][i]])  # from the origin
-            ax.plot(steps, path_h, label=name.replace("_", " ") if k == 0 else None, **style)
-        ax.plot(o, x[o], "o", color="black", ms=3)
-    ax.set_title(f"{series.name}: {H}-step forecasts over the held-out tail (shaded)")
-    ax.set_xlabel("time step")
-    ax.set_ylabel(series.column)
-    ax.legend(fontsize=8)
-    steps = np.arange(1, H + 1)
-    for name, style in styles.items():
-        mase = _num(ev["errors"][name]["mase"], ".2f")
-        bx.plot(steps, ev["by_step"][name]["rmse"], marker="o", ms=3,
-                label=f"{name.replace('_', ' ')} (MASE {mase})", **style)
-    bx.xaxis.set_major_locator(MaxNLocator(integer=True))
-    bx.set_xlabel("steps ahead")
-    bx.set_ylabel("RMSE over the tail origins")
-    bx.set_title(f"error by horizon (period {period})")
-    bx.legend(fontsize=8)
-    save_figure(fig, path)
-    plt.close(fig)
+    return predict_run(model, task, args)

@@ -1,15 +1,14 @@
 """Univariate forecasting: sliding windows, an invertible transform whose scaler is fitted on
-the training part only, rolling forecast origins, the naive and seasonal-naive baselines and
-the error measures RMSE, MAE, MAPE and MASE.
+the training part only (read back from run folders of rnnkit 0.2), the period estimate,
+rolling forecast origins and the naive and seasonal-naive baselines.
 
 Indexing convention: a forecast *origin* ``o`` is the index of the last observed value; a
 forecast from ``o`` predicts ``x[o+1], ..., x[o+H]`` (horizon H).
 
 References: Hyndman & Athanasopoulos, *Forecasting: Principles and Practice*, 3rd ed. (2021),
 sections 5.2 (simple methods), 5.8 (accuracy, MASE), 5.10 (time series cross-validation, i.e.
-rolling origins), 9.1 (differencing, the KPSS test); Hyndman & Koehler (2006), "Another look
-at measures of forecast accuracy"; Kwiatkowski, Phillips, Schmidt & Shin (1992), "Testing the
-null hypothesis of stationarity against the alternative of a unit root".
+rolling origins), 9.1 (differencing); Hyndman & Koehler (2006), "Another look at measures of
+forecast accuracy".
 """
 from __future__ import annotations
 
@@ -19,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 
 TRANSFORMS = ("none", "log", "diff", "logdiff")
-KPSS_CRITICAL_5 = 0.463  # 5% critical value of the level-stationarity KPSS statistic
 
 
 def create_sequences(data, window: int, horizon: int = 1):
@@ -101,37 +99,6 @@ class SeriesTransform:
         t = cls(d["kind"])
         t.mean_, t.std_ = float(d["mean"]), float(d["std"])
         return t
-
-
-def kpss_statistic(x) -> float:
-    """KPSS statistic for level stationarity: ``eta = sum_t S_t^2 / (n^2 s^2)``, S_t the
-    partial sums of x - mean(x), s^2 the Newey-West long-run variance with Bartlett weights
-    over floor(4 (n/100)^(1/4)) lags. Large values (> 0.463 at 5%) reject stationarity."""
-    x = np.asarray(x, dtype=np.float64)
-    n = len(x)
-    if np.ptp(x) == 0:
-        return 0.0  # a constant is stationary (and x - mean would be rounding noise)
-    e = x - x.mean()  # (n,)
-    partial = np.cumsum(e)  # (n,)
-    s2 = e @ e / n
-    lags = int(4 * (n / 100) ** 0.25)
-    for k in range(1, min(lags, n - 1) + 1):
-        s2 += 2 * (1 - k / (lags + 1)) * (e[k:] @ e[:-k]) / n
-    return float(partial @ partial / (n * n * s2)) if s2 > 0 else 0.0
-
-
-def choose_transform(x_train) -> tuple[str, str]:
-    """The ``auto`` rule: difference when the KPSS test rejects a stationary level at 5%
-    (computed on log x when x > 0); take logs too when every value is positive, since a
-    trending positive series usually grows by a percentage. Returns (kind, reason)."""
-    x = np.asarray(x_train, dtype=np.float64)
-    positive = bool(np.all(x > 0))
-    stat = kpss_statistic(np.log(x) if positive else x)
-    if stat <= KPSS_CRITICAL_5:
-        return "none", f"KPSS {stat:.3f} <= {KPSS_CRITICAL_5}: level looks stationary"
-    kind = "logdiff" if positive else "diff"
-    why = "positive values, " if positive else "values not all positive, "
-    return kind, f"KPSS {stat:.3f} > {KPSS_CRITICAL_5}: trending level; {why}{kind}"
 
 
 PERIOD_MARGIN = 0.1  # a shorter peak lag this close to the best peak's autocorrelation wins

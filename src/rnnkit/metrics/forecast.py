@@ -37,3 +37,9 @@ def errors_by_step(actual, forecast) -> dict:
     err = np.asarray(forecast, np.float64) - np.asarray(actual, np.float64)  # (n, H)
     return {"rmse": np.sqrt(np.mean(err ** 2, axis=0)).tolist(),
             "mae": np.mean(np.abs(err), axis=0).tolist()}
+
+
+def interval_coverage(actual, lower, upper) -> float:
+    """The fraction of actual values inside [lower, upper]; all (n, H)."""
+    actual = np.asarray(actual, np.float64)
+    return float(np.mean((actual >= lower) & (actual <= upper)))

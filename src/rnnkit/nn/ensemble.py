@@ -47,3 +47,15 @@ class Ensemble(Container):
         raise RuntimeError("an Ensemble is for prediction: train its members one by one")
 
     __call__ = forward
+
+
+@register_module
+class MeanEnsemble(Ensemble):
+    """``MeanEnsemble(model_0, model_1, ...)``: the mean of the members' outputs,
+    ``y = (1/M) sum_m f_m(x)``, for regression (a forecaster's networks)."""
+
+    def forward(self, *args, **kwargs):
+        return np.mean([np.asarray(m.forward(*args, **kwargs), np.float64)
+                        for m in self.modules.values()], axis=0)
+
+    __call__ = forward

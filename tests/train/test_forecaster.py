@@ -1,0 +1,119 @@
+"""The forecaster: its rules, padded windows, the networks' correction of the statistical
+base, learning, reproducibility, panels, intervals and a round trip through plain JSON."""
+import numpy as np
+import pytest
+
+from rnnkit.data import smoothing
+from rnnkit.nn.ensemble import MeanEnsemble
+from rnnkit.train import forecaster as fc
+
+FAST = {"members": 2, "updates": 40, "hidden": 8}
+
+
+def seasonal_series(n=150, period=6, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 20 + 5 * np.sin(2 * np.pi * t / period) + 0.3 * rng.normal(size=n)
+
+
+def test_settings_follow_the_series_length():
+    s = fc.choose_forecaster_settings(115, 12, 12)
+    assert s.network and s.window == 24 and "80 training windows" in s.reasons[1]
+    short = fc.choose_forecaster_settings(20, 6, 1)
+    assert not short.network and "no network" in short.reasons[1]
+    assert short.window == 12  # the rule's window; the series is too short for it
+    assert fc.choose_forecaster_settings(20, 6, 1, network=True, window=5).network
+    panel = fc.choose_forecaster_settings([20] * 10, 6, 1)
+    assert panel.network and "of 10 series, one global model" in panel.reasons[1]
+
+
+def test_short_series_train_on_padded_windows():
+    s = fc.ForecasterSettings(window=8, min_windows=5)
+    assert fc.first_origin(100, s, 3) == 7  # a full window behind the first origin
+    assert fc.first_origin(14, s, 3) == 6  # earlier, to leave 5 windows: origins 6..10
+    assert fc.count_windows(14, s, 3) == 5
+    assert fc.first_origin(8, s, 3) == fc.MIN_HISTORY - 1  # down to the minimum history
+    x = np.arange(10.0) ** 2
+    w = fc.normalised_windows(x, np.array([2, 9]), 4, np.array([1.0, 2.0]))  # (2, 4, 1)
+    assert w[0, :, 0] == pytest.approx([0 - 4, 0 - 4, 1 - 4, 0])  # padded with x[0]
+    assert w[1, :, 0] == pytest.approx((x[6:10] - 81) / 2)
+
+
+def test_forecast_is_the_base_plus_the_scaled_mean_correction():
+    x = seasonal_series()
+    f = fc.fit_forecaster(x[:120], 6, 1, seed=0, **FAST)
+    assert isinstance(f.network, MeanEnsemble) and len(f.network.modules) == 2
+    origins = np.arange(119, 144)
+    members = f.member_forecasts(x, origins)  # (2, n, 6)
+    assert members.shape == (2, len(origins), 6)
+    assert f.predict_origins(x, origins) == pytest.approx(members.mean(axis=0))
+    o = origins[3]
+    base = smoothing.statistical_forecast(x[: o + 1], 6, 1, methods=f.settings.base)
+    s = np.mean(np.abs(np.diff(x[: o + 1])))
+    w = fc.normalised_windows(x, [o], f.settings.window, [s]).astype(np.float32)
+    expected = base["combined"] + s * np.mean([m.forward(w)[0] for m in
+                                               f.network.modules.values()], axis=0)
+    assert f.predict(x[: o + 1]) == pytest.approx(expected, rel=1e-6)
+
+
+def test_networks_start_at_the_base_and_learn_what_it_misses():
+    """Period 1 is declared, so the base cannot see the 6-step season; the networks learn
+    it, and their forecasts beat the base's on the held-out tail."""
+    x = seasonal_series(n=200)
+    f = fc.fit_forecaster(x[:160], 4, 1, seed=0, members=2, updates=300, hidden=16)
+    losses = f.report["members"]
+    assert all(m["train_loss"] < 0.5 * f.report["base_loss"] for m in losses)
+    origins = np.arange(159, 196)
+    actual = x[origins[:, None] + np.arange(1, 5)]
+    base = np.stack([f.base(x[: o + 1]) for o in origins])
+    err_net = np.mean(np.abs(f.predict_origins(x, origins) - actual))
+    assert err_net < 0.5 * np.mean(np.abs(base - actual))
+
+
+def test_reproducible_from_the_seed_and_json_round_trip():
+    x = seasonal_series()
+    a = fc.fit_forecaster(x[:120], 6, 1, seed=3, **FAST)
+    b = fc.fit_forecaster(x[:120], 6, 1, seed=3, **FAST)
+    c = fc.fit_forecaster(x[:120], 6, 1, seed=4, **FAST)
+    assert np.array_equal(a.predict(x), b.predict(x))
+    assert not np.array_equal(a.predict(x), c.predict(x))
+    a.calibrate(x[:120])
+    back = fc.Forecaster.from_dict(a.to_dict(), a.network)
+    assert np.array_equal(back.predict(x), a.predict(x))
+    assert back.min_history == a.min_history and back.settings == a.settings
+    for level in (80, 95):
+        assert np.array_equal(back.interval_scales[level], a.interval_scales[level])
+
+
+def test_conformal_widths_cover_the_calibration_errors():
+    x = seasonal_series()
+    f = fc.fit_forecaster(x[:120], 6, 1, seed=0, **FAST)
+    widths = f.calibrate(x[:120], levels=(50, 80, 95))
+    assert np.all(widths[50] <= widths[80]) and np.all(widths[80] <= widths[95])
+    origins = np.arange(fc.MIN_HISTORY - 1, 114)
+    bands = f.intervals(x[:120], origins)
+    actual = x[origins[:, None] + np.arange(1, 7)]
+    for level, (lo, hi) in bands.items():
+        covered = np.mean((actual >= lo) & (actual <= hi), axis=0)  # per step
+        assert np.all(covered >= level / 100 - 1e-9), level
+
+
+def test_a_panel_trains_one_model_and_forecasts_each_series():
+    series = [seasonal_series(n=35, seed=k) * (k + 1) for k in range(5)]
+    f = fc.fit_forecaster([x[:25] for x in series], 4, 1, seed=0, **FAST)
+    assert f.network is not None and f.report["series"] == 5
+    assert f.report["windows"] == 5 * fc.count_windows(25, f.settings, 4) == 5 * 19
+    for x in series:
+        assert f.predict(x).shape == (4,)
+    small = fc.fit_forecaster(series[0][:25], 4, 1, seed=0, **FAST)  # alone: 19 windows
+    assert small.network is None
+    assert small.predict(series[0]) == pytest.approx(small.base(series[0]))
+
+
+def test_bad_series_are_refused():
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        fc.fit_forecaster(np.array([1.0, np.nan, 2.0]), 2)
+    with pytest.raises(ValueError, match="1-D with at least 2 values"):
+        fc.fit_forecaster(np.ones((3, 2)), 2)
+    with pytest.raises(ValueError, match="series 1 must be 1-D"):
+        fc.fit_forecaster([np.ones(10), np.ones(1)], 2)
