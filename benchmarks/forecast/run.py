@@ -62,6 +62,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -195,12 +196,14 @@ def run_cli(exe: str, env: dict, s, timeout: float) -> dict:
         if proc.returncode != 0:
             return {**record, "status": "error", "message": message,
                     "exit_status": proc.returncode}
-        m = common.last_json_line(proc.stdout)
+        m = common.last_json_line(proc.stdout)  # the CLI's metrics; read what is there
+        baselines = m.get("baselines", {})
         return {**record, "status": "ok", "metrics": {
-            "mase": m["metrics"]["mase"], "naive_mase": m["baselines"]["naive"]["mase"],
-            "seasonal_naive_mase": m["baselines"]["seasonal_naive"]["mase"],
-            "train_seconds": m["training"]["seconds"], "epochs": m["training"]["epochs"],
-            "window": m["window"], "transform": m["transform"], "period": m["period"]}}
+            "mase": m.get("metrics", {}).get("mase"),
+            "naive_mase": baselines.get("naive", {}).get("mase"),
+            "seasonal_naive_mase": baselines.get("seasonal_naive", {}).get("mase"),
+            "train_seconds": m.get("training", {}).get("seconds"),
+            "verdict": m.get("verdict")}}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -258,11 +261,62 @@ def add_run(results: dict, record: dict) -> None:
 # --------------------------------------------------------------------------- main
 
 
+@dataclass
+class Session:
+    """What one invocation works with: its options, the rnnkit worker and environment, and
+    the records it adds to (results.json and the peer cache), saved after every set."""
+
+    args: argparse.Namespace
+    options: dict
+    env: dict
+    digest: str  # of the rnnkit sources measured
+    client: WorkerClient
+    results: dict
+    cache: dict
+    paths: dict  # results, peers, report
+
+    def measure(self, s, peer_runs) -> None:
+        """Peers (unless cached) and rnnkit on every seed, on series s; one line of output."""
+        record_series(self.results, s)
+        if s.skip_reason():
+            print(f"   {s.name}: skipped ({s.skip_reason()})", flush=True)
+            return
+        key = peer_key(s)
+        if self.args.peers and key not in self.cache["series"]:
+            self.cache["series"][key] = peer_runs.run_peers(s)
+            common.write_json(self.paths["peers"], self.cache)
+        scores = []
+        for seed in self.args.seeds:
+            rec = run_series(self.client, s, self.args.method, self.options, seed,
+                             self.args.timeout)
+            add_run(self.results, {**rec, "rnnkit_src": self.digest})
+            scores.append(f"{rec['errors']['mase']:.3f}" if rec["status"] == "ok"
+                          else rec["status"])
+        p = self.cache["series"].get(key)
+        peers_text = (" ".join(f"{k} {p[k]['errors']['mase']:.3f}" for k in peer_runs.PEERS)
+                      if p else "no peers")
+        naive = self.results["series"][s.key]["errors"]["naive"]["mase"]
+        print(f"   {s.name} (n={s.n}): rnnkit {' '.join(scores)}; naive {naive:.3f}; "
+              f"{peers_text}", flush=True)
+
+    def time_cli(self, series: list) -> None:
+        """The timed CLI runs of one set."""
+        for s in cli_series(series):
+            rec = run_cli(self.args.rnnkit, self.env, s, self.args.timeout)
+            self.results["cli"][f"{s.set}/{s.name}"] = rec
+            print(f"   CLI on {s.name} (n={s.n}): {rec['status']} "
+                  f"{rec.get('wall_seconds')} s {rec.get('message', '')}", flush=True)
+
+    def save(self, report) -> None:
+        common.write_json(self.paths["results"], self.results)
+        report.write(self.results, self.cache, self.paths["report"])
+
+
 def main(argv=None) -> int:
     args = arguments(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    res_path, peers_path, md_path = (args.out / "results.json", args.out / "peers.json",
-                                     args.out / "RESULTS.md")
+    paths = {"results": args.out / "results.json", "peers": args.out / "peers.json",
+             "report": args.out / "RESULTS.md"}
     invocation = "nice -n 19 " * (os.nice(0) >= 19) + " ".join(shlex.quote(a) for a in [
         os.path.relpath(sys.executable, REPO), os.path.relpath(__file__, REPO),
         *(sys.argv[1:] if argv is None else argv)])
@@ -275,15 +329,16 @@ def main(argv=None) -> int:
     import suite
 
     if args.report_only:
-        if not res_path.is_file():
-            sys.exit(f"no {res_path} to report on")
-        report.write(common.load_json(res_path, None), common.load_json(peers_path, {}), md_path)
-        print(f"wrote {md_path}")
+        if not paths["results"].is_file():
+            sys.exit(f"no {paths['results']} to report on")
+        report.write(common.load_json(paths["results"], None),
+                     common.load_json(paths["peers"], {}), paths["report"])
+        print(f"wrote {paths['report']}")
         return 0
 
     sets = parse_sets(args.sets) if args.sets else list(suite.PROTOCOL)
     options = dict(args.set_option)
-    results = start_results(res_path, args.fresh, args.method, options)
+    results = start_results(paths["results"], args.fresh, args.method, options)
     meta = results["meta"]
     meta.update(machine=common.machine(), git=common.git_head(), rnnkit_code=code_label,
                 versions={d: common.version(d) for d in ("rnnkit", "numpy", "numba", "aeon",
@@ -292,68 +347,41 @@ def main(argv=None) -> int:
     digest = common.rnnkit_source_digest(pkg)
     meta["rnnkit_src"] = sorted(set(meta.get("rnnkit_src", [])) | {digest})
     sf_version = common.version("statsforecast")
-    cache = common.load_json(peers_path, {})
+    cache = common.load_json(paths["peers"], {})
     if cache.get("statsforecast") != sf_version:
         cache = {"statsforecast": sf_version, "series": {}}  # other peers: start again
     print(f"rnnkit: {code_label}, package {pkg}; method {args.method} {options or ''}",
           flush=True)
 
-    client = WorkerClient(str(Path(args.rnnkit).parent / "python"), env,
-                          Path(tempfile.gettempdir()) / f"rnnkit-forecast-worker-{os.getpid()}.log")
-    start, warmed_peers, warmed_rnnkit = time.perf_counter(), False, False
+    log = Path(tempfile.gettempdir()) / f"rnnkit-forecast-worker-{os.getpid()}.log"
+    client = WorkerClient(str(Path(args.rnnkit).parent / "python"), env, log)
+    session = Session(args, options, env, digest, client, results, cache, paths)
+    start = time.perf_counter()
     try:
+        # Untimed warm-ups: numba compiles (or loads its cache) for rnnkit and the peers.
+        warm = run_series(client, suite.warm_up_series(), args.method, options, args.seeds[0],
+                          args.timeout)
+        if warm.get("error", "").startswith(("ImportError", "ModuleNotFoundError")):
+            sys.exit(f"rnnkit at {code_label} cannot run --method {args.method}: "
+                     f"{warm['error']}")
+        if args.peers:
+            peer_runs.warm_up()
         for name in sets:
             series = suite.load_suite([name], args.limit)
             print(f"== {name}: {len(series)} series, H={series[0].horizon}, "
                   f"m={series[0].period}", flush=True)
             for s in series:
-                record_series(results, s)
-                if s.skip_reason():
-                    print(f"   {s.name}: skipped ({s.skip_reason()})", flush=True)
-                    continue
-                key = peer_key(s)
-                if args.peers and key not in cache["series"]:
-                    if not warmed_peers:
-                        peer_runs.warm_up()
-                        warmed_peers = True
-                    cache["series"][key] = peer_runs.run_peers(s)
-                    common.write_json(peers_path, cache)
-                if not warmed_rnnkit:  # untimed: numba compiles (or loads its cache)
-                    warm = run_series(client, suite.warm_up_series(), args.method, options,
-                                      args.seeds[0], args.timeout)
-                    if warm.get("error", "").startswith(("ImportError", "ModuleNotFoundError")):
-                        sys.exit(f"rnnkit at {code_label} cannot run --method {args.method}: "
-                                 f"{warm['error']}")
-                    warmed_rnnkit = True
-                line = []
-                for seed in args.seeds:
-                    rec = run_series(client, s, args.method, options, seed, args.timeout)
-                    rec["rnnkit_src"] = digest
-                    add_run(results, rec)
-                    line.append(f"{rec['errors']['mase']:.3f}" if rec["status"] == "ok"
-                                else rec["status"])
-                p = cache["series"].get(key)
-                peers_text = (" ".join(f"{k} {p[k]['errors']['mase']:.3f}" for k in
-                                       peer_runs.PEERS) if p else "no peers")
-                naive = results["series"][s.key]["errors"]["naive"]["mase"]
-                print(f"   {s.name} (n={s.n}): rnnkit {' '.join(line)}; naive {naive:.3f}; "
-                      f"{peers_text}", flush=True)
-            common.write_json(res_path, results)
+                session.measure(s, peer_runs)
             if args.cli:
-                for s in cli_series(series):
-                    rec = run_cli(args.rnnkit, env, s, args.timeout)
-                    results["cli"][f"{name}/{s.name}"] = rec
-                    print(f"   CLI on {s.name} (n={s.n}): {rec['status']} "
-                          f"{rec.get('wall_seconds')} s {rec.get('message', '')}", flush=True)
-            common.write_json(res_path, results)
-            report.write(results, cache, md_path)
+                session.time_cli(series)
+            session.save(report)
     finally:
         client.close(grace=10)
     meta["last_invocation_seconds"] = round(time.perf_counter() - start, 1)
-    common.write_json(res_path, results)
-    report.write(results, cache, md_path)
+    session.save(report)
     print(report.main_table(results, cache))
-    print(f"wrote {md_path}, {res_path}" + (f", {peers_path}" if args.peers else "")
+    print(f"wrote {paths['report']}, {paths['results']}" + (f", {paths['peers']}" if args.peers
+                                                            else "")
           + f" in {meta['last_invocation_seconds']:.0f} s", flush=True)
     return 0
 
