@@ -96,15 +96,21 @@ def plot_model_flow(result: dict, path) -> None:
     plt.close(fig)
 
 
-def plot_states(panels: dict, title: str, path, xlabels=None, max_steps: int = 160) -> None:
+def plot_states(panels: dict, title: str, path, xlabels=None, max_steps: int = 160,
+                max_units: int = 64) -> None:
     """One heat map per entry of ``panels`` (name -> (T, H) values), units down, time across;
-    the first ``max_steps`` steps, labelled by ``xlabels`` (e.g. the characters) if given."""
+    the first ``max_steps`` steps and ``max_units`` units, labelled by ``xlabels`` (e.g. the
+    characters) if given."""
     plt = _pyplot()
     n = len(panels)
     T, H = next(iter(panels.values())).shape
     shown = min(T, max_steps)
     if shown < T:
-        title += f" (first {shown} of {T} steps)"
+        title += f"; first {shown} of {T} steps"
+    if H > max_units:
+        title += f"; units 0-{max_units - 1} of {H}"
+        panels = {name: values[:, :max_units] for name, values in panels.items()}
+        H = max_units
     width = min(16.0, 3.0 + 0.09 * shown)
     fig, axes = plt.subplots(n, 1, figsize=(width, 0.8 + n * min(2.4, 0.6 + 0.02 * H)),
                              squeeze=False, sharex=True)
@@ -127,17 +133,20 @@ def plot_states(panels: dict, title: str, path, xlabels=None, max_steps: int = 1
 
 
 def colour(v: float) -> tuple:
-    """Activation in [-1, 1] -> (r, g, b) in 0..255: blue for -1, white for 0, red for +1."""
+    """Activation in [-1, 1] -> (r, g, b) in 0..255: blue for -1, white for 0, red for +1,
+    never so dark that black text on it is hard to read."""
     v = float(np.clip(v, -1, 1))
-    fade = round(255 * (1 - abs(v)))
+    fade = round(255 * (1 - DEPTH * abs(v)))
     return (255, fade, fade) if v >= 0 else (fade, fade, 255)
 
 
-def plot_text(text: str, values: np.ndarray, label: str, path, columns: int = 100) -> None:
-    """The text on a character grid, each cell coloured by values (N,) in [-1, 1]."""
+def plot_text(text: str, values: np.ndarray, label: str, path, max_columns: int = 100) -> None:
+    """The text on a character grid, each cell coloured by values (N,) in [-1, 1]; lines
+    longer than ``max_columns`` wrap."""
     plt = _pyplot()
     from matplotlib.patches import Rectangle
 
+    columns = min(max_columns, max(len(line) for line in text.split("\n")) + 1)
     cells, row, col = [], 0, 0
     for ch, v in zip(text, values):
         cells.append((row, col, ch, v))
@@ -159,12 +168,13 @@ def plot_text(text: str, values: np.ndarray, label: str, path, columns: int = 10
     plt.close(fig)
 
 
+DEPTH = 0.7  # how far the strongest colour goes from white
+
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>
 body {{ font-family: sans-serif; margin: 1.5em; max-width: 70em; }}
 pre {{ font-family: monospace; font-size: 14px; line-height: 1.35; white-space: pre-wrap; }}
-pre span {{ border-radius: 2px; }}
 .note {{ color: #444; font-size: 0.9em; }}
 table {{ border-collapse: collapse; font-size: 0.9em; }}
 td, th {{ border: 1px solid #ccc; padding: 2px 8px; }}
@@ -184,7 +194,7 @@ function paint(unit) {{
   const spans = document.querySelectorAll("#text span");
   spans.forEach(function (span, k) {{
     const v = Math.max(-1, Math.min(1, values[k]));
-    const fade = Math.round(255 * (1 - Math.abs(v)));
+    const fade = Math.round(255 * (1 - {depth} * Math.abs(v)));
     span.style.background = v >= 0 ? `rgb(255,${{fade}},${{fade}})` : `rgb(${{fade}},${{fade}},255)`;
     span.title = `unit ${{unit}}: ${{values[k].toFixed(3)}}`;
   }});
@@ -214,7 +224,8 @@ def text_page(text: str, acts: dict, chosen: int, title: str, note: str, best: d
                    for name, pairs in best.items())
     data = json.dumps({str(u): [round(float(v), 4) for v in a] for u, a in acts.items()})
     return PAGE.format(title=html.escape(title), note=html.escape(note), options=options,
-                       spans="".join(spans), rows=rows, acts=data.replace("</", "<\\/"))
+                       spans="".join(spans), rows=rows, acts=data.replace("</", "<\\/"),
+                       depth=DEPTH)
 
 
 def write_page(path, page: str) -> None:

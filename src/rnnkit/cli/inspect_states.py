@@ -88,7 +88,7 @@ def inspect_states(args) -> int:
     k = (layer.num_layers - 1) * layer.num_directions  # the top layer, forward direction
     panels = panels_of(u, k)
     out = out_dir(args, "inspect-states")
-    title = (f"{task.get('command')} run {args.model}: {layer.kind.upper()} layer "
+    title = (f"{task.get('command')} run {args.model.name}: {layer.kind.upper()} layer "
              f"{layer.num_layers - 1}, {source}")
     plot_states(panels, title, out / "states.png", xlabels)
     result = {"model": str(args.model), "command": task.get("command"), "cell": layer.kind,
