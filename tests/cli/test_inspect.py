@@ -176,6 +176,12 @@ def test_bad_input_for_a_saved_run(capsys, tmp_path, text_run, classify_run):
     code, _, err = run(capsys, "inspect", "states", "--model", text_run, "--unit", "99",
                        "--out", tmp_path / "a")
     assert code == 2 and "--unit must lie in 0..7" in err and not (tmp_path / "a").exists()
+    code, _, err = run(capsys, "inspect", "states", "--model", text_run, "--chars", "1")
+    assert code == 2 and "--chars must be at least 2" in err
+    short = tmp_path / "short.txt"
+    short.write_text("abc", encoding="utf-8")
+    code, _, err = run(capsys, "inspect", "gradients", "--model", text_run, "--input", short)
+    assert code == 2 and "the text has 3 characters; 21 are needed" in err
     code, _, err = run(capsys, "inspect", "states", "--model", classify_run, "--index", "9999")
     assert code == 2 and "--index must lie in 0..1028" in err
     code, _, err = run(capsys, "inspect", "gradients", "--model", classify_run, "--steps", "5")
@@ -197,11 +203,12 @@ BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 @pytest.fixture(scope="session")
 def chromium():
     """Chromium's path; installed with apt-get when absent, if running as root where apt-get
-    is (never failing: the browser test is skipped with the reason otherwise)."""
+    is and RNNKIT_NO_APT is not set (never failing: the browser test is skipped with the
+    reason otherwise)."""
     names = ("chromium", "chromium-browser", "google-chrome")
     found = next((p for p in map(shutil.which, names) if p), None)
     if found is None and shutil.which("apt-get") and hasattr(os, "geteuid") \
-            and os.geteuid() == 0:
+            and os.geteuid() == 0 and not os.environ.get("RNNKIT_NO_APT"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         for cmd in (["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
                     ["apt-get", "update"],
@@ -215,8 +222,8 @@ def chromium():
                 break
         found = next((p for p in map(shutil.which, names) if p), None)
     if found is None:
-        pytest.skip("Chromium is absent and could not be installed (apt-get needs root): the "
-                    "HTML page is not opened in a browser")
+        pytest.skip("Chromium is absent and could not be installed (apt-get needs root, and "
+                    "RNNKIT_NO_APT unset): the HTML page is not opened in a browser")
     return found
 
 

@@ -73,9 +73,10 @@ def model_batch(model, task, args, folder, n):
         vocab = Vocabulary(task["tokens"])
         steps = args.steps or int(task.get("seq_len", 100))
         ids = vocab.encode(list(run_text(task, args, folder)))
-        starts = np.linspace(0, max(0, len(ids) - steps - 1), n).astype(int)
         if len(ids) < steps + 1:
-            raise UsageError(f"the text has {len(ids)} characters; {steps + 1} are needed")
+            raise UsageError(f"the text has {len(ids)} characters; {steps + 1} are needed "
+                             f"({steps} steps and the character after them)")
+        starts = np.linspace(0, len(ids) - steps - 1, n).astype(int)  # spread over the text
         X = np.stack([ids[s : s + steps] for s in starts])  # (n, steps)
         return X, ids[starts + steps], CrossEntropyLoss(), (
             f"cross-entropy of the next character after {steps}, {len(X)} places in the text")
