@@ -73,6 +73,7 @@ def test_clipping_scales_every_steps_share_alike():
     x, w = gf.probe(4, 32, steps=20, batch=8, seed=1)
     layer = gf.fresh_layer("rnn", 4, 32, seed=1, radius=3.0)
     effect = gf.clipping_effect(layer, x, w, max_norm=1.0)
+    assert not any(g.any() for g in layer.grads.values())  # the layer's gradients untouched
     assert effect["grad_norm"] > 10 and effect["clipped_grad_norm"] == pytest.approx(1.0)
     shares, clipped = effect["step_share_norms"], effect["clipped_step_share_norms"]
     np.testing.assert_allclose(clipped / effect["scale"], shares)

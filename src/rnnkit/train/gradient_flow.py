@@ -25,7 +25,7 @@ import numpy as np
 
 from rnnkit.nn.recurrent import LAYERS
 from rnnkit.nn.unroll import StepGradients, backprop_steps, recurrent_input, unroll
-from rnnkit.train.optim import clip_grad_norm
+from rnnkit.train.optim import clip_grad_norm, grad_norm
 
 
 def step_norms(g: np.ndarray) -> np.ndarray:
@@ -129,10 +129,12 @@ def clipping_effect(layer, x, w, max_norm=1.0) -> dict:
     gradient of L = mean_b w . y_T^b: the parameter gradient's norm before and after, and the
     norm of each step's share of dL/dW_hh (``dgh_t^T h_{t-1}``) before and after. Clipping
     scales every step's share by one factor: it bounds an exploding update, and leaves the
-    shares of far-back steps as small, relative to the last, as they were."""
+    shares of far-back steps as small, relative to the last, as they were. The layer's own
+    gradients are left as they were."""
     u = unroll(layer, x)
     dy = np.zeros_like(u.y)  # (B, T, H)
     dy[:, -1] = np.asarray(w) / len(u.y)
+    kept = {k: g.copy() for k, g in layer.grads.items()}
     layer.zero_grad()
     layer.forward(x)  # the full parameter gradient from the layer's own backward
     layer.backward(dy)
@@ -142,10 +144,11 @@ def clipping_effect(layer, x, w, max_norm=1.0) -> dict:
     shares = np.einsum("btg,bth->tgh", steps.dgates[0], h_prev)  # (T, G*H, H)
     share_norms = np.sqrt((shares ** 2).sum(axis=(1, 2)))  # (T,)
     grads = {k: g.copy() for k, g in layer.grads.items()}
-    before = clip_grad_norm(grads, max_norm)
-    after = float(np.sqrt(sum((g ** 2).sum() for g in grads.values())))
+    before = clip_grad_norm(grads, max_norm)  # clips the copies
+    after = grad_norm(grads)
     scale = after / before if before > 0 else 1.0
-    layer.zero_grad()
+    for k, g in kept.items():
+        layer.grads[k][...] = g
     return {"max_norm": max_norm, "grad_norm": before, "clipped_grad_norm": after,
             "scale": scale, "step_share_norms": share_norms,
             "clipped_step_share_norms": share_norms * scale}
