@@ -96,23 +96,26 @@ def plot_model_flow(result: dict, path) -> None:
     plt.close(fig)
 
 
-def plot_states(panels: dict, title: str, path, xlabels=None, max_steps: int = 160,
-                max_units: int = 64) -> None:
-    """One heat map per entry of ``panels`` (name -> (T, H) values), units down, time across;
-    the first ``max_steps`` steps and ``max_units`` units, labelled by ``xlabels`` (e.g. the
-    characters) if given."""
+def plot_states(panels: dict, title: str, path, xlabels=None, units=None, labels=None,
+                max_steps: int = 160, max_units: int = 64) -> None:
+    """One heat map per entry of ``panels`` (name -> (T, H) values), units down, time across:
+    the first ``max_steps`` steps (labelled by ``xlabels``, e.g. the characters, if given) and
+    the first ``max_units`` of ``units`` (an order of the unit indices, default 0..H-1), with
+    ``labels`` (unit -> text) written beside the units that have one."""
     plt = _pyplot()
     n = len(panels)
     T, H = next(iter(panels.values())).shape
+    units = list(range(H) if units is None else units)[:max_units]
+    labels = labels or {}
     shown = min(T, max_steps)
     if shown < T:
         title += f"; first {shown} of {T} steps"
-    if H > max_units:
-        title += f"; units 0-{max_units - 1} of {H}"
-        panels = {name: values[:, :max_units] for name, values in panels.items()}
-        H = max_units
+    if len(units) < H:
+        title += f"; {len(units)} of {H} units" + (", labelled ones first" if labels else "")
+    panels = {name: values[:, units] for name, values in panels.items()}  # (T, len(units))
+    H = len(units)
     width = min(16.0, 3.0 + 0.09 * shown)
-    fig, axes = plt.subplots(n, 1, figsize=(width, 0.8 + n * min(2.4, 0.6 + 0.02 * H)),
+    fig, axes = plt.subplots(n, 1, figsize=(width, 0.8 + n * min(2.6, 0.6 + 0.09 * H)),
                              squeeze=False, sharex=True)
     for ax, (name, values) in zip(axes[:, 0], panels.items()):
         gate = name in ("i", "f", "o", "r", "z")
@@ -120,6 +123,9 @@ def plot_states(panels: dict, title: str, path, xlabels=None, max_steps: int = 1
                        cmap="viridis" if gate else "RdBu_r", vmin=0 if gate else -1, vmax=1)
         ax.set_ylabel(f"{name}\nunit", fontsize=8)
         fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01)
+        named = [k for k, u in enumerate(units) if u in labels]
+        if named:
+            ax.set_yticks(named, [labels[units[k]] for k in named], fontsize=6)
     ax = axes[-1, 0]
     if xlabels is not None:
         ax.set_xticks(range(shown), [repr(c)[1:-1] for c in xlabels[:shown]], fontsize=5,

@@ -74,6 +74,21 @@ def text_outputs(text, shown: np.ndarray, what: str, args, out, title: str) -> d
             "html": str(out / "text.html"), "text_png": str(out / "text.png"), "text": text}
 
 
+SHORT = {"position_in_line": "column", "inside_quotes": "quotes",
+         "inside_parentheses": "parens"}
+
+
+def unit_labels(chosen: int, best: dict) -> dict:
+    """unit -> label for the heat maps: the chosen unit (marked *, it colours the text), then
+    each feature's best units with their r."""
+    labels = {chosen: f"{chosen} *"}
+    for name, pairs in best.items():
+        for unit, r in pairs:
+            text = f"{unit} {SHORT.get(name, name)} {r:+.2f}"
+            labels[unit] = text + " *" if unit == chosen else labels.get(unit, text)
+    return labels
+
+
 def inspect_states(args) -> int:
     from rnnkit.cli.inspect_pictures import plot_states
     from rnnkit.nn.unroll import recurrent_input, unroll
@@ -90,13 +105,18 @@ def inspect_states(args) -> int:
     out = out_dir(args, "inspect-states")
     title = (f"{task.get('command')} run {args.model.name}: {layer.kind.upper()} layer "
              f"{layer.num_layers - 1}, {source}")
-    plot_states(panels, title, out / "states.png", xlabels)
     result = {"model": str(args.model), "command": task.get("command"), "cell": layer.kind,
               "input": source, "steps": int(u.y.shape[1]), "note": note,
               "panels": list(panels), "figure": str(out / "states.png")}
+    units, labels, max_units = None, {}, 64
     if text is not None:
         what = "tanh(c)" if "tanh(c)" in panels else "h"
         result.update(text_outputs(text, panels[what], what, args, out, title))
+        labels = unit_labels(result["unit"], result["correlations"])
+        units = [*labels, *(j for j in range(layer.hidden_size) if j not in labels)]
+        max_units = max(24, len(labels))  # rows tall enough to read the labels
+    plot_states(panels, title, out / "states.png", xlabels, units, labels,
+                max_units=max_units)
     atomic_write_text(out / "states.json", json.dumps(to_jsonable(result), indent=1))
     lines = [f"{title}: {result['steps']} steps" + (f" ({note})" if note else ""),
              f"heat maps of {', '.join(panels)}: {result['figure']}"]
