@@ -248,3 +248,11 @@ def test_the_page_opens_in_headless_chromium(chromium, tmp_path, text_states):
     bad.write_text("<!DOCTYPE html><p>x</p><script>undefinedFunction();</script>")
     _, console = open_page(chromium, bad, tmp_path / "profile2")
     assert any("Uncaught ReferenceError" in line for line in console)
+
+
+def test_heat_map_labels_put_the_feature_units_first():
+    from rnnkit.cli.inspect_states import unit_labels
+
+    labels = unit_labels(3, {"inside_quotes": [(3, 0.9), (1, -0.5)],
+                             "position_in_line": [(1, 0.2), (4, 0.1)]})
+    assert labels == {3: "3 quotes +0.90 *", 1: "1 quotes -0.50", 4: "4 column +0.10"}
