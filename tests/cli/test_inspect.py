@@ -59,6 +59,38 @@ def classify_run(tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="module")
+def forecast_run(tmp_path_factory):
+    """A forecast run: a forecaster of two GRU networks (window 8, horizon 3) on one series."""
+    from rnnkit.nn.ensemble import MeanEnsemble
+    from rnnkit.train.forecaster import Forecaster, ForecasterSettings
+
+    folder = tmp_path_factory.mktemp("inspect") / "run"
+    settings = ForecasterSettings(window=8, hidden=6, members=2)
+    network = MeanEnsemble(*(rnnkit.SequenceModel(**settings.model_config(3, s))
+                                 for s in (0, 1)))
+    series = 100 + 10 * np.sin(np.arange(60) / 3.0)
+    task = {"command": "forecast", "series": [series], "names": ["wave"], "source": "test",
+            "dates": None, "forecaster": Forecaster(settings, 3, 1, network).to_dict()}
+    save_run(folder, network, task, {})
+    return folder
+
+
+def test_gradients_and_states_of_a_forecast_run(capsys, tmp_path, forecast_run):
+    code, out, _ = run(capsys, "inspect", "gradients", "--model", forecast_run, "--batch", "5",
+                       "--out", tmp_path / "g", "--json")
+    result = last_json(out)
+    assert code == 0 and result["steps"] == 8 and list(result["gradient_norms"]) == ["gru"]
+    assert "MSE of the correction to the base forecast" in result["loss"]
+    code, out, _ = run(capsys, "inspect", "states", "--model", forecast_run, "--out",
+                       tmp_path / "s", "--json")
+    result = last_json(out)
+    assert code == 0 and result["steps"] == 8 and result["panels"] == ["h", "r", "z", "n"]
+    assert result["input"] == "the last 8 values of series 'wave', normalised"
+    code, _, err = run(capsys, "inspect", "states", "--model", forecast_run, "--input", "x.csv")
+    assert code == 2 and "inspected on its own series" in err
+
+
 def test_gradients_of_fresh_networks(capsys, tmp_path):
     code, out, _ = run(capsys, "inspect", "gradients", *SMALL, "--out", tmp_path, "--json")
     assert code == 0
@@ -191,7 +223,7 @@ def test_bad_input_for_a_saved_run(capsys, tmp_path, text_run, classify_run):
     shutil.copytree(text_run, other)
     (other / "task.json").write_text(json.dumps({**task, "command": "translate"}))
     code, _, err = run(capsys, "inspect", "gradients", "--model", other)
-    assert code == 2 and "inspect reads classify and textgen runs" in err
+    assert code == 2 and "inspect reads classify, forecast and textgen runs" in err
 
 
 # --- the HTML page in a browser ------------------------------------------------------------

@@ -49,9 +49,9 @@ def add_arguments(parser) -> None:
                    help=f"spectral radii of the RNN's W_hh to compare (default {DEFAULT_RADII})")
     g.add_argument("--clip", type=float, default=1.0, help="clipping norm shown (default 1)")
     g.add_argument("--model", type=Path, default=None,
-                   help="a run folder (classify, textgen): its model on its own data")
+                   help="a run folder (classify, forecast, textgen): its model on its own data")
     g.add_argument("--input", type=Path, default=None,
-                   help="with --model: a data file instead of the run's own")
+                   help="with --model: a data file instead of the run's own (classify, textgen)")
     g.set_defaults(inspect=gradients)
     s = sub.add_parser("states", help="states and gates over time; a text coloured by a unit",
                        description="Heat maps of every state and gate for one input.")
@@ -59,7 +59,8 @@ def add_arguments(parser) -> None:
     s.add_argument("--input", type=Path, default=None,
                    help="textgen: a UTF-8 text file; classify: a data file")
     s.add_argument("--chars", type=int, default=600, help="textgen: characters read (600)")
-    s.add_argument("--index", type=int, default=0, help="classify: which example (default 0)")
+    s.add_argument("--index", type=int, default=0,
+                   help="classify: which example; forecast: which series (default 0)")
     s.add_argument("--unit", type=int, default=None,
                    help="textgen: the unit colouring the text (default: the one most "
                         "correlated with being inside quotes, else position in line)")
@@ -206,8 +207,8 @@ def model_result(args) -> dict:
 
     model, task = load_run(args.model)
     if args.steps is not None and task.get("command") != "textgen":
-        raise UsageError("--steps with --model applies to a textgen run (a classify run "
-                         "reads its series whole)")
+        raise UsageError("--steps with --model applies to a textgen run (classify and "
+                         "forecast runs read their series as they were trained)")
     model, note = recurrent_model(model, args.model)
     x, target, loss, what = model_batch(model, task, args, args.model, args.batch)
     flow = gf.model_flow(model, x, target, loss)

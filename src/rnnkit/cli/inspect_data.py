@@ -1,6 +1,6 @@
 """The saved runs ``rnnkit inspect`` reads, and their own data: a textgen run's text, a
-classify run's examples (the bundled test set, or ``--input``), and batches of one length for
-a loss at the last step."""
+classify run's examples (the bundled test set, or ``--input``), a forecast run's series and
+windows, and batches of one length for a loss at the last step."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,7 +19,7 @@ def recurrent_model(model, folder):
     if isinstance(model, Ensemble):
         model, note = next(iter(model.modules.values())), "the ensemble's first member"
     if not isinstance(model, SequenceModel):
-        raise UsageError(f"{folder}: inspect reads classify and textgen runs (a "
+        raise UsageError(f"{folder}: inspect reads classify, forecast and textgen runs (a "
                          f"SequenceModel); this run holds a {type(model).__name__}")
     return model, note
 
@@ -62,11 +62,51 @@ def run_examples(task: dict, args, folder):
     return x, lengths, labels, examples.source
 
 
+def run_forecaster(task: dict, args):
+    """(Forecaster, series list, names) of a forecast run: its own series (no --input)."""
+    from rnnkit.train.forecaster import Forecaster
+
+    if args.input is not None:
+        raise UsageError("a forecast run is inspected on its own series; leave out --input")
+    if "forecaster" not in task:
+        raise UsageError("this forecast run was written by an older rnnkit; run "
+                         "`rnnkit forecast` again to inspect it")
+    series = [np.asarray(v, dtype=np.float64) for v in task["series"]]
+    return Forecaster.from_dict(task["forecaster"]), series, list(task["names"])
+
+
+def forecast_window(task: dict, args):
+    """(window (1, W, 1) float32, description): the last W values of series ``--index``,
+    normalised as the networks read them (x - x_o) / s_o."""
+    from rnnkit.train.forecaster import normalised_windows, step_scale
+
+    fc, series, names = run_forecaster(task, args)
+    if not 0 <= args.index < len(series):
+        raise UsageError(f"--index must lie in 0..{len(series) - 1} (the run has "
+                         f"{len(series)} series)")
+    x, W = series[args.index], fc.settings.window
+    window = normalised_windows(x, [len(x) - 1], W, [step_scale(x)])  # (1, W, 1)
+    return window.astype(np.float32), (f"the last {W} values of series "
+                                       f"{names[args.index]!r}, normalised")
+
+
 def model_batch(model, task, args, folder, n):
     """(x, target, loss, description) of up to n sequences of one length from the run's data."""
     from rnnkit.nn.losses import CrossEntropyLoss
 
     command = task.get("command")
+    if command == "forecast":
+        from rnnkit.nn.losses import MSELoss
+        from rnnkit.train.forecaster import training_windows
+
+        fc, series, _ = run_forecaster(task, args)
+        parts = [training_windows(x, fc.settings, fc.horizon, fc.period) for x in series]
+        X = np.concatenate([p[0] for p in parts])[-n:]  # (n, W, 1)
+        Y = np.concatenate([p[1] for p in parts])[-n:]  # (n, H)
+        if len(X) == 0:
+            raise UsageError(f"{folder}: the series are too short for a window and a horizon")
+        return X, Y, MSELoss(), (f"MSE of the correction to the base forecast (the networks' "
+                                 f"training loss), the last {len(X)} windows")
     if command == "textgen":
         from rnnkit.data.text import Vocabulary
 
@@ -87,5 +127,5 @@ def model_batch(model, task, args, folder, n):
         full = np.flatnonzero(lengths == lengths.max())[:n]  # sequences of one length
         return x[full], labels[full], CrossEntropyLoss(), (
             f"cross-entropy of the class, {len(full)} examples of {source}")
-    raise UsageError(f"{folder}/task.json names {command!r}: inspect reads classify and "
-                     "textgen runs")
+    raise UsageError(f"{folder}/task.json names {command!r}: inspect reads classify, "
+                     "forecast and textgen runs")

@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from rnnkit.cli.common import emit, load_run, out_dir, to_jsonable
-from rnnkit.cli.inspect_data import recurrent_model, run_examples, run_text
+from rnnkit.cli.inspect_data import forecast_window, recurrent_model, run_examples, run_text
 from rnnkit.errors import UsageError
 from rnnkit.io.files import atomic_write_text
 
@@ -31,6 +31,9 @@ def one_input(model, task, args):
         ids = Vocabulary(task["tokens"]).encode(list(text))
         source = str(args.input) if args.input else task.get("source")
         return ids[None], list(text), text, source
+    if command == "forecast":
+        window, source = forecast_window(task, args)
+        return window, None, None, source
     if command == "classify":
         x, lengths, _, source = run_examples(task, args, args.model)
         if not 0 <= args.index < len(x):
@@ -38,8 +41,8 @@ def one_input(model, task, args):
                              "examples)")
         k = args.index
         return x[k : k + 1, : lengths[k]], None, None, f"example {k} of {source}"
-    raise UsageError(f"{args.model}/task.json names {command!r}: inspect reads classify "
-                     "and textgen runs")
+    raise UsageError(f"{args.model}/task.json names {command!r}: inspect reads classify, "
+                     "forecast and textgen runs")
 
 
 def panels_of(u, k: int) -> dict:
