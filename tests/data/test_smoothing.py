@@ -80,3 +80,11 @@ def test_statistical_forecast_reseasonalises_every_method():
         assert f == pytest.approx(100 * season[np.arange(60, 66) % 4], rel=1e-6), name
     plain = sm.statistical_forecast(y, 6, 1, methods=("damped",))
     assert plain["combined"] == pytest.approx(plain["damped"])
+
+
+def test_damped_growth_works_on_logs_of_a_positive_series():
+    y = 100 * 1.05 ** np.arange(25)  # exact 5% growth: logs are a straight line
+    expected = np.exp(sm.damped_forecast(np.log(y), 3))
+    assert sm.damped_log_forecast(y, 3) == pytest.approx(expected)
+    z = y - 150  # not all positive: the additive damped trend
+    assert sm.damped_log_forecast(z, 3) == pytest.approx(sm.damped_forecast(z, 3))

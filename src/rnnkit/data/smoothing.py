@@ -131,6 +131,15 @@ def damped_forecast(y, horizon: int) -> np.ndarray:
     return p["level"] + damping * p["trend"]
 
 
+def damped_log_forecast(y, horizon: int) -> np.ndarray:
+    """Damped trend on log y, exponentiated (a damped growth rate), for a positive series;
+    the additive damped trend otherwise; (H,)."""
+    y = np.asarray(y, dtype=np.float64)
+    if np.all(y > 0):
+        return np.exp(damped_forecast(np.log(y), horizon))
+    return damped_forecast(y, horizon)
+
+
 def theta_forecast(y, horizon: int) -> np.ndarray:
     """The Theta method as SES with drift (Hyndman & Billah 2003):
     ``y_hat_{n+h} = l_n + b/2 [(h - 1) + 1/alpha - (1 - alpha)^n / alpha]`` with b the
@@ -153,7 +162,8 @@ def drift_forecast(y, horizon: int) -> np.ndarray:
     return y[-1] + slope * np.arange(1, horizon + 1)
 
 
-FORECASTS = {"ses": ses_forecast, "damped": damped_forecast, "theta": theta_forecast,
+FORECASTS = {"ses": ses_forecast, "damped": damped_forecast,
+             "damped_log": damped_log_forecast, "theta": theta_forecast,
              "drift": drift_forecast}
 
 
