@@ -9,6 +9,7 @@ each series equally (so the 181 M1 series dominate it; the per-set rows show the
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +83,7 @@ def summarise(rows: list[dict]) -> dict | None:
     done = [r for r in rows if r["complete"]]
     if not done:
         return None
-    s: dict = {"n": len(done), "of": len(rows)}
+    s: dict = {"n": len(done)}
     for m in ("rnnkit", "naive", "seasonal_naive", *PEERS):
         s[m] = float(np.mean([r[m] for r in done]))
     seeds = sorted({seed for r in done for seed in r["rnnkit_by_seed"]})
@@ -118,14 +119,15 @@ def spread(values: list) -> str:
     return f" ({min(values):.3f}-{max(values):.3f})" if len(values) > 1 else ""
 
 
+def sec(v: float) -> str:
+    return f"{v:.2g}" if v < 10 else f"{v:.0f}"
+
+
 def secs(values: list[float]) -> str:
     """'median / max' of a list of seconds."""
     if not values:
         return "n/a"
-    def one(v: float) -> str:
-        return f"{v:.2g}" if v < 10 else f"{v:.0f}"
-
-    return f"{one(float(np.median(values)))} / {one(float(np.max(values)))} s"
+    return f"{sec(float(np.median(values)))} / {sec(float(np.max(values)))} s"
 
 
 def groups(rows: list[dict]) -> list[tuple[str, list[dict]]]:
@@ -144,7 +146,7 @@ def label(name: str, rows: list[dict], s: dict | None) -> str:
 
 def mase_table(rows: list[dict]) -> list[str]:
     lines = [("| set (series scored; H, m) | rnnkit | naive | seasonal naive | AutoETS "
-             "| AutoARIMA | AutoTheta |"), "|---|---|---|---|---|---|---|"]
+              "| AutoARIMA | AutoTheta |"), "|---|---|---|---|---|---|---|"]
     for name, group in groups(rows):
         s = summarise(group)
         if s is None:
@@ -156,9 +158,9 @@ def mase_table(rows: list[dict]) -> list[str]:
 
 
 def rank_ratio_table(rows: list[dict]) -> list[str]:
-    head = " | ".join(LABELS[m] for m in RANKED)
+    head = " | ".join(f"rank: {LABELS[m]}" for m in RANKED)
     ratios = ("naive", "seasonal_naive", *PEERS, "best")
-    lines = [f"| set | mean rank: {head} | " + " | ".join(f"ratio to {LABELS[p]}" for p in ratios)
+    lines = [f"| set | {head} | " + " | ".join(f"ratio to {LABELS[p]}" for p in ratios)
              + f" | series > {TARGET_NAIVE_FACTOR:g}x naive |", "|---" * (2 + len(RANKED)
                                                                          + len(ratios)) + "|"]
     for name, group in groups(rows):
@@ -175,7 +177,7 @@ def rank_ratio_table(rows: list[dict]) -> list[str]:
 
 def time_table(rows: list[dict]) -> list[str]:
     lines = [("| set | rnnkit fit + forecast | AutoETS | AutoARIMA | AutoTheta | fallbacks to "
-             "naive: AutoETS | AutoARIMA | AutoTheta |"), "|---|---|---|---|---|---|---|---|"]
+              "naive: AutoETS | AutoARIMA | AutoTheta |"), "|---|---|---|---|---|---|---|---|"]
     for name, group in groups(rows):
         s = summarise(group)
         if s is None:
@@ -212,6 +214,7 @@ def targets(rows: list[dict], cli: dict) -> list[tuple[str, str, bool]]:
     ets, best = s["ratio"]["AutoETS"], s["ratio"]["best"]
     worse = sorted({k for k, *_ in s["worse_than_naive"]})
     cli_ok = [c["wall_seconds"] for c in cli.values() if c["status"] == "ok"]
+    cli_other = Counter(c["status"] for c in cli.values() if c["status"] != "ok")
     lib = s["seconds"]["rnnkit"]
     return [
         (f"geometric-mean MASE ratio to AutoETS <= {TARGET_RATIO_ETS}",
@@ -221,11 +224,12 @@ def targets(rows: list[dict], cli: dict) -> list[tuple[str, str, bool]]:
          num(best) + spread(s["ratio_by_seed"]["best"]) + cover,
          all_done and best is not None and best <= TARGET_RATIO_BEST),
         (f"no series with MASE > {TARGET_NAIVE_FACTOR:g}x the naive's (any seed)",
-         f"{len(worse)} series" + cover, all_done and not worse),
+         f"{len(worse)} series" + (f" ({', '.join(worse)})" if worse else "") + cover,
+         all_done and not worse),
         (f"a default single-series CLI run under {TARGET_SECONDS:g} s",
          (f"max {max(cli_ok):.1f} s over {len(cli_ok)} runs" if cli_ok else "no CLI run")
-         + (f"; {len(cli) - len(cli_ok)} not run to the end" if len(cli) > len(cli_ok) else ""),
-         bool(cli_ok) and max(cli_ok) < TARGET_SECONDS),
+         + "".join(f"; {n} {status}" for status, n in cli_other.items()),
+         bool(cli_ok) and max(cli_ok) < TARGET_SECONDS and "timeout" not in cli_other),
         (f"(library) fit + forecast of one series under {TARGET_SECONDS:g} s",
          f"max {max(lib):.1f} s over {len(lib)} runs" if lib else "no run",
          bool(lib) and max(lib) < TARGET_SECONDS),
@@ -244,34 +248,35 @@ def render(results: dict, peers: dict) -> str:
              + (" (rnnkit's seasonal naive in place of the forecaster: a test of the harness, "
                 "not a result of rnnkit's)" if meta["method"] == "seasonal-naive" else "")
              + f"; code: {meta['rnnkit_code']}.", "",
-             ("Protocol (`benchmarks/forecast/README.md`): per series, tail = max(2H, round(0.2 n)) "
-             "held out; forecasts from every origin whose H targets lie in the tail, fed the "
-             "actual values up to the origin; rnnkit fitted once on the training part, the "
-             "statsforecast peers refitted at every origin; MASE = MAE pooled over origins and "
-             "steps / in-sample MAE of the one-step seasonal naive at period m on the training "
-             "part. rnnkit: mean over seeds (in brackets: min-max of the per-seed values)."), "",
+             ("Protocol (`benchmarks/forecast/README.md`): per series, tail = max(2H, "
+              "round(0.2 n)) held out; forecasts from every origin whose H targets lie in the "
+              "tail, fed the actual values up to the origin; rnnkit fitted once on the training "
+              "part, the statsforecast peers refitted at every origin; MASE = MAE pooled over "
+              "origins and steps / in-sample MAE of the one-step seasonal naive at period m on "
+              "the training part. rnnkit: mean over seeds (in brackets: min-max of the per-seed "
+              "values)."), "",
              "## Mean MASE", ""]
     lines += mase_table(rows)
-    lines += ["", (f"## Mean rank among the {len(RANKED)} and geometric-mean MASE ratio "
-              "rnnkit / peer"), "",
+    heading = f"## Mean rank among the {len(RANKED)} and geometric-mean MASE ratio rnnkit / peer"
+    lines += ["", heading, "",
               ("Rank 1 = lowest MASE on a series, ties averaged. Ratio below 1: rnnkit better. "
-              "\"best of the 3 peers\" takes the lowest of AutoETS, AutoARIMA and AutoTheta "
-              "on each series."), ""]
+               "\"best of the 3 peers\" takes the lowest of AutoETS, AutoARIMA and AutoTheta "
+               "on each series."), ""]
     lines += rank_ratio_table(rows)
     lines += ["", "## Against the issue's targets (over the suite)", "",
               "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {t} | {v} | {'PASS' if ok else '**MISS**'} |" for t, v, ok in targets(rows, cli)]
     lines += ["", "## Time per series (median / max) and peer fallbacks", "",
               ("rnnkit: fit on the training part + forecasts from every origin, in the worker "
-              "process (numba kernels compiled by an untimed first fit). Peers: the sum of their "
-              "refits over every origin of the series, one thread. A fallback is an origin "
-              "where the peer raised or gave a non-finite forecast and the naive forecast was "
-              "scored in its place."), ""]
+               "process (numba kernels compiled by an untimed first fit). Peers: the sum of their "
+               "refits over every origin of the series, one thread. A fallback is an origin "
+               "where the peer raised or gave a non-finite forecast and the naive forecast was "
+               "scored in its place."), ""]
     lines += time_table(rows)
     lines += ["", "## One CLI run per set", "",
               ("`rnnkit forecast --csv SERIES.csv --horizon H --period m --json --out DIR` "
-              "(everything else default), on the set's longest series and on its shortest when "
-              "shorter; wall time of the command."), ""]
+               "(everything else default), on the set's longest series and on its shortest when "
+               "shorter; wall time of the command."), ""]
     lines += cli_table(cli) if cli else ["Not run (`--no-cli`)."]
     lines += notes(rows)
     lines += measured(results, peers)
@@ -291,6 +296,9 @@ def notes(rows: list[dict]) -> list[str]:
         f"seed {seed} {mase:.2f}" for seed, mase, _ in runs)) for k, runs in worse.items()]
     out.append(f"- Series with an rnnkit MASE above {TARGET_NAIVE_FACTOR:g}x the naive's: "
                + ("; ".join(listed) if listed else "none") + ".")
+    if s and s["zero_pairs"]:
+        out.append(f"- Left out of the geometric means: {s['zero_pairs']} series where a MASE "
+                   "is 0 (a perfect forecast makes the ratio 0 or infinite).")
     skipped = [r for r in rows if r.get("skipped")]
     if skipped:
         out.append("- Skipped: " + "; ".join(f"{r['key']} ({r['skipped']})" for r in skipped) + ".")
@@ -325,8 +333,9 @@ def measured(results: dict, peers: dict) -> list[str]:
     meta = results["meta"]
     m, v = meta["machine"], meta["versions"]
     return ["", "## How this was measured", "",
-            (f"- Machine: {m['cpus']} cores ({m['cpu']}), {m['platform']}, Python {m['python']}; "
-            f"rnnkit runs between {meta.get('first_run', 'n/a')} and {meta.get('last_run', 'n/a')}."),
+            (f"- Machine: {m['cpus']} cores ({m['cpu']}), {m['platform']}, Python "
+             f"{m['python']}; rnnkit runs between {meta.get('first_run', 'n/a')} and "
+             f"{meta.get('last_run', 'n/a')}."),
             "- Versions: " + ", ".join(f"{k} {x}" for k, x in v.items())
             + f"; peers computed with statsforecast {peers.get('statsforecast', 'n/a')}; "
             f"working tree at the last invocation: {meta['git']}; rnnkit source digest(s): "
@@ -337,17 +346,18 @@ def measured(results: dict, peers: dict) -> list[str]:
              "float32 networks on batches of other sizes round differently, by ~1e-7 at most, "
              f"anything larger would be look-ahead): {look_ahead(results['runs'])}."),
             ("- The harness and the peers run under `nice -n 19` with OMP/NUMBA/OPENBLAS/"
-            "MKL_NUM_THREADS=1 for the peers; rnnkit (worker and CLI) with the environment "
-            "as given, on a shared 2-core machine: times are upper bounds of an idle machine's."),
+             "MKL_NUM_THREADS=1 for the peers; rnnkit (worker and CLI) with the environment "
+             "as given, on a shared 2-core machine: times are upper bounds of an idle machine's."),
             ("- Raw records: `results.json` (rnnkit runs, naive errors, CLI runs); peers per "
-            "series: `peers.json`.")]
+             "series: `peers.json`."),
+            *(f"- {note}" for note in meta.get("notes", []))]
 
 
 def details(rows: list[dict]) -> list[str]:
     """Every series, in a collapsed section."""
     out = ["", "<details><summary>Every series</summary>", "",
            ("| series | n | tail | origins | rnnkit (seeds) | naive | seasonal naive | AutoETS "
-           "| AutoARIMA | AutoTheta | rnnkit s |"), "|---|---|---|---|---|---|---|---|---|---|---|"]
+            "| AutoARIMA | AutoTheta | rnnkit s |"), "|---" * 11 + "|"]
     for r in rows:
         if r.get("skipped"):
             out.append(f"| {r['key']} | {r['n']} | | | skipped: {r['skipped']} | | | | | | |")
@@ -373,7 +383,7 @@ def write(results: dict, peers: dict, path: Path) -> None:
 def main_table(results: dict, peers: dict) -> str:
     """The mean-MASE table and the targets, for stdout."""
     rows = series_rows(results, peers)
-    lines = mase_table(rows) + [""]
-    lines += [f"{'PASS' if ok else 'MISS'}  {t}: {v}" for t, v, ok in targets(rows,
-                                                                               results.get("cli", {}))]
+    checks = targets(rows, results.get("cli", {}))
+    lines = mase_table(rows) + [""] + [f"{'PASS' if ok else 'MISS'}  {t}: {v}"
+                                       for t, v, ok in checks]
     return "\n".join(lines)

@@ -143,8 +143,11 @@ def arguments(argv) -> argparse.Namespace:
                     help="folder for results.json, peers.json, RESULTS.md (default: this one)")
     ap.add_argument("--fresh", action="store_true",
                     help="discard the rnnkit results in results.json instead of merging")
+    ap.add_argument("--note", action="append", default=[],
+                    help="a line for 'How this was measured' (kept in results.json; repeatable)")
     ap.add_argument("--report-only", action="store_true",
-                    help="only rewrite RESULTS.md from results.json and peers.json")
+                    help="only rewrite RESULTS.md from results.json and peers.json (and add "
+                         "--note lines)")
     return ap.parse_args(argv)
 
 
@@ -249,6 +252,10 @@ def record_series(results: dict, s) -> None:
     results["series"][s.key] = info
 
 
+def add_notes(meta: dict, notes: list[str]) -> None:
+    meta.setdefault("notes", []).extend(n for n in notes if n not in meta["notes"])
+
+
 def add_run(results: dict, record: dict) -> None:
     """Put a run in results, replacing the one with the same (set, series, seed)."""
     key = (record["set"], record["series"], record["seed"])
@@ -331,8 +338,10 @@ def main(argv=None) -> int:
     if args.report_only:
         if not paths["results"].is_file():
             sys.exit(f"no {paths['results']} to report on")
-        report.write(common.load_json(paths["results"], None),
-                     common.load_json(paths["peers"], {}), paths["report"])
+        results = common.load_json(paths["results"], None)
+        add_notes(results["meta"], args.note)
+        common.write_json(paths["results"], results)
+        report.write(results, common.load_json(paths["peers"], {}), paths["report"])
         print(f"wrote {paths['report']}")
         return 0
 
@@ -344,6 +353,7 @@ def main(argv=None) -> int:
                 versions={d: common.version(d) for d in ("rnnkit", "numpy", "numba", "aeon",
                                                          "statsforecast")})
     meta.setdefault("invocations", []).append(invocation)
+    add_notes(meta, args.note)
     digest = common.rnnkit_source_digest(pkg)
     meta["rnnkit_src"] = sorted(set(meta.get("rnnkit_src", [])) | {digest})
     sf_version = common.version("statsforecast")

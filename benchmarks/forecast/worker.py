@@ -16,7 +16,8 @@ and answers with one JSON line: ``{"ok": true, "forecasts", "fit_seconds",
 "predict_seconds", "look_ahead"}`` or ``{"ok": false, "error", "traceback"}``.
 ``look_ahead`` is the largest difference between the forecast from the first origin o and
 the forecast from o given only x[:o+1], relative to the largest forecast value: anything
-above float32 rounding (~1e-6) means the forecaster read values after its origin. Whatever rnnkit prints goes to stderr, never into the answers.
+above float32 rounding (~1e-7) means the forecaster read values after its origin. Whatever
+rnnkit prints goes to stderr, never into the answers.
 """
 
 from __future__ import annotations
