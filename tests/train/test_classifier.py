@@ -39,3 +39,14 @@ def test_fit_classifier_learns_and_reports(capsys):
     single, _ = fit_classifier(x, y, lengths, choose_settings(n, T, 1, 2, hidden=8,
                                                               updates=10, members=1), 2)
     assert isinstance(single, SequenceModel)
+
+
+def test_ensemble_members_read_the_series_at_several_patch_sizes():
+    s = choose_settings(36, 251, 1, 3)
+    assert [s.member_patch(i) for i in range(5)] == [8, 4, 16, 6, 12]
+    assert "the networks read patches of 4, 6, 8, 12, 16 steps" in s.reasons[0]
+    configs = [s.model_config(3, seed=0, member=i)["patch_size"] for i in range(5)]
+    assert configs == [8, 4, 16, 6, 12]
+    assert choose_settings(36, 251, 1, 3, patch_size=8).patch_scales == (1.0,)  # as given
+    short = choose_settings(270, 29, 12, 9)
+    assert short.patch_scales == (1.0,) and short.model_config(9, 0, 3)["patch_size"] is None
