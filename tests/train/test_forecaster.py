@@ -117,3 +117,9 @@ def test_bad_series_are_refused():
         fc.fit_forecaster(np.ones((3, 2)), 2)
     with pytest.raises(ValueError, match="series 1 must be 1-D"):
         fc.fit_forecaster([np.ones(10), np.ones(1)], 2)
+
+
+def test_the_reasons_say_when_windows_are_padded():
+    s = fc.choose_forecaster_settings(50, 6, 1)  # 50 - 6 - 40 = 4 < 11: padded
+    assert s.network and "too short for 40 full windows of 12" in s.reasons[2]
+    assert len(fc.choose_forecaster_settings(200, 6, 1).reasons) == 2  # no padding

@@ -48,7 +48,8 @@ def plot_forecasts(results, data, setup, forecaster, path) -> None:
         for level, (lo, hi) in sorted(ev["intervals"].items(), reverse=True):
             ax.fill_between(t[o + 1 : o + H + 1], lo[last], hi[last], color="tab:red",
                             alpha=0.12 if level == 95 else 0.22, lw=0,
-                            label=f"{level}% interval (last origin)")
+                            label=f"{level}% interval (covers {ev['coverage'][level]:.0%} "
+                                  "of the tail)")
         ax.set_title(f"{data.names[row]}: {H}-step forecasts over the held-out tail (shaded)")
         ax.legend(fontsize=7)
         steps = np.arange(1, H + 1)

@@ -96,6 +96,12 @@ def choose_forecaster_settings(lengths, horizon: int, period: int = 1,
         s.reasons.append(f"{s.members} {s.cell.upper()}({s.hidden}) networks correct the base "
                          f"from the last {s.window} values ({windows} training windows{panel}, "
                          f"{s.updates} updates each)")
+        padded = sum(first_origin(n, s, horizon) < s.window - 1 for n in lengths)
+        if padded:
+            s.reasons.append(
+                f"{'the series is' if len(lengths) == 1 else f'{padded} series are'} too short "
+                f"for {s.min_windows} full windows of {s.window}: windows reach back to origins "
+                f"with only {MIN_HISTORY} values seen, padded with the first value")
     else:
         s.reasons.append(f"no network: {windows} training windows{panel}, fewer than the "
                          f"{s.min_windows} a network needs to learn from; the forecast is the "
