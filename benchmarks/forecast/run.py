@@ -102,13 +102,14 @@ def parse_option(text: str) -> tuple[str, object]:
 
 
 def parse_sets(text: str) -> list[str]:
+    """'Airline,M1yearly' -> the names, checked against the suite (read after the rnnkit code
+    is on sys.path, since suite.py imports it)."""
     from suite import PROTOCOL
 
     names = [s.strip() for s in text.split(",") if s.strip()]
     unknown = [n for n in names if n not in PROTOCOL]
     if unknown:
-        raise argparse.ArgumentTypeError(f"not in the suite: {', '.join(unknown)} "
-                                         f"(suite: {', '.join(PROTOCOL)})")
+        sys.exit(f"--sets: not in the suite: {', '.join(unknown)} (suite: {', '.join(PROTOCOL)})")
     return names
 
 
