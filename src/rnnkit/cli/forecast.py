@@ -46,7 +46,7 @@ from rnnkit.metrics import forecast as fm
 HELP = ("forecast one or many series H steps ahead; compare with the naive, seasonal-naive "
         "and damped-trend forecasts")
 TEST_FRACTION = 0.2
-MIN_TRAIN = 4  # values in the training part, at least (and more than the period)
+MIN_TRAIN = 3  # values in the training part, at least (and more than the period)
 LEVELS = (80, 95)
 # default horizon by the dates' frequency (the M competitions' horizons where they exist)
 HORIZONS = {"yearly": 6, "quarterly": 8, "monthly": 12, "weekly": 13, "daily": 14,
