@@ -95,6 +95,8 @@ def torch_layer(layer):
                   dtype=torch.float64 if layer.dtype == np.float64 else torch.float32)
     if layer.kind == "rnn":
         kwargs["nonlinearity"] = layer.spec.nonlinearity
+    if layer.spec.proj_size:
+        kwargs["proj_size"] = layer.spec.proj_size
     module = cls(layer.input_size, layer.hidden_size, **kwargs)
     module.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in layer.params.items()})
     return module
@@ -111,7 +113,8 @@ def torch_layer_forward_backward(layer, x, state=None, lengths=None, dy=None, ds
     B, D = x.shape[0], layer.num_layers * layer.num_directions
     if state is None:
         zeros = np.zeros((D, B, layer.hidden_size), x.dtype)
-        state = (zeros, zeros) if layer.kind == "lstm" else zeros
+        h0 = np.zeros((D, B, layer.spec.proj_size or layer.hidden_size), x.dtype)
+        state = (h0, zeros) if layer.kind == "lstm" else zeros
     if layer.kind == "lstm":
         st = tuple(torch.tensor(s, requires_grad=True) for s in state)
     else:
@@ -145,3 +148,40 @@ def torch_layer_forward_backward(layer, x, state=None, lengths=None, dy=None, ds
         res["dh0"] = st.grad.numpy()
     res["grads"] = {k: p.grad.numpy() for k, p in module.named_parameters()}
     return res
+
+
+def check_recurrent_grads(layer, x, state=None, lengths=None, *, reset=None, tol=1e-7,
+                          seed=0):
+    """Finite-difference check, entry by entry in float64, of a recurrent layer's backward:
+    dx, the initial state's gradient (when ``state`` is given) and every parameter's, for
+    L = <y, wy> + <final state, ws> with random wy, ws. ``reset()`` runs before every forward
+    (e.g. to draw the same dropout masks each time). Returns the largest relative error."""
+    rng = np.random.default_rng(seed)
+
+    def parts(s):
+        return s if isinstance(s, tuple) else (s,)
+
+    y, st = layer.forward(x, state, lengths=lengths)
+    wy = rng.standard_normal(y.shape)
+    ws = tuple(rng.standard_normal(a.shape) for a in parts(st))
+
+    def loss(_):
+        if reset:
+            reset()
+        y, st = layer.forward(x, state, lengths=lengths)
+        return np.sum(y * wy) + sum(np.sum(a * w) for a, w in zip(parts(st), ws))
+
+    layer.zero_grad()
+    loss(None)
+    dx, dst0 = layer.backward(wy, ws if isinstance(st, tuple) else ws[0])
+    exact = {"x": dx, **{k: g.copy() for k, g in layer.grads.items()}}
+    arrays = {"x": x, **layer.params}
+    if state is not None:
+        exact.update({f"state[{i}]": d for i, d in enumerate(parts(dst0))})
+        arrays.update({f"state[{i}]": a for i, a in enumerate(parts(state))})
+    worst = 0.0
+    for name, arr in arrays.items():
+        err = rel_error(exact[name], numerical_grad(loss, arr))
+        assert err < tol, f"gradient of {name}: relative error {err:.2e}"
+        worst = max(worst, err)
+    return worst

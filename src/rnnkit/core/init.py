@@ -2,9 +2,10 @@
 
 Names and shapes are those of ``torch.nn.RNN/LSTM/GRU`` (``weight_ih_l{k}{_reverse}`` of shape
 (G*H, I_k), ``weight_hh_l{k}`` (G*H, H), ``bias_ih_l{k}`` and ``bias_hh_l{k}`` (G*H,), with
-G the cell's ``GATES`` (1, 4, 3) and I_k = input_size for k = 0, else D*H), listed in
-PyTorch's state_dict order, so a dict of these arrays loads into the torch module with
-``load_state_dict``.
+G the cell's ``GATES`` (1, 4, 3) and I_k = input_size for k = 0, else D*H; an LSTM with
+``proj_size`` P > 0 has ``weight_hr_l{k}`` (P, H) too, weight_hh (4H, P) and I_k = D*P),
+listed in PyTorch's state_dict order, so a dict of these arrays loads into the torch module
+with ``load_state_dict``.
 """
 from __future__ import annotations
 
@@ -17,31 +18,36 @@ def param_suffix(layer: int, direction: int) -> str:
     return f"_l{layer}" + ("_reverse" if direction else "")
 
 
-def param_shapes(kind, input_size, hidden_size, num_layers=1, bidirectional=False, bias=True):
+def param_shapes(kind, input_size, hidden_size, num_layers=1, bidirectional=False, bias=True,
+                 proj_size=0):
     """Ordered dict name -> shape, in PyTorch's order."""
     G, D = CELLS[kind].GATES, 2 if bidirectional else 1
+    out = proj_size or hidden_size  # the width of h
     shapes: dict[str, tuple[int, ...]] = {}
     for layer in range(num_layers):
-        fan_in = input_size if layer == 0 else D * hidden_size
+        fan_in = input_size if layer == 0 else D * out
         for direction in range(D):
             s = param_suffix(layer, direction)
             shapes["weight_ih" + s] = (G * hidden_size, fan_in)
-            shapes["weight_hh" + s] = (G * hidden_size, hidden_size)
+            shapes["weight_hh" + s] = (G * hidden_size, out)
             if bias:
                 shapes["bias_ih" + s] = (G * hidden_size,)
                 shapes["bias_hh" + s] = (G * hidden_size,)
+            if proj_size:
+                shapes["weight_hr" + s] = (proj_size, hidden_size)
     return shapes
 
 
 def init_recurrent(kind, input_size, hidden_size, num_layers=1, bidirectional=False, bias=True,
-                   dtype=np.float32, rng: np.random.Generator | None = None) -> dict:
+                   dtype=np.float32, rng: np.random.Generator | None = None,
+                   proj_size=0) -> dict:
     """PyTorch's default: every parameter ~ U(-1/sqrt(H), 1/sqrt(H)), drawn in name order."""
     rng = np.random.default_rng(rng)
     k = 1.0 / np.sqrt(hidden_size)
     return {
         name: rng.uniform(-k, k, size=shape).astype(dtype)
         for name, shape in param_shapes(kind, input_size, hidden_size, num_layers,
-                                        bidirectional, bias).items()
+                                        bidirectional, bias, proj_size).items()
     }
 
 

@@ -124,6 +124,27 @@ def _matmul_into(a, b, out):
                 out[m, n] += amk * b[k, n]
 
 
+@register_jitable(inline="always")
+def _hidden_product(h, drop, hd, w_t, out):
+    """out = (h * drop) @ w_t through the buffer hd (B, H), or h @ w_t when drop is (0, 0)."""
+    if drop.shape[0]:
+        for b in range(h.shape[0]):
+            for j in range(h.shape[1]):
+                hd[b, j] = h[b, j] * drop[b, j]
+        _matmul_into(hd, w_t, out)
+    else:
+        _matmul_into(h, w_t, out)
+
+
+@register_jitable(inline="always")
+def _times_drop(dh, drop):
+    """dh *= drop in place (backprop through the recurrent dropout mask); none for (0, 0)."""
+    if drop.shape[0]:
+        for b in range(dh.shape[0]):
+            for j in range(dh.shape[1]):
+                dh[b, j] = dh[b, j] * drop[b, j]
+
+
 # --- element-wise parts of one step, forward ---------------------------------------------
 # Every kind's step kernel takes the same arguments (t, gx, gh, b_hh, mask, act, states, acts)
 # and ignores those it does not use: gh (B, G*H) holds h_{t-1} W_hh^T; b_hh (G*H,) is added
@@ -301,50 +322,60 @@ def _gru_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh):
 # --- whole time loops for small shapes -----------------------------------------------------
 # One pair per kind, calling that kind's step kernels (numba cannot cache a loop that takes
 # the step kernel as an argument), which are inlined (inline="always"): no call per step.
-# Arguments as the step kernels'; backwards the product is dgh[t] @ W_hh.
+# Arguments as the step kernels', and drop (B, H) the recurrent dropout mask or (0, 0) for
+# none; backwards the product is (dgh[t] @ W_hh) * drop.
 @njit(**_JIT)
-def _rnn_forward_loop(gx, w_t, b_hh, mask, act, states, acts):
+def _rnn_forward_loop(gx, w_t, b_hh, mask, act, states, acts, drop):
     gh = np.empty((gx.shape[1], gx.shape[2]), gx.dtype)  # (B, G*H)
+    hd = np.empty(drop.shape, gx.dtype)  # (B, H) h_{t-1} * drop
     for t in range(gx.shape[0]):
-        _matmul_into(states[0, t], w_t, gh)
+        _hidden_product(states[0, t], drop, hd, w_t, gh)
         _rnn_step(t, gx, gh, b_hh, mask, act, states, acts)
 
 
 @njit(**_JIT)
-def _lstm_forward_loop(gx, w_t, b_hh, mask, act, states, acts):
+def _lstm_forward_loop(gx, w_t, b_hh, mask, act, states, acts, drop):
     gh = np.empty((gx.shape[1], gx.shape[2]), gx.dtype)  # (B, G*H)
+    hd = np.empty(drop.shape, gx.dtype)  # (B, H) h_{t-1} * drop
     for t in range(gx.shape[0]):
-        _matmul_into(states[0, t], w_t, gh)
+        _hidden_product(states[0, t], drop, hd, w_t, gh)
         _lstm_step(t, gx, gh, b_hh, mask, act, states, acts)
 
 
 @njit(**_JIT)
-def _gru_forward_loop(gx, w_t, b_hh, mask, act, states, acts):
+def _gru_forward_loop(gx, w_t, b_hh, mask, act, states, acts, drop):
     gh = np.empty((gx.shape[1], gx.shape[2]), gx.dtype)  # (B, G*H)
+    hd = np.empty(drop.shape, gx.dtype)  # (B, H) h_{t-1} * drop
     for t in range(gx.shape[0]):
-        _matmul_into(states[0, t], w_t, gh)
+        _hidden_product(states[0, t], drop, hd, w_t, gh)
         _gru_step(t, gx, gh, b_hh, mask, act, states, acts)
 
 
 @njit(**_JIT)
-def _rnn_backward_loop(dys, w_hh, mask, act, states, acts, dgemm, dcarry, dgx, dgh):
+def _rnn_backward_loop(dys, w_hh, mask, act, states, acts, dgemm, dcarry, dgx, dgh,
+                        drop):
     for t in range(dys.shape[0] - 1, -1, -1):
         _rnn_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh)
         _matmul_into(dgh[t], w_hh, dgemm)  # backprop through h_{t-1} W_hh^T
+        _times_drop(dgemm, drop)
 
 
 @njit(**_JIT)
-def _lstm_backward_loop(dys, w_hh, mask, act, states, acts, dgemm, dcarry, dgx, dgh):
+def _lstm_backward_loop(dys, w_hh, mask, act, states, acts, dgemm, dcarry, dgx, dgh,
+                        drop):
     for t in range(dys.shape[0] - 1, -1, -1):
         _lstm_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh)
         _matmul_into(dgh[t], w_hh, dgemm)
+        _times_drop(dgemm, drop)
 
 
 @njit(**_JIT)
-def _gru_backward_loop(dys, w_hh, mask, act, states, acts, dgemm, dcarry, dgx, dgh):
+def _gru_backward_loop(dys, w_hh, mask, act, states, acts, dgemm, dcarry, dgx, dgh,
+                        drop):
     for t in range(dys.shape[0] - 1, -1, -1):
         _gru_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh)
         _matmul_into(dgh[t], w_hh, dgemm)
+        _times_drop(dgemm, drop)
 
 
 # kind -> (step, step_back, forward_loop, backward_loop): the step kernels for the BLAS path and
@@ -368,12 +399,20 @@ def _mask2d(mask, dtype, T, B):
     return np.ascontiguousarray(mask.reshape(T, B), dtype=dtype)
 
 
+def _drop2d(drop, dtype):
+    """The recurrent dropout mask (B, H) contiguous in dtype, or an empty (0, 0) for none."""
+    if drop is None:
+        return np.empty((0, 0), dtype)
+    return np.ascontiguousarray(drop, dtype=dtype)
+
+
 def _act(options) -> int:
     """The kernels' code for the RNN's nonlinearity (unused by the other cells)."""
     return _NONLINEARITY[options.get("nonlinearity", "tanh")]
 
 
-def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, **options) -> ScanCache:
+def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None,
+                 **options) -> ScanCache:
     """Run one direction over time; see :func:`rnnkit.core.scan.scan_forward` for the arguments."""
     cell, (step, _, forward_loop, _) = CELLS[kind], KERNELS[kind]
     if b_hh is not None and not cell.GH_APART:  # the gates see gx + gh: add b_hh once
@@ -389,15 +428,16 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, **options) -> Sca
     states[:, 0] = carry0
     acts = np.empty((T, B, cell.ACTS * H), dt)  # (T, B, ACTS*H)
     act = _act(options)
+    d2 = _drop2d(drop, dt)  # (B, H) or (0, 0)
     if _fused(B, H, GH // H):
-        forward_loop(gx, np.ascontiguousarray(w_hh.T), b, m2, act, states, acts)
+        forward_loop(gx, np.ascontiguousarray(w_hh.T), b, m2, act, states, acts, d2)
     else:
         w_t, hs = w_hh.T, states[0]  # (H, G*H), (T+1, B, H)
         gh = np.empty((B, GH), dt)  # (B, G*H) h_{t-1} W_hh^T
         for t in range(T):
-            np.matmul(hs[t], w_t, out=gh)
+            np.matmul(hs[t] if drop is None else hs[t] * d2, w_t, out=gh)
             step(t, gx, gh, b, m2, act, states, acts)
-    return ScanCache(kind, states, acts, mask, options)
+    return ScanCache(kind, states, acts, mask, options, drop)
 
 
 def scan_backward(cache: ScanCache, dys, dcarry, w_hh):
@@ -417,11 +457,14 @@ def scan_backward(cache: ScanCache, dys, dcarry, w_hh):
     dgh = np.empty_like(dgx) if cell.GH_APART else dgx
     dgemm = np.zeros((B, H), dt)  # (B, H) d(gates of the later step) @ W_hh
     dcarry = np.array(dcarry, dtype=dt)  # (C, B, H) the rest of the gradient reaching the carry
+    d2 = _drop2d(cache.drop, dt)  # (B, H) or (0, 0)
     if _fused(B, H, GH // H):
-        backward_loop(dys, w_hh, m2, act, states, acts, dgemm, dcarry, dgx, dgh)
+        backward_loop(dys, w_hh, m2, act, states, acts, dgemm, dcarry, dgx, dgh, d2)
     else:
         for t in range(T - 1, -1, -1):
             step_back(t, dys, dgemm, dcarry, m2, act, states, acts, dgx, dgh)
             np.matmul(dgh[t], w_hh, out=dgemm)  # backprop through h_{t-1} W_hh^T
+            if cache.drop is not None:
+                dgemm *= d2  # and through the recurrent dropout mask
     dcarry[0] += dgemm  # (B, H) dh0
     return dgx, dgh, dcarry

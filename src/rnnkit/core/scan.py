@@ -32,16 +32,19 @@ class ScanCache:
     acts: np.ndarray  # (T, B, ACTS*H)
     mask: np.ndarray | None  # (T, B, 1), 1 where the step is valid
     options: dict = field(default_factory=dict)  # the cell's settings, e.g. nonlinearity
+    drop: np.ndarray | None = None  # (B, H) recurrent dropout mask on h_{t-1}, or None
 
 
-def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, **options) -> ScanCache:
+def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None,
+                 **options) -> ScanCache:
     """Run one direction over time.
 
     gx: (T, B, G*H) input projections x_t W_ih^T + b_ih (b_hh may be folded in, see
     ``GH_APART`` in ``rnnkit.core.cells``); carry0: (C, B, H) the initial carry, one (B, H)
     block per name in the cell's CARRY; w_hh: (G*H, H); b_hh: (G*H,) or None; mask: (T, B, 1)
-    of 0/1 in gx's dtype, or None when every sequence has length T; options: the cell's
-    settings.
+    of 0/1 in gx's dtype, or None when every sequence has length T; drop: (B, H) recurrent
+    dropout mask on h_{t-1} in the hidden projection (one for all steps), or None; options:
+    the cell's settings.
     """
     cell = CELLS[kind]
     T, B, _ = gx.shape
@@ -50,10 +53,10 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, **options) -> Sca
     states[:, 0] = carry0
     acts = np.empty((T, B, cell.ACTS * H), gx.dtype)  # (T, B, ACTS*H)
     for t in range(T):
-        new = cell.recur(gx[t], tuple(states[:, t]), w_hh, b_hh, acts[t], **options)
+        new = cell.recur(gx[t], tuple(states[:, t]), w_hh, b_hh, acts[t], drop=drop, **options)
         for s, a in zip(states, new):  # s: (T+1, B, H), the buffer of one carried array
             s[t + 1] = a if mask is None else mask[t] * a + (1 - mask[t]) * s[t]
-    return ScanCache(kind, states, acts, mask, options)
+    return ScanCache(kind, states, acts, mask, options, drop)
 
 
 def scan_backward(cache: ScanCache, dys, dcarry, w_hh):
@@ -76,7 +79,7 @@ def scan_backward(cache: ScanCache, dys, dcarry, w_hh):
             dnew = [mask[t] * d for d in dnew]
         dgx[t], dgh[t], dcarry = cell.recur_backward(
             dnew, tuple(states[:, t]), tuple(states[:, t + 1]), cache.acts[t], w_hh,
-            **cache.options)
+            drop=cache.drop, **cache.options)
         if mask is not None:
             dcarry = [d + s for d, s in zip(dcarry, skip)]
     return dgx, dgh, np.stack(dcarry)

@@ -29,10 +29,16 @@ class RecurrentSpec:
     bidirectional: bool = False
     bias: bool = True
     nonlinearity: str = "tanh"
+    proj_size: int = 0  # LSTM only: h_t = (o * tanh(c_t)) W_hr^T of size proj_size (0: none)
 
     @property
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
+
+    @property
+    def output_size(self) -> int:
+        """The width of h, and of each direction's output: proj_size if set, else hidden_size."""
+        return self.proj_size or self.hidden_size
 
     @cached_property
     def options(self) -> dict:
@@ -41,11 +47,20 @@ class RecurrentSpec:
 
 
 @dataclass
+class Projection:
+    """What the backward of an LSTM with proj_size needs besides the scan (one direction)."""
+    h0: np.ndarray  # (B, P) the initial h
+    first: np.ndarray | int  # (B,) each sequence's first valid step in processing order, or 0
+    w_rec: np.ndarray  # (4H, H) W_hh W_hr, the recurrent weight seen by m_{t-1}
+
+
+@dataclass
 class StackCache:
     inputs: list = field(default_factory=list)  # per (layer, dir): (T, B, F) input in processing order
     scans: list = field(default_factory=list)  # per (layer, dir): ScanCache
     dropout_masks: list = field(default_factory=list)  # per layer >= 1: (T, B, D*H) or None
     mask: np.ndarray | None = None  # (T, B, 1)
+    projections: list = field(default_factory=list)  # per (layer, dir): Projection (proj_size)
 
 
 def _direction_arrays(arr, direction):
@@ -53,23 +68,52 @@ def _direction_arrays(arr, direction):
     return np.ascontiguousarray(arr[::-1]) if direction else arr
 
 
+def _empty_like_state(state):
+    """Room for a state shaped like ``state``: one (C, L*D, B, H) array, or a tuple of
+    (L*D, B, W) arrays when the carried arrays differ in width (an LSTM with proj_size)."""
+    if isinstance(state, np.ndarray):
+        return np.empty_like(state)
+    return tuple(np.empty_like(a) for a in state)
+
+
+def _projected_scan(spec, params, s, gx, carry0, b_hh, md, backend):
+    """One direction of an LSTM with projection, h_t = m_t W_hr^T, m_t = o_t * tanh(c_t).
+
+    The scan carries (m, c), both H wide, with the recurrent weight W_hh W_hr (4H, H), since
+    h_{t-1} W_hh^T = m_{t-1} (W_hh W_hr)^T; it starts from m = 0, and h0 W_hh^T (h0 is P
+    wide) is added to the input projection of each sequence's first valid step instead.
+    """
+    w_hh, w_hr = params["weight_hh" + s], params["weight_hr" + s]  # (4H, P), (P, H)
+    h0, c0 = carry0  # (B, P), (B, H)
+    B = h0.shape[0]
+    first = 0 if md is None else md[:, :, 0].argmax(axis=0)  # (B,) first valid step
+    gx[first, np.arange(B)] += h0 @ w_hh.T  # (B, 4H) where m_{t-1} = 0 stands for h0
+    w_rec = w_hh @ w_hr  # (4H, H)
+    sc = backend.scan_forward(spec.kind, gx, (np.zeros_like(c0), c0), w_rec, b_hh, md)
+    return sc, Projection(h0, first, w_rec)
+
+
 def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, backend,
-                      dropout=0.0, rng=None):
+                      dropout=0.0, rng=None, recurrent_dropout=0.0):
     """Forward through all layers.
 
     x: (T, B, I) time-major; state0: (C, L*D, B, H) the initial state, one (L*D, B, H) block
-    per name in the cell's CARRY (h, or h and c); mask: (T, B, 1) 0/1 or None.
-    ``dropout`` > 0 applies inverted dropout to each layer's output but the last (training).
-    Returns y (T, B, D*H), the final state (C, L*D, B, H) and the cache.
+    per name in the cell's CARRY (h, or h and c), or with proj_size the pair (h (L*D, B, P),
+    c (L*D, B, H)); mask: (T, B, 1) 0/1 or None.
+    ``dropout`` > 0 applies inverted dropout to each layer's output but the last (training);
+    ``recurrent_dropout`` > 0 draws one (B, H) inverted dropout mask per layer and direction
+    for h_{t-1} in the hidden projection, the same at every step (training).
+    Returns y (T, B, D*H) (D*P with proj_size), the final state shaped like state0, and the
+    cache.
     """
     T, B, _ = x.shape
-    H, D = spec.hidden_size, spec.num_directions
+    H, D, W = spec.hidden_size, spec.num_directions, spec.output_size
     cell = CELLS[spec.kind]
     cache = StackCache(mask=mask)
-    state_n = np.empty_like(state0)  # (C, L*D, B, H)
+    state_n = _empty_like_state(state0)
     inp = x
     for layer in range(spec.num_layers):
-        out = np.empty((T, B, D * H), x.dtype) if D == 2 else None  # (T, B, D*H)
+        out = np.empty((T, B, D * W), x.dtype) if D == 2 else None  # (T, B, D*W)
         for d in range(D):
             s, k = param_suffix(layer, d), layer * D + d
             xd = _direction_arrays(inp, d)  # (T, B, F)
@@ -83,15 +127,28 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
                 if not cell.GH_APART:  # the gates see gx + gh: one pass with both biases
                     b_ih, b_hh = b_ih + b_hh, None
                 gx += b_ih
-            sc = backend.scan_forward(spec.kind, gx, state0[:, k], params["weight_hh" + s], b_hh,
-                                      md, **spec.options)
-            hs = sc.states[0]  # (T+1, B, H)
-            ys = hs[1:] if md is None else hs[1:] * md  # (T, B, H); zero over padding
+            carry0 = [a[k] for a in state0]  # C arrays (B, H) (h is (B, P) with proj_size)
+            if spec.proj_size:
+                sc, proj = _projected_scan(spec, params, s, gx, carry0, b_hh, md, backend)
+                cache.projections.append(proj)
+                w_hr = params["weight_hr" + s]  # (P, H)
+                hs = (sc.states[0].reshape(-1, H) @ w_hr.T).reshape(T + 1, B, W)  # (T+1, B, P)
+            else:
+                drop = None
+                if recurrent_dropout > 0:  # one mask per sequence for all steps
+                    drop = ((rng.random((B, H)) >= recurrent_dropout).astype(x.dtype)
+                            / (1.0 - recurrent_dropout))  # (B, H)
+                sc = backend.scan_forward(spec.kind, gx, carry0, params["weight_hh" + s], b_hh,
+                                          md, drop, **spec.options)
+                hs = sc.states[0]  # (T+1, B, H)
+            ys = hs[1:] if md is None else hs[1:] * md  # (T, B, W); zero over padding
             if D == 1:
                 out = ys  # no copy: a view of the scan's buffer, which the cache keeps anyway
             else:
-                out[:, :, d * H : (d + 1) * H] = ys[::-1] if d else ys
-            state_n[:, k] = sc.states[:, T]
+                out[:, :, d * W : (d + 1) * W] = ys[::-1] if d else ys
+            state_n[0][k] = hs[T]
+            for c in range(1, len(cell.CARRY)):
+                state_n[c][k] = sc.states[c, T]
             cache.inputs.append(xd)
             cache.scans.append(sc)
         if layer < spec.num_layers - 1 and dropout > 0:
@@ -104,36 +161,73 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
     return inp, state_n, cache
 
 
+def _projected_scan_backward(params, s, sc, proj, dys, dcarry_n, grads, backend):
+    """Backward of :func:`_projected_scan` and of h_t = m_t W_hr^T (outputs and final h).
+
+    dys: (T, B, P) gradient of the outputs; dcarry_n: (dh_n (B, P), dc_n (B, H)). Adds into
+    grads["weight_hr" + s] and grads["weight_hh" + s]; returns (dgx, dgh, (dh0, dc0)).
+    """
+    w_hh, w_hr = params["weight_hh" + s], params["weight_hr" + s]  # (4H, P), (P, H)
+    m = sc.states[0]  # (T+1, B, H) m_t = o_t * tanh(c_t), m_0 = 0
+    T, B, P = dys.shape
+    H = m.shape[-1]
+    dh_n, dc_n = dcarry_n
+    dys_valid = dys if sc.mask is None else dys * sc.mask  # the padded outputs are zeros
+    # backprop through y_t = m_t W_hr^T and h_n = m_T W_hr^T
+    grads["weight_hr" + s] += dys_valid.reshape(T * B, P).T @ m[1:].reshape(T * B, H)
+    grads["weight_hr" + s] += dh_n.T @ m[T]
+    dgx, dgh, dcarry0 = backend.scan_backward(sc, np.ascontiguousarray(dys @ w_hr),
+                                              (dh_n @ w_hr, dc_n), proj.w_rec)
+    # backprop through W_rec = W_hh W_hr, seen by m_{t-1}
+    dw_rec = dgh.reshape(T * B, -1).T @ m[:T].reshape(T * B, H)  # (4H, H)
+    grads["weight_hh" + s] += dw_rec @ w_hr.T
+    grads["weight_hr" + s] += w_hh.T @ dw_rec
+    # backprop through h0 W_hh^T, added at each sequence's first valid step
+    dg_first = dgx[proj.first, np.arange(B)]  # (B, 4H)
+    grads["weight_hh" + s] += dg_first.T @ proj.h0
+    return dgx, dgh, (dg_first @ w_hh, dcarry0[1])
+
+
 def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstate_n, grads, *,
                        backend):
     """Backpropagation through time through all layers and directions.
 
-    dy: (T, B, D*H) time-major; dstate_n: (C, L*D, B, H) gradient of the final state.
-    Adds each parameter's gradient into ``grads[name]`` (in place, as PyTorch accumulates).
-    Returns dx (T, B, I) and the gradient of the initial state (C, L*D, B, H).
+    dy: (T, B, D*H) time-major (D*P with proj_size); dstate_n: the gradient of the final
+    state, shaped like it. Adds each parameter's gradient into ``grads[name]`` (in place, as
+    PyTorch accumulates). Returns dx (T, B, I) and the gradient of the initial state, shaped
+    like it.
     """
     T, B, _ = dy.shape
-    H, D = spec.hidden_size, spec.num_directions
+    H, D, W = spec.hidden_size, spec.num_directions, spec.output_size
     G = CELLS[spec.kind].GATES
-    dstate0 = np.empty_like(dstate_n)  # (C, L*D, B, H)
+    dstate0 = _empty_like_state(dstate_n)
     dout = dy
     for layer in reversed(range(spec.num_layers)):
         din = None
         for d in range(D):
             s, k = param_suffix(layer, d), layer * D + d
             sc, xd = cache.scans[k], cache.inputs[k]
-            dys = _direction_arrays(dout[:, :, d * H : (d + 1) * H], d)  # (T, B, H)
-            dgx, dgh, dstate0[:, k] = backend.scan_backward(
-                sc, np.ascontiguousarray(dys), dstate_n[:, k], params["weight_hh" + s])
+            dys = _direction_arrays(dout[:, :, d * W : (d + 1) * W], d)  # (T, B, W)
+            dcarry_n = [a[k] for a in dstate_n]
+            if spec.proj_size:
+                dgx, dgh, dcarry0 = _projected_scan_backward(
+                    params, s, sc, cache.projections[k], dys, dcarry_n, grads, backend)
+            else:
+                dgx, dgh, dcarry0 = backend.scan_backward(
+                    sc, np.ascontiguousarray(dys), dcarry_n, params["weight_hh" + s])
+                h_prev = sc.states[0, :T]  # (T, B, H)
+                if sc.drop is not None:
+                    h_prev = h_prev * sc.drop  # the projection saw h_{t-1} * drop
+                grads["weight_hh" + s] += dgh.reshape(T * B, G * H).T @ h_prev.reshape(T * B, H)
+            for c, a in enumerate(dcarry0):
+                dstate0[c][k] = a
             dgx2 = dgx.reshape(T * B, G * H)  # (T*B, G*H)
-            dgh2 = dgh.reshape(T * B, G * H)
             # weight gradients: one GEMM each over all time steps
             grads["weight_ih" + s] += dgx2.T @ xd.reshape(T * B, -1)
-            grads["weight_hh" + s] += dgh2.T @ sc.states[0, :T].reshape(T * B, H)
             if spec.bias:
                 db_ih = dgx2.sum(axis=0)  # (G*H,)
                 grads["bias_ih" + s] += db_ih
-                grads["bias_hh" + s] += db_ih if dgh is dgx else dgh2.sum(axis=0)
+                grads["bias_hh" + s] += db_ih if dgh is dgx else dgh.reshape(T * B, -1).sum(0)
             dxd = (dgx2 @ params["weight_ih" + s]).reshape(T, B, -1)  # (T, B, F)
             if d:
                 dxd = dxd[::-1]

@@ -67,12 +67,15 @@ def unroll(layer, x, state=None) -> Unrolled:
     """Run ``layer`` (an ``RNN``, ``LSTM`` or ``GRU``) over x (B, T, I), keeping every state
     and activation. ``state``: as for ``layer.forward``. The output y equals
     ``layer.forward(x, state)[0]`` (evaluation: no dropout)."""
+    if layer.spec.proj_size:
+        raise ValueError("unroll reads every carried array as H wide: an LSTM with proj_size "
+                         "is not supported")
     x = check_input(x, layer.input_size, layer.dtype)
     if x.ndim == 2:
         x = x[None]  # (1, T, I)
     B, T, _ = x.shape
     spec, cell = layer.spec, CELLS[layer.kind]
-    state0 = layer._split_state(state, B)  # (C, L*D, B, H)
+    state0 = layer.initial_state(state, B)  # (C, L*D, B, H); learned h0 (c0) if not given
     xt = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
     yt, _, stack = recurrent_forward(spec, layer.params, xt, state0, None, backend=scan)
     H, LD = spec.hidden_size, spec.num_layers * spec.num_directions

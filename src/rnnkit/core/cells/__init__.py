@@ -15,12 +15,15 @@ Every cell module defines
   (B, H) arrays and ``h_t`` is ``carry[0]``; ``dh_t`` is the gradient of the output h_t and
   ``dcarry`` (None for zeros) that of the new carry from later steps; ``grads`` is keyed like
   ``params``;
-* ``recur(gx, carry, w_hh, b_hh, acts, **options) -> carry`` and
-  ``recur_backward(dcarry, carry_prev, carry, acts, w_hh, **options)
+* ``recur(gx, carry, w_hh, b_hh, acts, **options, drop=None) -> carry`` and
+  ``recur_backward(dcarry, carry_prev, carry, acts, w_hh, **options, drop=None)
   -> (dgx, dgh, dcarry_prev)``: the part of a step that depends on the previous carry, given
   the input projection ``gx = x_t W_ih^T + b_ih``. The time loops (``rnnkit.core.scan``) hoist
   the input projection of all steps into one GEMM and run only this part per step; ``recur``
   writes the step's activations into ``acts`` (B, ACTS*H), a row of the loop's buffer.
+  ``drop`` (B, H), keyword only, is a recurrent dropout mask: the hidden projection reads
+  ``(h_{t-1} * drop) W_hh^T`` (Gal & Ghahramani, "A theoretically grounded application of
+  dropout in recurrent neural networks", 2016); only that projection sees it.
 """
 from rnnkit.core.cells import gru as gru_cell
 from rnnkit.core.cells import lstm as lstm_cell

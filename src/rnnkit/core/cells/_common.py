@@ -13,12 +13,22 @@ def project(params: dict, x: np.ndarray) -> np.ndarray:
     return gx
 
 
-def hidden_projection(h_prev: np.ndarray, w_hh: np.ndarray, b_hh) -> np.ndarray:
-    """gh = h W_hh^T + b_hh.   h: (B, H) -> (B, G*H)"""
-    gh = h_prev @ w_hh.T
+def hidden_projection(h_prev: np.ndarray, w_hh: np.ndarray, b_hh, drop=None) -> np.ndarray:
+    """gh = (h * drop) W_hh^T + b_hh.   h: (B, H) -> (B, G*H)
+
+    drop: (B, H) the recurrent dropout mask (already scaled by 1/(1-p)), or None for none."""
+    gh = (h_prev if drop is None else h_prev * drop) @ w_hh.T
     if b_hh is not None:
         gh += b_hh
     return gh
+
+
+def hidden_projection_backward(dgh: np.ndarray, w_hh: np.ndarray, drop=None) -> np.ndarray:
+    """The gradient reaching h_{t-1} through :func:`hidden_projection`: dgh W_hh (* drop).
+
+    dgh: (B, G*H) -> (B, H)."""
+    dh = dgh @ w_hh  # backprop through h W_hh^T
+    return dh if drop is None else dh * drop  # and through the dropout mask
 
 
 def acts_buffer(gx: np.ndarray, acts: int, gates: int) -> np.ndarray:

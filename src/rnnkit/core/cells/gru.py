@@ -14,7 +14,7 @@ import numpy as np
 
 from rnnkit.core.activations import dsigmoid, dtanh, sigmoid
 from rnnkit.core.cells._common import (acts_buffer, blocks, carry_grad, hidden_projection,
-                                       keyed_like, project)
+                                       hidden_projection_backward, keyed_like, project)
 
 GATES = 3  # rows of W_ih per hidden unit
 CARRY = ("h",)  # the arrays carried from step to step, each (B, H)
@@ -23,12 +23,12 @@ OPTIONS = ()  # no settings
 GH_APART = True  # h_n is scaled by r: gh (b_hh included) stays apart from gx
 
 
-def recur(gx, carry, w_hh, b_hh, acts):
+def recur(gx, carry, w_hh, b_hh, acts, *, drop=None):
     """One step given gx = x_t W_ih^T + b_ih (B, 3H); writes [r, z, n, h_n] into acts (B, 4H).
     Returns the new carry (h,)."""
     (h_prev,) = carry
     H = h_prev.shape[-1]
-    gh = hidden_projection(h_prev, w_hh, b_hh)  # (B, 3H)
+    gh = hidden_projection(h_prev, w_hh, b_hh, drop)  # (B, 3H)
     r, z, n, hn = blocks(acts, ACTS)  # (B, H) views
     sigmoid(gx[:, : 2 * H] + gh[:, : 2 * H], out=acts[:, : 2 * H])  # r, z
     hn[...] = gh[:, 2 * H :]  # W_hn h + b_hn, inside the reset gate
@@ -36,7 +36,7 @@ def recur(gx, carry, w_hh, b_hh, acts):
     return ((1.0 - z) * n + z * h_prev,)  # (B, H)
 
 
-def recur_backward(dcarry, carry_prev, carry, acts, w_hh):
+def recur_backward(dcarry, carry_prev, carry, acts, w_hh, *, drop=None):
     """Backward of :func:`recur`; dcarry (dh,) is the whole gradient reaching the new carry.
 
     Returns (dgx, dgh, dcarry_prev): the gradients of gx and of h_{t-1} W_hh^T + b_hh (they
@@ -52,7 +52,8 @@ def recur_backward(dcarry, carry_prev, carry, acts, w_hh):
     dgx[:, H : 2 * H] = dh * (h_prev - n) * dsigmoid(z)
     dgh = dgx.copy()
     dgh[:, 2 * H :] = dn * r  # h_n sits inside the reset gate
-    return dgx, dgh, (dgh @ w_hh + dh * z,)  # backprop through h W_hh^T and z * h_{t-1}
+    # backprop through (h_{t-1} * drop) W_hh^T and z * h_{t-1}
+    return dgx, dgh, (hidden_projection_backward(dgh, w_hh, drop) + dh * z,)
 
 
 def step(params, x_t, carry):

@@ -7,6 +7,10 @@
 
 Shapes: x_t (B, I), h and c (B, H), W_ih (4H, I), W_hh (4H, H), biases (4H,). The carry is
 (h, c); a step keeps its activations [i, f, g, o, tanh(c_t)] (B, 5H) for the backward.
+
+With a projection (``weight_hr`` (P, H) in ``params``, as ``torch.nn.LSTM(proj_size=P)``),
+``h_t = (o * tanh(c_t)) W_hr^T`` is (B, P) and W_hh is (4H, P); ``recur`` computes the
+unprojected m_t = o * tanh(c_t) and ``step`` projects it (Sak, Senior & Beaufays, 2014).
 Reference: Hochreiter & Schmidhuber (1997); Gers, Schmidhuber & Cummins (2000) for the forget gate.
 """
 from __future__ import annotations
@@ -15,7 +19,7 @@ import numpy as np
 
 from rnnkit.core.activations import dsigmoid, dtanh, sigmoid
 from rnnkit.core.cells._common import (acts_buffer, blocks, carry_grad, hidden_projection,
-                                       keyed_like, project)
+                                       hidden_projection_backward, keyed_like, project)
 
 GATES = 4  # rows of W_ih per hidden unit
 CARRY = ("h", "c")  # the arrays carried from step to step, each (B, H)
@@ -24,13 +28,13 @@ OPTIONS = ()  # no settings
 GH_APART = False  # the gates see gx + gh: b_hh folds into gx, and d(gh) = d(gx)
 
 
-def recur(gx, carry, w_hh, b_hh, acts):
+def recur(gx, carry, w_hh, b_hh, acts, *, drop=None):
     """One step given gx = x_t W_ih^T + b_ih (B, 4H); writes [i, f, g, o, tanh(c_t)] into
     acts (B, 5H). Returns the new carry (h, c)."""
     h_prev, c_prev = carry
-    H = h_prev.shape[-1]
+    H = c_prev.shape[-1]
     a = acts[:, : 4 * H]  # (B, 4H) the pre-activations, turned into gates in place
-    np.add(gx, hidden_projection(h_prev, w_hh, b_hh), out=a)
+    np.add(gx, hidden_projection(h_prev, w_hh, b_hh, drop), out=a)
     sigmoid(a[:, : 2 * H], out=a[:, : 2 * H])  # i, f
     np.tanh(a[:, 2 * H : 3 * H], out=a[:, 2 * H : 3 * H])  # g
     sigmoid(a[:, 3 * H :], out=a[:, 3 * H :])  # o
@@ -40,7 +44,7 @@ def recur(gx, carry, w_hh, b_hh, acts):
     return o * tc, c
 
 
-def recur_backward(dcarry, carry_prev, carry, acts, w_hh):
+def recur_backward(dcarry, carry_prev, carry, acts, w_hh, *, drop=None):
     """Backward of :func:`recur`; dcarry (dh, dc) is the whole gradient reaching the new carry.
 
     Returns (dgx, dgh, dcarry_prev): the gradients of gx and of h_{t-1} W_hh^T + b_hh (the
@@ -55,14 +59,18 @@ def recur_backward(dcarry, carry_prev, carry, acts, w_hh):
     da[:, H : 2 * H] = dc * c_prev * dsigmoid(f)
     da[:, 2 * H : 3 * H] = dc * i * dtanh(g)
     da[:, 3 * H :] = dh * tc * dsigmoid(o)  # backprop through h = o tanh(c), then sigmoid
-    return da, da, (da @ w_hh, dc * f)  # backprop through h_{t-1} W_hh^T and f * c_{t-1}
+    # backprop through h_{t-1} W_hh^T and f * c_{t-1}
+    return da, da, (hidden_projection_backward(da, w_hh, drop), dc * f)
 
 
 def step(params, x_t, carry):
-    """One step with ``torch.nn.LSTMCell`` parameters. Returns (carry, h_t, cache)."""
+    """One step with ``torch.nn.LSTMCell`` parameters (and ``weight_hr`` for a projection).
+    Returns (carry, h_t, cache)."""
     gx = project(params, x_t)  # (B, 4H)
     acts = acts_buffer(gx, ACTS, GATES)  # (B, 5H)
     new = recur(gx, carry, params["weight_hh"], params.get("bias_hh"), acts)
+    if params.get("weight_hr") is not None:
+        new = (new[0] @ params["weight_hr"].T, new[1])  # (B, P) h = m W_hr^T
     return new, new[0], (x_t, carry, new, acts)
 
 
@@ -70,6 +78,12 @@ def step_backward(params, dh_t, dcarry, cache):
     """Backward of :func:`step`. Returns (dx_t, dcarry_prev, grads), grads keyed like params."""
     x_t, carry_prev, carry, acts = cache
     dcarry = carry_grad(dh_t, dcarry, carry)
+    w_hr = params.get("weight_hr")
+    if w_hr is not None:
+        H = carry[1].shape[-1]
+        m = acts[:, 3 * H : 4 * H] * acts[:, 4 * H :]  # (B, H) o * tanh(c), before W_hr
+        dW_hr = dcarry[0].T @ m  # (P, H) backprop through h = m W_hr^T
+        dcarry = (dcarry[0] @ w_hr, dcarry[1])
     da, _, dcarry_prev = recur_backward(dcarry, carry_prev, carry, acts, params["weight_hh"])
     dW_ih = da.T @ x_t  # (4H, I) backprop through x_t W_ih^T
     dW_hh = da.T @ carry_prev[0]  # (4H, H) backprop through h_{t-1} W_hh^T
@@ -77,4 +91,5 @@ def step_backward(params, dh_t, dcarry, cache):
     db_hh = db_ih.copy()  # b_hh adds where b_ih does
     dx_t = da @ params["weight_ih"]  # (B, I)
     return dx_t, dcarry_prev, keyed_like(params, weight_ih=dW_ih, weight_hh=dW_hh,
-                                         bias_ih=db_ih, bias_hh=db_hh)
+                                         bias_ih=db_ih, bias_hh=db_hh,
+                                         weight_hr=dW_hr if w_hr is not None else None)

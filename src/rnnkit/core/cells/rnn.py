@@ -9,8 +9,8 @@ Reference: Elman, "Finding structure in time", Cognitive Science 14 (1990).
 from __future__ import annotations
 
 from rnnkit.core.activations import get_activation
-from rnnkit.core.cells._common import (acts_buffer, carry_grad, hidden_projection, keyed_like,
-                                       project)
+from rnnkit.core.cells._common import (acts_buffer, carry_grad, hidden_projection,
+                                       hidden_projection_backward, keyed_like, project)
 
 GATES = 1  # rows of W_ih per hidden unit
 CARRY = ("h",)  # the arrays carried from step to step, each (B, H)
@@ -19,14 +19,14 @@ OPTIONS = ("nonlinearity",)  # the cell's settings, passed as keywords
 GH_APART = False  # the gates see gx + gh: b_hh folds into gx, and d(gh) = d(gx)
 
 
-def recur(gx, carry, w_hh, b_hh, acts, nonlinearity="tanh"):
+def recur(gx, carry, w_hh, b_hh, acts, nonlinearity="tanh", *, drop=None):
     """One step given gx = x_t W_ih^T + b_ih (B, H); acts (B, 0). Returns the new carry (h,)."""
     (h_prev,) = carry
     f, _ = get_activation(nonlinearity)
-    return (f(gx + hidden_projection(h_prev, w_hh, b_hh)),)  # (B, H)
+    return (f(gx + hidden_projection(h_prev, w_hh, b_hh, drop)),)  # (B, H)
 
 
-def recur_backward(dcarry, carry_prev, carry, acts, w_hh, nonlinearity="tanh"):
+def recur_backward(dcarry, carry_prev, carry, acts, w_hh, nonlinearity="tanh", *, drop=None):
     """Backward of :func:`recur`; dcarry (dh,) is the whole gradient reaching the new carry.
 
     Returns (dgx, dgh, dcarry_prev): the gradients of gx and of h_{t-1} W_hh^T + b_hh (the
@@ -35,7 +35,7 @@ def recur_backward(dcarry, carry_prev, carry, acts, w_hh, nonlinearity="tanh"):
     (dh,), (h,) = dcarry, carry
     _, df = get_activation(nonlinearity)
     da = dh * df(h)  # backprop through the nonlinearity, (B, H)
-    return da, da, (da @ w_hh,)  # backprop through h_{t-1} W_hh^T
+    return da, da, (hidden_projection_backward(da, w_hh, drop),)
 
 
 def step(params, x_t, carry, nonlinearity="tanh"):

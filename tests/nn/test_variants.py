@@ -1,0 +1,268 @@
+"""The recurrent variants of issue 13 (``rnnkit.nn.recurrent``): learned initial states,
+recurrent dropout and the LSTM's projection. Each is checked against central finite
+differences in float64 (every parameter, with layers, directions, lengths and initial
+states), on both time loops, and through checkpoints; the projection also against torch."""
+import itertools
+
+import numpy as np
+import pytest
+
+import rnnkit
+from helpers import check_recurrent_grads, rel_error
+from rnnkit.core.backends import numba_available
+from rnnkit.nn.unroll import unroll
+
+BACKENDS = ["numpy"] + (["numba"] if numba_available() else [])
+LAYERS = {"rnn": rnnkit.RNN, "lstm": rnnkit.LSTM, "gru": rnnkit.GRU}
+
+
+def inputs(layer, B=3, T=4, seed=0, state=True, lengths=True):
+    """x (B, T, I), an initial state (or None) and lengths (or None) for ``layer``."""
+    r = np.random.default_rng(seed)
+    x = r.standard_normal((B, T, layer.input_size))
+    n = layer.num_layers * layer.num_directions
+    st = None
+    if state:
+        h0 = r.standard_normal((n, B, layer.output_size))
+        st = (h0, r.standard_normal((n, B, layer.hidden_size))) if layer.kind == "lstm" else h0
+    return x, st, (np.array([T, 1, 2][:B]) if lengths else None)
+
+
+def round_trip(layer, tmp_path):
+    path = tmp_path / "layer.safetensors"
+    rnnkit.save(layer, path)
+    again = rnnkit.load(path)
+    assert repr(again) == repr(layer) and again.config() == layer.config()
+    for k, v in layer.params.items():
+        np.testing.assert_array_equal(again.params[k], v, err_msg=k)
+    return again
+
+
+# --- learn_initial_state -------------------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind,bidirectional",
+                         list(itertools.product(sorted(LAYERS), [False, True])))
+def test_learned_initial_state_gradients(kind, bidirectional, backend):
+    layer = LAYERS[kind](2, 3, num_layers=2, bidirectional=bidirectional, dtype=np.float64,
+                         seed=1, backend=backend, learn_initial_state=True)
+    r = np.random.default_rng(2)
+    for name in ("h0", "c0")[: 2 if kind == "lstm" else 1]:
+        assert layer.params[name].shape == (2 * layer.num_directions, 3)
+        layer.params[name][...] = r.standard_normal(layer.params[name].shape)
+    x, _, lengths = inputs(layer)
+    check_recurrent_grads(layer, x, None, lengths)
+
+
+def test_learned_initial_state_is_the_state_when_none_is_passed():
+    layer = rnnkit.LSTM(2, 3, num_layers=2, bidirectional=True, dtype=np.float64, seed=0,
+                        learn_initial_state=True)
+    plain = rnnkit.LSTM(2, 3, num_layers=2, bidirectional=True, dtype=np.float64, seed=0)
+    assert list(layer.params) == list(plain.params) + ["h0", "c0"]  # same weights, then h0, c0
+    x, (h0, c0), lengths = inputs(layer)
+    np.testing.assert_array_equal(layer(x)[0], plain(x)[0])  # zeros at first
+    layer.params["h0"][...] = h0[:, 0]
+    layer.params["c0"][...] = c0[:, 0]
+    B = x.shape[0]
+    shared = (np.repeat(h0[:, :1], B, axis=1), np.repeat(c0[:, :1], B, axis=1))
+    np.testing.assert_array_equal(layer(x, lengths=lengths)[0],
+                                  plain(x, shared, lengths=lengths)[0])
+    # a passed-in state wins, and then h0, c0 receive no gradient
+    y, _ = layer(x, (h0, c0), lengths=lengths)
+    np.testing.assert_array_equal(y, plain(x, (h0, c0), lengths=lengths)[0])
+    layer.zero_grad()
+    layer.backward(np.ones_like(y))
+    assert not layer.grads["h0"].any() and not layer.grads["c0"].any()
+    # a part given as None comes from the learned one
+    y, _ = layer(x, (h0, None))
+    np.testing.assert_array_equal(y, plain(x, (h0, shared[1]))[0])
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_learned_initial_state_streams_saves_and_unrolls(kind, tmp_path):
+    layer = LAYERS[kind](2, 3, num_layers=2, dtype=np.float64, seed=0, learn_initial_state=True)
+    for name in ("h0", "c0")[: 2 if kind == "lstm" else 1]:
+        layer.params[name][...] = np.random.default_rng(1).standard_normal((2, 3))
+    x = np.random.default_rng(2).standard_normal((2, 5, 2))
+    y, _ = layer(x)
+    state, steps = None, []
+    for t in range(5):
+        y_t, state = layer.step(x[:, t], state)
+        steps.append(y_t)
+    np.testing.assert_allclose(np.stack(steps, 1), y, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(layer(x[0])[0], y[0], rtol=0, atol=1e-13)  # unbatched
+    np.testing.assert_allclose(unroll(layer, x).y, y, rtol=0, atol=1e-13)  # the NumPy loop
+    np.testing.assert_array_equal(round_trip(layer, tmp_path)(x)[0], y)
+
+
+# --- recurrent_dropout ---------------------------------------------------------------------
+def fixed_masks(layer, seed=7):
+    """A reset() that makes every forward draw the same masks."""
+    def reset():
+        layer.rng = np.random.default_rng(seed)
+    return reset
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind,bidirectional",
+                         list(itertools.product(sorted(LAYERS), [False, True])))
+def test_recurrent_dropout_gradients(kind, bidirectional, backend):
+    layer = LAYERS[kind](2, 3, num_layers=2, bidirectional=bidirectional, dtype=np.float64,
+                         seed=1, backend=backend, recurrent_dropout=0.4)
+    x, state, lengths = inputs(layer)
+    check_recurrent_grads(layer, x, state, lengths, reset=fixed_masks(layer))
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_recurrent_dropout_is_one_mask_per_sequence_on_h_prev(kind):
+    """Against a loop of the cell's own step on weights W_hh * mask, one mask for all steps,
+    drawn from the layer's generator as (B, H) >= p, scaled by 1 / (1 - p)."""
+    from rnnkit.core.cells import CELLS
+
+    p, B, T, H = 0.5, 4, 6, 5
+    layer = LAYERS[kind](3, H, dtype=np.float64, seed=0, recurrent_dropout=p, backend="numpy")
+    x, state, _ = inputs(layer, B=B, T=T, state=True, lengths=False)
+    keep = (np.random.default_rng(3).random((B, H)) >= p) / (1 - p)  # (B, H)
+    layer.rng = np.random.default_rng(3)
+    y, _ = layer(x, state)
+    cell, params = CELLS[kind], layer.cell_params(0)
+    carry = tuple(a[0] for a in (state if isinstance(state, tuple) else (state,)))
+    for t in range(T):
+        # (h * keep) W_hh^T row by row: the mask drops units of h_{t-1} in the projection
+        new = []
+        for b in range(B):
+            pb = dict(params, weight_hh=params["weight_hh"] * keep[b])
+            cb, _, _ = cell.step(pb, x[b : b + 1, t], tuple(a[b : b + 1] for a in carry))
+            new.append(cb)
+        carry = tuple(np.concatenate(parts) for parts in zip(*new))
+        np.testing.assert_allclose(y[:, t], carry[0], rtol=0, atol=1e-13)
+
+
+def test_recurrent_dropout_trains_only_and_draws_from_the_seed():
+    layer = rnnkit.GRU(3, 20, num_layers=2, recurrent_dropout=0.3, seed=4, dtype=np.float64)
+    x = np.random.default_rng(0).standard_normal((2, 5, 3))
+    y1, y2 = layer(x)[0], layer(x)[0]
+    assert not np.allclose(y1, y2)  # a new mask per forward
+    again = rnnkit.GRU(3, 20, num_layers=2, recurrent_dropout=0.3, seed=4, dtype=np.float64)
+    np.testing.assert_array_equal(again(x)[0], y1)  # the seeded generator
+    plain = rnnkit.GRU(3, 20, num_layers=2, seed=4, dtype=np.float64)
+    layer.eval()
+    np.testing.assert_array_equal(layer(x)[0], plain(x)[0])  # evaluation: no mask
+    with pytest.raises(ValueError, match="recurrent_dropout"):
+        rnnkit.GRU(3, 4, recurrent_dropout=1.0)
+
+
+@pytest.mark.skipif(not numba_available(), reason="needs numba")
+@pytest.mark.parametrize("path", ["fused", "blas"])
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_recurrent_dropout_numba_equals_numpy(kind, path, monkeypatch):
+    """The numba time loop covers recurrent dropout (no fallback): both kernel paths."""
+    from rnnkit.core import kernels
+
+    monkeypatch.setattr(kernels, "FUSED_MAX_MACS", 1 << 40 if path == "fused" else 0)
+    out = {}
+    for backend in ("numpy", "numba"):
+        layer = LAYERS[kind](2, 4, num_layers=2, bidirectional=True, dtype=np.float64, seed=0,
+                             backend=backend, recurrent_dropout=0.5)
+        x, state, lengths = inputs(layer)
+        y, st = layer(x, state, lengths=lengths)
+        dx, dst = layer.backward(np.ones_like(y), st)
+        out[backend] = [y, dx, *(dst if isinstance(dst, tuple) else (dst,)),
+                        *layer.grads.values()]
+    for a, b in zip(out["numba"], out["numpy"]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+def test_recurrent_dropout_saves(tmp_path):
+    layer = rnnkit.LSTM(2, 3, recurrent_dropout=0.25, seed=0)
+    assert round_trip(layer, tmp_path).recurrent_dropout == 0.25
+    assert repr(layer) == "LSTM(2, 3, recurrent_dropout=0.25)"
+
+
+# --- proj_size -----------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("bidirectional,use_lengths", list(itertools.product([False, True],
+                                                                             [False, True])))
+def test_projection_gradients(bidirectional, use_lengths, backend):
+    layer = rnnkit.LSTM(2, 4, num_layers=2, bidirectional=bidirectional, proj_size=2,
+                        dtype=np.float64, seed=1, backend=backend)
+    x, state, lengths = inputs(layer, lengths=use_lengths)
+    check_recurrent_grads(layer, x, state, lengths)
+
+
+def test_projection_with_learned_initial_state_gradients():
+    layer = rnnkit.LSTM(2, 4, num_layers=2, bidirectional=True, proj_size=3, dtype=np.float64,
+                        seed=1, learn_initial_state=True)
+    assert layer.params["h0"].shape == (4, 3) and layer.params["c0"].shape == (4, 4)
+    for name in ("h0", "c0"):
+        layer.params[name][...] = np.random.default_rng(5).standard_normal(
+            layer.params[name].shape)
+    x, _, lengths = inputs(layer)
+    check_recurrent_grads(layer, x, None, lengths)
+
+
+def projection_parity(seed, backend, dtype):
+    """Outputs, states, dx, dstate0 and every gradient against torch.nn.LSTM(proj_size=P)."""
+    from helpers import torch_layer_forward_backward
+
+    r = np.random.default_rng(seed)
+    H = int(r.integers(2, 7))
+    layer = rnnkit.LSTM(int(r.integers(1, 5)), H, num_layers=int(r.integers(1, 4)),
+                        bidirectional=bool(r.integers(2)), bias=bool(r.random() < 0.8),
+                        proj_size=int(r.integers(1, H)), dtype=dtype, seed=seed,
+                        backend=backend)
+    B, T = int(r.integers(1, 5)), [1, 6][seed % 2] if seed < 2 else int(r.integers(1, 8))
+    x, state, _ = inputs(layer, B=B, T=T, seed=seed, state=bool(r.integers(2)), lengths=False)
+    x = x.astype(dtype)
+    state = None if state is None else tuple(a.astype(dtype) for a in state)
+    lengths = r.integers(1, T + 1, size=B) if r.integers(2) else None
+    if lengths is not None:
+        lengths[r.integers(B)] = T  # torch's packed output needs one full-length sequence
+    y, st = layer(x, state, lengths=lengths)
+    dy = r.standard_normal(y.shape).astype(dtype)
+    dst = tuple(r.standard_normal(a.shape).astype(dtype) for a in st)
+    dx, dst0 = layer.backward(dy, dst)
+    ref = torch_layer_forward_backward(layer, x, state, lengths, dy, dst)
+    got = {"y": y, "h_n": st[0], "c_n": st[1], "dx": dx, "dh0": dst0[0], "dc0": dst0[1]}
+    worst = max(rel_error(v, ref[k]) for k, v in got.items())
+    assert set(layer.grads) == set(ref["grads"])
+    return max(worst, *(rel_error(layer.grads[k], g) for k, g in ref["grads"].items()))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_projection_equals_torch(backend):
+    pytest.importorskip("torch")
+    for seed in range(10):
+        assert projection_parity(seed, backend, np.float64) <= 1e-10, seed
+        assert projection_parity(seed, backend, np.float32) <= 1e-5, seed
+
+
+def test_projection_names_shapes_stream_and_save(tmp_path):
+    layer = rnnkit.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2, dtype=np.float64,
+                        seed=0)
+    assert layer.params["weight_hr_l1_reverse"].shape == (2, 5)
+    assert layer.params["weight_hh_l0"].shape == (20, 2)
+    assert layer.params["weight_ih_l1"].shape == (20, 4)  # D*P inputs
+    x = np.random.default_rng(0).standard_normal((2, 4, 3))
+    y, (h, c) = layer(x)
+    assert y.shape == (2, 4, 4) and h.shape == (4, 2, 2) and c.shape == (4, 2, 5)
+    np.testing.assert_array_equal(round_trip(layer, tmp_path)(x)[0], y)
+    uni = rnnkit.LSTM(3, 5, num_layers=2, proj_size=2, dtype=np.float64, seed=0)
+    y, _ = uni(x)
+    state, steps = None, []
+    for t in range(4):
+        y_t, state = uni.step(x[:, t], state)
+        steps.append(y_t)
+    np.testing.assert_allclose(np.stack(steps, 1), y, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(uni(x[1])[0], y[1], rtol=0, atol=1e-13)  # unbatched
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"proj_size": 5}, "proj_size must be smaller than hidden_size"),
+    ({"proj_size": -1}, "proj_size"),
+    ({"proj_size": 2, "recurrent_dropout": 0.1}, "recurrent_dropout cannot be combined"),
+])
+def test_projection_bad_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        rnnkit.LSTM(3, 5, **kwargs)
+    with pytest.raises(TypeError):
+        rnnkit.GRU(3, 5, proj_size=2)
