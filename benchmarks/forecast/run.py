@@ -123,8 +123,10 @@ def arguments(argv) -> argparse.Namespace:
     ap.add_argument("--limit", type=int, default=None,
                     help="only the first N M1 yearly series (quick runs)")
     ap.add_argument("--method", choices=METHODS, default="default",
-                    help="default: fit_forecaster with its defaults; seasonal-naive: rnnkit's "
-                         "seasonal naive (tests the harness without training)")
+                    help="default: fit_forecaster with its defaults, one series at a time; "
+                         "global: one model on all series of a set (as rnnkit forecast does "
+                         "with a file of several series); seasonal-naive: rnnkit's seasonal "
+                         "naive (tests the harness without training)")
     ap.add_argument("--set-option", type=parse_option, action="append", default=[],
                     metavar="KEY=VALUE", help="extra keyword argument for fit_forecaster "
                     "(repeatable; the value is read as JSON when it parses)")
@@ -174,6 +176,34 @@ def run_series(client, s, method: str, options: dict, seed: int, timeout: float)
             "fit_seconds": round(reply["fit_seconds"], 4),
             "predict_seconds": round(reply["predict_seconds"], 4),
             "look_ahead": reply["look_ahead"]}
+
+
+def run_global(client, series: list, options: dict, seed: int, timeout: float) -> list:
+    """One global model on every series of a set (``--method global``), scored per series;
+    a flat record per series, the fit time shared equally."""
+    first = series[0]
+    job = {"method": "global", "options": options, "seed": seed,
+           "xs": [s.x.tolist() for s in series], "n_trains": [s.n_train for s in series],
+           "horizon": first.horizon, "period": first.period,
+           "origins_list": [s.origins.tolist() for s in series]}
+    reply = client.ask(job, timeout * len(series))
+    records = []
+    for i, s in enumerate(series):
+        record = {"set": s.set, "series": s.name, "seed": seed,
+                  "started": _dt.datetime.now().isoformat(timespec="seconds")}
+        if not reply["ok"]:
+            records.append({**record, "status": reply.get("status", "error"),
+                            "error": reply["error"]})
+            continue
+        forecasts = np.asarray(reply["forecasts_list"][i], dtype=np.float64)
+        if not np.all(np.isfinite(forecasts)):
+            records.append({**record, "status": "non-finite forecasts", "error": "non-finite"})
+            continue
+        records.append({**record, "status": "ok", "errors": s.score(forecasts),
+                        "fit_seconds": round(reply["fit_seconds"] / len(series), 4),
+                        "predict_seconds": round(reply["predict_seconds"] / len(series), 4),
+                        "look_ahead": 0.0})
+    return records
 
 
 def run_cli(exe: str, env: dict, s, timeout: float) -> dict:
@@ -307,6 +337,28 @@ class Session:
         print(f"   {s.name} (n={s.n}): rnnkit {' '.join(scores)}; naive {naive:.3f}; "
               f"{peers_text}", flush=True)
 
+    def measure_global(self, series: list, peer_runs) -> None:
+        """Peers (unless cached) on every series, then one global rnnkit model per seed on
+        all of the set's series that are scored."""
+        scored = []
+        for s in series:
+            record_series(self.results, s)
+            if s.skip_reason():
+                print(f"   {s.name}: skipped ({s.skip_reason()})", flush=True)
+                continue
+            key = peer_key(s)
+            if self.args.peers and key not in self.cache["series"]:
+                self.cache["series"][key] = peer_runs.run_peers(s)
+                common.write_json(self.paths["peers"], self.cache)
+            scored.append(s)
+        for seed in self.args.seeds:
+            records = run_global(self.client, scored, self.options, seed, self.args.timeout)
+            for rec in records:
+                add_run(self.results, {**rec, "rnnkit_src": self.digest})
+            ok = [r["errors"]["mase"] for r in records if r["status"] == "ok"]
+            print(f"   seed {seed}: one global model on {len(scored)} series, mean MASE "
+                  f"{np.mean(ok) if ok else float('nan'):.3f}", flush=True)
+
     def time_cli(self, series: list) -> None:
         """The timed CLI runs of one set."""
         for s in cli_series(series):
@@ -370,8 +422,9 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     try:
         # Untimed warm-ups: numba compiles (or loads its cache) for rnnkit and the peers.
-        warm = run_series(client, suite.warm_up_series(), args.method, options, args.seeds[0],
-                          args.timeout)
+        warm = run_series(client, suite.warm_up_series(),
+                          "default" if args.method == "global" else args.method, options,
+                          args.seeds[0], args.timeout)
         if warm.get("error", "").startswith(("ImportError", "ModuleNotFoundError")):
             sys.exit(f"rnnkit at {code_label} cannot run --method {args.method}: "
                      f"{warm['error']}")
@@ -381,8 +434,11 @@ def main(argv=None) -> int:
             series = suite.load_suite([name], args.limit)
             print(f"== {name}: {len(series)} series, H={series[0].horizon}, "
                   f"m={series[0].period}", flush=True)
-            for s in series:
-                session.measure(s, peer_runs)
+            if args.method == "global":
+                session.measure_global(series, peer_runs)
+            else:
+                for s in series:
+                    session.measure(s, peer_runs)
             if args.cli:
                 session.time_cli(series)
             session.save(report)

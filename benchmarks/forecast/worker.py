@@ -7,6 +7,10 @@ rnnkit code under test first on PYTHONPATH. It reads one JSON request per line o
     {"method": "default" | "seasonal-naive", "options": {...}, "seed": S,
      "x": [...], "n_train": N, "horizon": H, "period": m, "origins": [...]}
 
+or, for ``--method global`` (every series of a set trains one global model, as
+``rnnkit forecast`` does with a file of several series), lists ``"xs"``, ``"n_trains"`` and
+``"origins_list"`` (one entry per series) and answers ``"forecasts_list"``.
+
 fits on x[:n_train] and forecasts from every origin, fed the actual values up to it::
 
     f = fit_forecaster(x[:n_train], horizon=H, period=m, seed=S, **options)
@@ -33,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-METHODS = ("default", "seasonal-naive")
+METHODS = ("default", "seasonal-naive", "global")
 
 
 class SeasonalNaive:
@@ -59,8 +63,28 @@ def fit(method: str, x_train: np.ndarray, horizon: int, period: int, seed: int, 
     return fit_forecaster(x_train, horizon=horizon, period=period, seed=seed, **options)
 
 
+def answer_global(job: dict) -> dict:
+    """One global model on the training parts of every series of a set; the forecasts of
+    each series from its own origins (the fit time is shared: divided by the series)."""
+    from rnnkit.train.forecaster import fit_forecaster
+
+    xs = [np.asarray(x, dtype=np.float64) for x in job["xs"]]
+    H = job["horizon"]
+    start = time.perf_counter()
+    f = fit_forecaster([x[:n].copy() for x, n in zip(xs, job["n_trains"])], horizon=H,
+                       period=job["period"], seed=job["seed"], **job["options"])
+    fitted = time.perf_counter()
+    out = [np.asarray(f.predict_origins(x, np.asarray(o, dtype=np.int64)), np.float64).tolist()
+           for x, o in zip(xs, job["origins_list"])]
+    done = time.perf_counter()
+    return {"ok": True, "forecasts_list": out, "fit_seconds": fitted - start,
+            "predict_seconds": done - fitted}
+
+
 def answer(job: dict) -> dict:
     """Fit, forecast from every origin, time both, and check for look-ahead."""
+    if job["method"] == "global":
+        return answer_global(job)
     x = np.asarray(job["x"], dtype=np.float64)  # (n,)
     origins = np.asarray(job["origins"], dtype=np.int64)  # (n_origins,)
     H = job["horizon"]
