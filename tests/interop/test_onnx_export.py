@@ -135,6 +135,26 @@ def test_float64_model_exports_as_float32_for_onnxruntime(tmp_path):
     assert_close(got, [model.forward(x, lengths=lens)], F32_TOL)
 
 
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_learned_initial_state_and_recurrent_dropout_export(tmp_path, kind):
+    """A learned h0 (c0) is spread over the batch in the graph unless h0 (c0) is fed;
+    recurrent dropout is the identity in inference."""
+    rng = np.random.default_rng(3)
+    layer = LAYERS[kind](3, 4, num_layers=2, bidirectional=True, seed=0,
+                         learn_initial_state=True, recurrent_dropout=0.3).eval()
+    for name in ("h0", "c0")[: 2 if kind == "lstm" else 1]:
+        layer.params[name][...] = rng.standard_normal(layer.params[name].shape)
+    for with_state in (False, True):
+        path = export_checked(layer, tmp_path / f"{with_state}.onnx", lengths=True,
+                              state=with_state)
+        for B, T in [(3, 5), (1, 2)]:
+            x, lens = random_inputs(rng, B, T, 3, lengths=True, dtype=np.float32)
+            state, sfeeds = (random_state(rng, layer, B, np.float32) if with_state
+                             else (None, None))
+            got = session(path).run(None, feeds_for(x, lens, sfeeds))
+            assert_close(got, layer_reference(layer, x, state, lens), F32_TOL)
+
+
 # --- models --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind,nonlinearity", CELLS)
 @pytest.mark.parametrize("head", ["last", "all"])
@@ -276,6 +296,9 @@ class Doubler(Module):
     (Seq2Seq(5, 5, 4, 4), {}, "Seq2Seq has no ONNX export"),
     (rnnkit.GRU(2, 3), {"dtype": "float16"}, "dtype must be float32 or float64"),
     (rnnkit.GRU(2, 3), {"opset": 7}, "opset must be"),
+    (rnnkit.LSTM(2, 3, proj_size=2), {}, "proj_size has no ONNX export"),
+    (SequenceModel("lstm", input_size=2, hidden_size=3, proj_size=2), {},
+     "proj_size has no ONNX export"),
 ])
 def test_unsupported_models_and_options_are_refused(tmp_path, model, options, message):
     with pytest.raises(OnnxExportError, match=message):

@@ -123,8 +123,22 @@ def test_unsupported_conversions_say_why():
         rnnkit.to_torch(rnnkit.RNN(2, 3, nonlinearity="sigmoid"))
     with pytest.raises(TypeError, match="does not know"):
         rnnkit.from_torch(torch.nn.Conv1d(2, 3, 1))
-    with pytest.raises(ValueError, match="proj_size"):
-        rnnkit.from_torch(torch.nn.LSTM(2, 4, proj_size=2))
+    with pytest.raises(ValueError, match="learn_initial_state"):
+        rnnkit.to_torch(rnnkit.GRU(2, 3, learn_initial_state=True))
+    with pytest.raises(ValueError, match="recurrent_dropout"):
+        rnnkit.to_torch(rnnkit.LSTM(2, 3, recurrent_dropout=0.2))
+
+
+def test_lstm_with_projection_moves_both_ways():
+    lstm = torch.nn.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2,
+                         dtype=torch.float64)
+    layer = rnnkit.from_torch(lstm)
+    assert layer.proj_size == 2 and list(layer.params) == list(lstm.state_dict())
+    x, lengths = inputs("lstm", np.float64, np.random.default_rng(0))
+    assert rel_error(run_rnnkit(layer, x, lengths), run_torch(lstm, x, lengths)) <= 1e-10
+    back = rnnkit.to_torch(layer)
+    assert back.proj_size == 2
+    assert rel_error(run_torch(back, x, lengths), run_torch(lstm, x, lengths)) <= 1e-12
 
 
 def test_missing_torch_names_the_extra(monkeypatch):

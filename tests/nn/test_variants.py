@@ -266,3 +266,23 @@ def test_projection_bad_settings(kwargs, match):
         rnnkit.LSTM(3, 5, **kwargs)
     with pytest.raises(TypeError):
         rnnkit.GRU(3, 5, proj_size=2)
+
+
+def test_sequence_model_passes_the_variants_and_saves_them(tmp_path):
+    from rnnkit.nn.models import SequenceModel
+
+    model = SequenceModel("lstm", input_size=2, hidden_size=5, output_size=3, num_layers=2,
+                          bidirectional=True, proj_size=2, learn_initial_state=True,
+                          dtype="float64", seed=0)
+    assert model.rnn.proj_size == 2 and "rnn.h0" in model.params
+    assert model.modules["fc"].params["weight"].shape == (3, 4)  # D*P features
+    x = np.random.default_rng(0).standard_normal((3, 4, 2))
+    out = model(x, lengths=[4, 2, 1])
+    assert out.shape == (3, 3)
+    path = tmp_path / "m.safetensors"
+    rnnkit.save(model, path)
+    again = rnnkit.load(path)
+    assert again.config() == model.config()
+    np.testing.assert_array_equal(again(x, lengths=[4, 2, 1]), out)
+    plain = SequenceModel("gru", input_size=2, hidden_size=5, seed=0)
+    assert "proj_size" not in plain.config()  # configs of models without variants unchanged

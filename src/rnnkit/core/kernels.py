@@ -16,6 +16,8 @@ is how a step runs:
 
 Masks are 0/1 as documented in ``scan``: forward blends exactly as the reference does, and
 backward sets a padded row's gate gradients to zero and passes its dh and dc through.
+A recurrent dropout mask (``drop``, B x H) multiplies h_{t-1} before the recurrent product
+and the product's gradient after it, in both paths.
 
 Transcendentals: without SVML (llvmlite's wheels are not built with it) numba calls scalar
 libm ``exp``/``tanh``, ~10 ns each, which cost more than the GEMM. In float32 ``tanh`` is

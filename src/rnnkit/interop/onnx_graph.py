@@ -119,9 +119,22 @@ def merge_directions(g: Graph, Y: str, perm, base: str) -> str:
     return g.op("Reshape", [g.op("Transpose", [Y], base, perm=list(perm)), shape], base)
 
 
+def _over_batch(g: Graph, x: str, base: str) -> str:
+    """The shape (1, B, 1) (int64) with B the batch size of x (B, ...): Expand then spreads a
+    (D, 1, H) initial state over the batch."""
+    one = g.const("one_1", np.array([1], np.int64))
+    batch = g.op("Shape", [x], base, start=0, end=1)  # (1,) B
+    return g.op("Concat", [one, batch, one], base, axis=0)
+
+
 def recurrent_op(g: Graph, layer, x: str, base: str, h0=None, c0=None, want_state=False):
     """x (B, T, I) -> y (B, T, D*H); with want_state also h_n and c_n (L*D, B, H), else None.
-    One ONNX operator per layer; h0, c0 (L*D, B, H) graph inputs or None for zeros."""
+    One ONNX operator per layer; h0, c0 (L*D, B, H) graph inputs or None for zeros, or for
+    the layer's learned ``h0``/``c0`` (learn_initial_state) spread over the batch.
+    Recurrent dropout is the identity here (inference); proj_size has no ONNX operator."""
+    if layer.spec.proj_size:
+        raise OnnxExportError(f"{base} is {layer!r}: an LSTM with proj_size has no ONNX export "
+                              "(the LSTM operator has no projection)")
     D, L, H = layer.num_directions, layer.num_layers, layer.hidden_size
     attrs = dict(hidden_size=H, direction="bidirectional" if D == 2 else "forward")
     if layer.kind == "gru":
@@ -135,7 +148,12 @@ def recurrent_op(g: Graph, layer, x: str, base: str, h0=None, c0=None, want_stat
         W, R, B = onnx_layer_weights(layer, k, g.dtype)
         inputs = [inp, g.const(f"{base}.W_l{k}", W), g.const(f"{base}.R_l{k}", R),
                   g.const(f"{base}.B_l{k}", B) if B is not None else "", g.sequence_lens()]
-        for s in (h0, c0 if layer.kind == "lstm" else None):
+        for name, s in (("h0", h0), ("c0", c0 if layer.kind == "lstm" else None)):
+            if s is None and name in layer.params and layer.learn_initial_state:
+                learned = g.const(f"{base}.{name}_l{k}",
+                                  layer.params[name][k * D : (k + 1) * D, None, :])  # (D, 1, H)
+                inputs.append(g.op("Expand", [learned, _over_batch(g, x, base)], f"{base}.l{k}"))
+                continue
             if s is None:
                 inputs.append("")
                 continue

@@ -57,17 +57,23 @@ def child_from_torch(t, seed):
 def _recurrent_to_torch(m):
     if m.kind == "rnn" and m.spec.nonlinearity == "sigmoid":
         raise ValueError("torch.nn.RNN has no sigmoid nonlinearity (only tanh and relu)")
+    if m.learn_initial_state:
+        raise ValueError(f"{m!r}: torch.nn.{TORCH_RECURRENT[m.kind].__name__} has no learned "
+                         "initial state (learn_initial_state=True); pass h0 as an input there")
+    if m.recurrent_dropout:
+        raise ValueError(f"{m!r}: torch.nn.{TORCH_RECURRENT[m.kind].__name__} has no "
+                         "recurrent_dropout")
     kw = dict(num_layers=m.num_layers, bias=m.bias, bidirectional=m.bidirectional,
               dropout=m.dropout, batch_first=True, dtype=torch_dtype(m.dtype))
     if m.kind == "rnn":
         kw["nonlinearity"] = m.spec.nonlinearity
+    if m.proj_size:
+        kw["proj_size"] = m.proj_size
     return with_weights(TORCH_RECURRENT[m.kind](m.input_size, m.hidden_size, **kw), m.params)
 
 
 @register_converter("from_torch", nn.RNNBase)
 def _recurrent_from_torch(t, seed):
-    if getattr(t, "proj_size", 0):
-        raise ValueError("LSTM with proj_size is not supported by rnnkit")
     kind = {nn.RNN: "rnn", nn.LSTM: "lstm", nn.GRU: "gru"}.get(type(t))
     if kind is None:
         raise TypeError(f"from_torch does not know {type(t).__name__}")
@@ -75,6 +81,8 @@ def _recurrent_from_torch(t, seed):
               dropout=t.dropout, dtype=numpy_dtype(t), seed=seed)
     if kind == "rnn":
         kw["nonlinearity"] = t.nonlinearity
+    if getattr(t, "proj_size", 0):
+        kw["proj_size"] = t.proj_size
     out = LAYERS[kind](t.input_size, t.hidden_size, **kw)
     out.load_state_dict(weights(t))
     return out

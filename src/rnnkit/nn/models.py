@@ -10,9 +10,11 @@
 
 ``forward(x, lengths=None, state=None, return_state=False)`` and ``backward(dout)`` as every
 module; ``step(x_t, state)`` streams one step at a time for a head="all" model, keeping only
-the current state. Parameter names are PyTorch's: ``embedding.weight``, ``rnn.weight_ih_l0``,
-``fc.weight`` — those of a torch module with submodules ``embedding``, ``rnn`` and ``fc``
-(``patch.weight`` is a ``torch.nn.Conv1d``'s).
+the current state. ``proj_size``, ``learn_initial_state`` and ``recurrent_dropout`` are the
+recurrent layer's variants (``rnnkit.nn.recurrent``), off by default; with proj_size the
+read-out sees D*proj_size features. Parameter names are PyTorch's: ``embedding.weight``,
+``rnn.weight_ih_l0``, ``fc.weight`` — those of a torch module with submodules ``embedding``,
+``rnn`` and ``fc`` (``patch.weight`` is a ``torch.nn.Conv1d``'s).
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from rnnkit.nn.linear import Linear
 from rnnkit.nn.module import Container, Module, no_grad
 from rnnkit.nn.patch import PatchEmbedding, patch_lengths
 from rnnkit.nn.pooling import MeanMaxPool
-from rnnkit.nn.recurrent import LAYERS
+from rnnkit.nn.recurrent import LAYERS, VARIANTS
 from rnnkit.nn.registry import register_module
 
 
@@ -34,7 +36,8 @@ class SequenceModel(Container):
     def __init__(self, cell="lstm", input_size=None, hidden_size=64, output_size=1, *,
                  num_layers=1, bidirectional=False, dropout=0.0, head="last", vocab_size=None,
                  embedding_dim=None, nonlinearity="tanh", dtype="float32", seed=None,
-                 patch_size=None):
+                 patch_size=None, proj_size=0, learn_initial_state=False,
+                 recurrent_dropout=0.0):
         if cell not in LAYERS:
             raise ValueError(f"Unknown cell {cell!r}; expected one of {sorted(LAYERS)}")
         if head not in ("last", "pool", "all"):
@@ -51,6 +54,11 @@ class SequenceModel(Container):
                              nonlinearity=nonlinearity, dtype=np.dtype(dtype).name, seed=seed)
         if patch_size is not None:
             self.settings["patch_size"] = patch_size
+        variants = {name: value for name, value in [("proj_size", proj_size),
+                                                     ("learn_initial_state", learn_initial_state),
+                                                     ("recurrent_dropout", recurrent_dropout)]
+                    if value != VARIANTS[name]}  # the recurrent layer's; only those set
+        self.settings.update(variants)
         super().__init__()
         seeds = seed_sequence(seed).spawn(4)  # children 0-2 as before patches existed
         self.modules: dict[str, Module] = {}
@@ -68,13 +76,14 @@ class SequenceModel(Container):
                   dtype=dtype, seed=seeds[1])
         if cell == "rnn":
             kw["nonlinearity"] = nonlinearity
-        self.modules["rnn"] = LAYERS[cell](input_size, hidden_size, **kw)
+        self.modules["rnn"] = LAYERS[cell](input_size, hidden_size, **kw, **variants)
+        width = self.rnn.output_size  # hidden_size, or proj_size
         if head == "last":
             # bidirectional: both directions' final states (forward at the end, reverse at t=0)
-            self.modules["last"] = LastStep(hidden_size if bidirectional else None)
+            self.modules["last"] = LastStep(width if bidirectional else None)
         elif head == "pool":
             self.modules["pool"] = MeanMaxPool()
-        features = (2 if bidirectional else 1) * hidden_size * (2 if head == "pool" else 1)
+        features = (2 if bidirectional else 1) * width * (2 if head == "pool" else 1)
         self.modules["fc"] = Linear(features, output_size, dtype=dtype, seed=seeds[2])
 
     def config(self) -> dict:
