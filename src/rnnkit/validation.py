@@ -10,6 +10,15 @@ import math
 import numpy as np
 
 DTYPES = (np.float32, np.float64)
+# the largest magnitude a value read from a file may have: beyond it sums, squares and the
+# float32 networks overflow (1e308 is finite in float64 but its square is not)
+MAX_MAGNITUDE = 1e30
+
+
+def too_large(values) -> np.ndarray:
+    """Mask of the entries whose magnitude exceeds MAX_MAGNITUDE (NaN is not)."""
+    with np.errstate(invalid="ignore"):
+        return np.abs(np.asarray(values, dtype=np.float64)) > MAX_MAGNITUDE
 
 
 def positive_int(value, name: str) -> int:

@@ -27,8 +27,6 @@ COMMANDS = {
 }
 
 
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnkit",
@@ -46,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from rnnkit.cli.common import remove_created
     from rnnkit.train.trainer import TrainingError
 
     parser = build_parser()
@@ -56,14 +55,42 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except UsageError as exc:
-        print(f"rnnkit {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(args, f"error: {exc}", 2)
     except TrainingError as exc:
+        remove_created(args, only_empty=True)
         print(f"rnnkit {args.command}: training failed: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # the reader of stdout went away (``rnnkit predict ... | head``): stop quietly, as a
+        # command killed by SIGPIPE would, and keep Python from complaining at exit
+        _silence_stdout()
+        return 141
+    except OSError as exc:  # an unreadable file, a full disk, a folder that became read-only
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(args, f"error: {where}{exc.strerror or exc}", 2)
+    except MemoryError:
+        return _fail(args, "error: out of memory; choose smaller settings (see --max-memory)",
+                     2)
     except KeyboardInterrupt:
-        print(f"rnnkit {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return _fail(args, "interrupted", 130, only_empty=True)
+
+
+def _fail(args, message: str, code: int, only_empty: bool = False) -> int:
+    """Remove what the run created, print one line and return the exit status."""
+    from rnnkit.cli.common import remove_created
+
+    remove_created(args, only_empty)
+    print(f"rnnkit {args.command}: {message}", file=sys.stderr)
+    return code
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

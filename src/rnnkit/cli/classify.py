@@ -221,6 +221,9 @@ def _check_options(args):
     require_positive(args, "max_tokens", "min_count", "embedding_dim")
     require_positive(args, *(n for n in ("updates", "members", "patch")
                              if getattr(args, n) is not None))
+    from rnnkit.cli.limits import MAX_MEMBERS, MAX_UPDATES, check_at_most
+
+    check_at_most(args, members=MAX_MEMBERS, updates=MAX_UPDATES)
 
 
 def prepare(args) -> Prepared:
@@ -289,6 +292,34 @@ def settings_for(p: Prepared, opts, args):
                            inputs=model_inputs(p.task, args.embedding_dim))
 
 
+def check_size(p: Prepared, settings, args) -> None:
+    """Refuse, before any work, patches longer than the series and an ensemble whose
+    training would not fit in memory (``rnnkit.cli.limits``)."""
+    from rnnkit.cli.limits import check_memory, recurrent_parameters, training_bytes
+
+    _, y, lengths = p.data["fit"]
+    steps = int(lengths.max())
+    if args.patch is not None and args.patch > steps:
+        raise UsageError(f"--patch {args.patch} is longer than the longest series ({steps} "
+                         "steps)")
+    s, K = settings, len(p.task["classes"])
+    d = 2 if s.bidirectional else 1
+    if p.task["mode"] == "series":
+        size = p.task["channels"]
+        first = size * s.patch_size * s.hidden + s.hidden if s.patch_size > 1 else 0
+        size = s.hidden if s.patch_size > 1 else size
+    else:
+        embedding = s.inputs["embedding_dim"]
+        first, size = s.inputs["vocab_size"] * embedding, embedding
+    params = first + recurrent_parameters(s.cell, size, s.hidden, s.layers, s.bidirectional) \
+        + (2 * d * s.hidden + 1) * K
+    batch = min(s.batch_size, len(y))
+    need = training_bytes(params, batch, -(-steps // max(1, s.patch_size)), s.hidden, s.layers,
+                          cell=s.cell, bidirectional=s.bidirectional, members=s.members)
+    check_memory(need, f"{s.members} {s.cell.upper()} network(s) of hidden size {s.hidden}, "
+                 f"{s.layers} layer(s), batches of {batch}", getattr(args, "max_memory", None))
+
+
 def model_inputs(task, embedding_dim) -> dict:
     """The model's input arguments: channels of a series, or a vocabulary of tokens."""
     if task["mode"] == "series":
@@ -353,6 +384,7 @@ def run(args) -> int:
     opts = TrainingOptions.from_args(args)
     p = prepare(args)
     settings = settings_for(p, opts, args)
+    check_size(p, settings, args)
     out = out_dir(args, "classify")
     for note in p.notes + [f"{p.name}: {r}" for r in settings.reasons]:
         log(note)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -45,16 +46,57 @@ class TrainingOptions:
         opts.engine = opts.engine or "numpy"
         require_positive(args, *(name for name in ("epochs", "hidden", "layers", "batch_size",
                                                    "patience") if getattr(opts, name) is not None))
-        if not opts.lr > 0:
-            raise UsageError(f"--lr must be positive, got {opts.lr}")
+        check_seed(opts.seed)
+        if not 0 < opts.lr <= MAX_LR:  # also refuses NaN
+            raise UsageError(f"--lr must be a number > 0 and <= {MAX_LR:g} (Adam moves each "
+                             f"weight by about lr per update), got {opts.lr}")
         if opts.max_minutes is not None and not opts.max_minutes > 0:
             raise UsageError(f"--max-minutes must be positive, got {opts.max_minutes}")
+        max_memory = getattr(args, "max_memory", None)
+        if max_memory is not None and not 0 < max_memory < float("inf"):
+            raise UsageError(f"--max-memory must be a positive number of GB, got {max_memory}")
+        check_out(getattr(args, "out", None))
         if opts.engine == "torch":
             import importlib.util
 
             if importlib.util.find_spec("torch") is None:
                 raise UsageError("--engine torch needs PyTorch: pip install 'rnnkit[torch]'")
         return opts
+
+
+MAX_LR = 1.0
+
+
+def check_seed(seed: int) -> None:
+    if not 0 <= seed < 2**63:
+        raise UsageError(f"--seed must be a whole number from 0 to 2**63 - 1, got {seed}")
+
+
+def out_path(text: str) -> Path:
+    """argparse type of --out: a path, never empty (that would write into the current
+    folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path would write into the current "
+                                         "folder; give a folder name")
+    return Path(text)
+
+
+def check_out(path: Path | None) -> None:
+    """UsageError, before any work, for a --out that cannot become a run folder: a file, a
+    path below a file, or a folder this user cannot write into."""
+    if path is None:
+        return
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {path} exists and is not a folder")
+    parent = path
+    while not parent.exists():  # the nearest existing folder, where mkdir will write
+        if parent.parent == parent:
+            break
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise UsageError(f"--out {path}: {parent} is a file, not a folder")
+    if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {path}: cannot write into {parent} (permission denied)")
 
 
 def require_positive(args, *names) -> None:
@@ -73,7 +115,7 @@ def add_common_arguments(parser, *, epochs, hidden, layers=1, cell="lstm", lr=1e
     ``bidirectional``: the default of --bidirectional/--no-bidirectional;
     ``embedding_dim``: the default of --embedding-dim, for commands that read tokens."""
     g = parser.add_argument_group("run")
-    g.add_argument("--out", type=Path, default=None,
+    g.add_argument("--out", type=out_path, default=None,
                    help="folder for the model, metrics.json and plots "
                         "(default runs/<command>-<timestamp>)")
     g.add_argument("--json", action="store_true",
@@ -81,6 +123,9 @@ def add_common_arguments(parser, *, epochs, hidden, layers=1, cell="lstm", lr=1e
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--max-minutes", type=float, default=None,
                    help="stop cleanly when time is up, keeping the best model")
+    g.add_argument("--max-memory", type=float, default=None, metavar="GB",
+                   help="refuse settings whose estimated memory exceeds this many GB "
+                        "(default: the memory available)")
     g.add_argument("--engine", choices=["numpy", "torch"], default="numpy",
                    help="train with rnnkit's NumPy code (default) or with PyTorch; under "
                         "torchrun --nproc_per_node N the torch engine trains with "
@@ -125,13 +170,32 @@ def log(message: str) -> None:
 
 
 def out_dir(args, command: str) -> Path:
-    """The run folder, created now (call only after the input has been validated)."""
+    """The run folder, created now (call only after the input has been validated). The
+    topmost folder this call creates is remembered in ``args.created_out``, for
+    :func:`remove_created` to take away when the run then fails."""
     path = args.out or Path("runs") / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"--out {path} exists and is not a folder")
+    check_out(path)
     if is_main_process():
+        top = path
+        while not top.parent.exists() and top.parent != top:
+            top = top.parent
+        created = None if top.exists() else top
         path.mkdir(parents=True, exist_ok=True)
+        args.created_out = created
     return path
+
+
+def remove_created(args, only_empty: bool = False) -> None:
+    """Remove the run folder (and the parents) that :func:`out_dir` created for a run that
+    then failed, so that a refused run leaves nothing behind; ``only_empty``: only when
+    nothing was written into it (a failed training keeps what it saved)."""
+    import shutil
+
+    created = getattr(args, "created_out", None)
+    if created is None or (only_empty and any(p.is_file() for p in created.rglob("*"))):
+        return
+    shutil.rmtree(created, ignore_errors=True)
+    args.created_out = None
 
 
 def torch_engine(opts: TrainingOptions, loss, task, clip_norm):

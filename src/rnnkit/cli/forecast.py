@@ -143,11 +143,37 @@ def load_input(args) -> SeriesSet:
 
 
 def check_options(args) -> None:
+    from rnnkit.cli.limits import MAX_MEMBERS, MAX_UPDATES, check_at_most
+
     for option in ("horizon", "window", "test_size", "period", "members", "updates",
                    "hidden", "layers", "batch_size"):
         value = getattr(args, option, None)
         if value is not None and value < 1:
             raise UsageError(f"--{option.replace('_', '-')} must be at least 1, got {value}")
+    check_at_most(args, members=MAX_MEMBERS, updates=MAX_UPDATES)
+
+
+def check_size(args, opts, setup: Setup) -> None:
+    """Refuse, before any work, a window longer than every training part and networks whose
+    training would not fit in memory (``rnnkit.cli.limits``)."""
+    from rnnkit.cli.limits import check_memory, recurrent_parameters, training_bytes
+
+    if args.network is False:
+        return
+    longest = max(setup.n_train)
+    if args.window is not None and args.window > longest:
+        raise UsageError(f"--window {args.window} is longer than the longest training part "
+                         f"({longest} points)")
+    H = setup.horizon
+    window = args.window or max(8, 2 * setup.period, 2 * H)
+    members = args.members or 5
+    batch = min(opts.batch_size or 32, sum(setup.n_train))
+    params = recurrent_parameters(opts.cell, 1, opts.hidden, opts.layers) + (opts.hidden + 1) * H
+    need = training_bytes(params, batch, window, opts.hidden, opts.layers, cell=opts.cell,
+                          members=members)
+    check_memory(need, f"{members} {opts.cell.upper()} networks of hidden size {opts.hidden}, "
+                 f"{opts.layers} layer(s), windows of {window}, batches of {batch}",
+                 getattr(args, "max_memory", None))
 
 
 # --- the split --------------------------------------------------------------------------------
@@ -287,6 +313,7 @@ def run(args) -> int:
     check_options(args)
     data = load_input(args)
     setup = prepare(args, data)
+    check_size(args, opts, setup)
     H, period = setup.horizon, setup.period
     train_parts = [v[:n] for v, n in zip(data.values, setup.n_train)]
     overrides = {"window": args.window, "members": args.members, "updates": args.updates,

@@ -156,6 +156,11 @@ def check_sampling_args(args) -> None:
         raise UsageError(f"--top-k must be at least 1, got {args.top_k}")
     if args.length < 1:
         raise UsageError(f"--length must be at least 1, got {args.length}")
+    from rnnkit.cli.common import check_seed
+    from rnnkit.cli.limits import MAX_LENGTH, check_at_most
+
+    check_at_most(args, length=MAX_LENGTH)
+    check_seed(args.seed)
 
 
 # --- the bigram baseline and per-character losses ------------------------------------------
@@ -238,9 +243,10 @@ def run(args) -> int:
     prime_ids = encode_prime(vocab, prime)
     train_ids = vocab.encode(list(train_text))  # (N_train,)
     val_ids = vocab.encode(list(val_text))  # (N_val,), <unk> for unseen characters
+    V = len(vocab)
+    check_size(args, opts, V)
     out = out_dir(args, "textgen")
 
-    V = len(vocab)
     unknown = int((val_ids == vocab.unk_id).sum())
     log(f"textgen: {len(train_text)} training and {len(val_text)} validation characters from "
         f"{source}; vocabulary {V} ({unknown} validation characters unseen in training)")
@@ -278,6 +284,19 @@ def run(args) -> int:
     log(f"saved the run to {out}")
     emit(metrics, args.json, summary(metrics, model, train_seconds))
     return 0
+
+
+def check_size(args, opts, V: int) -> None:
+    """Refuse, before any work, a model whose training would not fit in memory."""
+    from rnnkit.cli.limits import check_memory, recurrent_parameters, training_bytes
+
+    E, H = args.embedding_dim, opts.hidden
+    params = V * E + recurrent_parameters(opts.cell, E, H, opts.layers) + (H + 1) * V
+    need = training_bytes(params, opts.batch_size, args.seq_len, H, opts.layers,
+                          cell=opts.cell, outputs=V)
+    check_memory(need, f"{opts.cell.upper()} of hidden size {H}, {opts.layers} layer(s), "
+                 f"embedding {E}, batches of {opts.batch_size} x {args.seq_len} characters",
+                 getattr(args, "max_memory", None))
 
 
 def default_prime(vocab) -> str:

@@ -120,9 +120,11 @@ class Prepared:
 
 
 def prepare(args) -> Prepared:
+    from rnnkit.cli.limits import MAX_BEAM, MAX_PAIRS, check_at_most
     from rnnkit.data.text import Vocabulary, tokenize
 
     require_positive(args, "beam", "embedding_dim")
+    check_at_most(args, beam=MAX_BEAM, num_pairs=MAX_PAIRS)
     if args.pairs is not None:
         if args.num_pairs is not None:
             raise UsageError("--num-pairs sets the size of the generated dates; "
@@ -152,6 +154,24 @@ def prepare(args) -> Prepared:
             "target_vocabulary": Vocabulary.build(tgt_tokens, specials=(BOS, EOS)).tokens,
             "max_len": 2 * max(len(t) for t in tgt_tokens) + 10}
     return Prepared(name, task, parts)
+
+
+def check_size(args, opts, p: Prepared) -> None:
+    """Refuse, before any work, a model whose training would not fit in memory."""
+    from rnnkit.cli.limits import check_memory, recurrent_parameters, training_bytes
+    from rnnkit.data.text import tokenize
+
+    E, H, L = args.embedding_dim, opts.hidden, opts.layers
+    Vs, Vt = len(p.task["source_vocabulary"]), len(p.task["target_vocabulary"])
+    params = (Vs + Vt) * E + recurrent_parameters(opts.cell, E, H, L, True) \
+        + recurrent_parameters(opts.cell, E + H, H, L) + 4 * H * H + (H + 1) * Vt
+    steps = max(len(tokenize(s, p.task["tokens"])) for s, _ in p.parts["fit"]) \
+        + p.task["max_len"] // 2
+    batch = min(opts.batch_size, len(p.parts["fit"]))
+    need = training_bytes(params, batch, steps, H, L, cell=opts.cell, bidirectional=True,
+                          outputs=Vt)
+    check_memory(need, f"{opts.cell.upper()} encoder and decoder of hidden size {H}, {L} "
+                 f"layer(s), embedding {E}, batches of {batch}", getattr(args, "max_memory", None))
 
 
 # --- decoding, metrics and the picture -----------------------------------------------------
@@ -220,6 +240,7 @@ def run(args) -> int:
 
     opts = TrainingOptions.from_args(args)
     p = prepare(args)
+    check_size(args, opts, p)
     out = out_dir(args, "translate")
     task, level = p.task, p.task["tokens"]
     data = {}
@@ -273,8 +294,11 @@ def run(args) -> int:
 def predict(model, task, args) -> int:
     """``rnnkit predict --model DIR [--input FILE] [--beam K]``: one translation per line of
     the input (stdin by default); ``--json``: also all of them as one JSON object."""
+    from rnnkit.cli.limits import MAX_BEAM, check_at_most
+
     if args.beam < 1:
         raise UsageError(f"--beam must be at least 1, got {args.beam}")
+    check_at_most(args, beam=MAX_BEAM)
     if args.input is not None:
         if not args.input.is_file():
             raise UsageError(f"no such file: {args.input}")

@@ -29,6 +29,7 @@ from rnnkit.data.frequency import (
     parse_dates,
 )
 from rnnkit.errors import UsageError
+from rnnkit.validation import MAX_MAGNITUDE
 
 
 def _number(cell: str) -> float | None:
@@ -56,6 +57,8 @@ def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") \
             from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     try:
         dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
     except csv.Error:
@@ -104,6 +107,9 @@ def _to_number(path: Path, line: int, cell: str, name: str) -> float:
     if not math.isfinite(value):
         raise UsageError(f"{path}, row {line}: {cell} in column {name!r} is not a finite "
                          "number (missing values are not supported)")
+    if abs(value) > MAX_MAGNITUDE:
+        raise UsageError(f"{path}, row {line}: {value:g} in column {name!r} is too large "
+                         f"(values beyond +-{MAX_MAGNITUDE:g} cannot be computed with)")
     return value
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from rnnkit.data.tsfile import TsData, TsFileError, parse_ts, read_ts
 from rnnkit.errors import UsageError
+from rnnkit.validation import MAX_MAGNITUDE, too_large
 
 MISSING = ("", "?", "nan", "NaN", "NA")
 
@@ -103,12 +104,16 @@ def _read_npz(path: Path) -> Examples:
     if key is None:
         raise UsageError(f"{path} has no array X (found: {', '.join(arrays) or 'none'})")
     X = arrays[key]
-    if X.dtype.kind not in "fiu" or X.ndim not in (2, 3) or X.shape[0] == 0 or X.shape[1] == 0:
-        raise UsageError(f"{path}: X must be numbers of shape (N, T) or (N, T, C), got "
-                         f"dtype {X.dtype} and shape {X.shape}")
+    if X.dtype.kind not in "fiu" or X.ndim not in (2, 3) or 0 in X.shape:
+        raise UsageError(f"{path}: X must be numbers of shape (N, T) or (N, T, C) with no "
+                         f"empty axis (at least one example, step and channel), got dtype "
+                         f"{X.dtype} and shape {X.shape}")
     x = X.astype(np.float64).reshape(X.shape[0], X.shape[1], -1)  # (N, T, C)
     if np.isinf(x).any():
         raise UsageError(f"{path}: X holds infinite values")
+    if too_large(x).any():
+        raise UsageError(f"{path}: X holds values beyond +-{MAX_MAGNITUDE:g}, too large to "
+                         "compute with")
     N, T = x.shape[:2]
     lengths = np.full(N, T, dtype=np.int64)
     if "lengths" in arrays:
@@ -123,6 +128,10 @@ def _read_npz(path: Path) -> Examples:
         if y.shape != (N,):
             raise UsageError(f"{path}: y must have shape ({N},) like X's first axis, "
                              f"got {y.shape}")
+        if y.dtype.kind not in "fiubUS" or y.ndim != 1:
+            raise UsageError(f"{path}: y must hold numbers or strings, got dtype {y.dtype}")
+        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+            raise UsageError(f"{path}: y holds NaN or infinite values; class labels expected")
         if y.dtype.kind == "f" and not np.all(y == np.round(y)):
             raise UsageError(f"{path}: y holds fractional numbers; class labels expected")
         labels = [str(int(v)) if y.dtype.kind in "fiub" else str(v) for v in y.tolist()]
@@ -155,6 +164,8 @@ def _rows(path: Path, delimiter: str):
             from None
     except csv.Error as exc:
         raise UsageError(f"{path} is not a readable table: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     if not rows:
         raise UsageError(f"{path} is empty")
     if all(_is_number(c) for c in rows[0] if c not in MISSING):
@@ -206,8 +217,11 @@ def _read_table(path: Path, delimiter: str, layout: Layout) -> Examples:
             cell = row[j]
             if cell in MISSING:
                 x[i, t, 0] = np.nan
-            elif _is_number(cell) and np.isfinite(float(cell)):
+            elif _is_number(cell) and abs(float(cell)) <= MAX_MAGNITUDE:
                 x[i, t, 0] = float(cell)
+            elif _is_number(cell):
+                raise UsageError(f"{where[i]}: column {columns[j]!r} holds {cell[:40]}, not a "
+                                 f"finite number within +-{MAX_MAGNITUDE:g}")
             else:
                 hint = "" if layout.text is False else " (for texts give --text-column)"
                 raise UsageError(f"{where[i]}: column {columns[j]!r} holds {cell[:40]!r}, "

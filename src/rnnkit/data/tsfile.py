@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.errors import TsFileError
+from rnnkit.validation import MAX_MAGNITUDE, too_large
 
 BOOLEAN_TAGS = ("timestamps", "missing", "univariate", "equallength", "targetlabel")
 INTEGER_TAGS = ("dimensions", "serieslength")
@@ -64,6 +65,8 @@ def read_ts(path) -> TsData:
     except UnicodeDecodeError as exc:
         raise TsFileError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") \
             from None
+    except OSError as exc:
+        raise TsFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     return parse_ts(text.splitlines(), source=str(path))
 
 
@@ -115,7 +118,8 @@ def _parse_header(lines, source):
         if key in BOOLEAN_TAGS:
             header[key] = _boolean(values, tag, where)
         elif key in INTEGER_TAGS:
-            if len(values) != 1 or not values[0].isdigit() or int(values[0]) < 1:
+            if len(values) != 1 or not (values[0].isascii() and values[0].isdigit()) \
+                    or int(values[0]) < 1:
                 raise TsFileError(f"{where}: {tag} needs one positive integer, "
                                   f"got {' '.join(values)!r}")
             header[key] = int(values[0])
@@ -187,6 +191,11 @@ def _numbers(values, where) -> np.ndarray:
                                   "not a number or '?'") from None
     if np.isinf(out).any():
         raise TsFileError(f"{where}: value {int(np.argmax(np.isinf(out))) + 1} is infinite")
+    big = too_large(out)
+    if big.any():
+        t = int(np.argmax(big))
+        raise TsFileError(f"{where}: value {t + 1} is {out[t]:g}, too large (values beyond "
+                          f"+-{MAX_MAGNITUDE:g} cannot be computed with)")
     return out
 
 

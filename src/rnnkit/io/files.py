@@ -8,6 +8,7 @@ which of these it is.
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import struct
@@ -28,12 +29,18 @@ DTYPES = {"F16": 2, "F32": 4, "F64": 8, "I8": 1, "I16": 2, "I32": 4, "I64": 8, "
 def atomic_write_bytes(path, data: bytes) -> None:
     """Write to a temporary file in the same folder, flush to disk, then rename over ``path``.
 
-    A crash at any point leaves either the old file or the new one, never half of one.
+    A crash at any point leaves either the old file or the new one, never half of one. The
+    file gets the mode a plain ``open`` would give (0666 less the umask). The temporary file
+    is named ``.<name>.<pid>.<random>.tmp``; one left by a process that no longer runs (a
+    killed save) is removed here.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
+                               dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -43,6 +50,36 @@ def atomic_write_bytes(path, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def current_umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Remove the temporary files of earlier writes of ``path`` whose process is gone."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        if not pid.isascii() or not pid.isdigit() or _running(int(pid)):
+            continue
+        try:
+            tmp.unlink()
+        except OSError:
+            pass  # another process got there first, or the folder is read-only
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # another thread's write in progress
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or not a pid we can ask about: leave it
+    return True
 
 
 def atomic_write_text(path, text: str) -> None:

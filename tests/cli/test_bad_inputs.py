@@ -1,0 +1,197 @@
+"""Every bad input of issue 11 through the real command line (a subprocess each): exit 2 with
+one line naming the problem, no traceback, no hang, no memory blow-up, nothing written and
+nothing left behind. Cases that need an unprivileged user (unreadable files, a read-only
+folder) run the command without root's power to ignore file modes."""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = int(os.environ.get("RNNKIT_TEST_TIMEOUT", "60"))  # seconds; a refusal takes about one
+MEMORY = 6 * 2**30  # address-space limit of each command: a blow-up fails fast
+PR_CAPBSET_DROP = 24
+
+
+def _limits(unprivileged: bool):
+    def apply():
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
+        if unprivileged and os.geteuid() == 0:
+            # root reads and writes whatever the modes say: drop that power (CAP_DAC_OVERRIDE
+            # and CAP_DAC_READ_SEARCH) from what the command will have
+            libc = ctypes.CDLL(None, use_errno=True)
+            for capability in (1, 2):
+                if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+                    raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+    return apply
+
+
+def run_cli(argv, cwd, *, unprivileged=False, stdin=""):
+    return subprocess.run([sys.executable, "-m", "rnnkit", *map(str, argv)], cwd=cwd,
+                          input=stdin, capture_output=True, text=True, timeout=TIMEOUT,
+                          check=False, preexec_fn=_limits(unprivileged),
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+
+
+# --- files the cases read ------------------------------------------------------------------
+def make_files(d: Path) -> None:
+    rows = "\n".join(f"2000-{m:02d}-01,{100 + 10 * np.sin(m)}" for m in range(1, 13))
+    series = "date,value\n" + "\n".join(
+        f"{1990 + i // 12}-{i % 12 + 1:02d},{100 + i + 10 * np.sin(i)}" for i in range(120))
+    (d / "ok.csv").write_text(series + "\n")
+    (d / "huge.csv").write_text(series + "\n" + "2000-01,1e308\n")
+    (d / "short.csv").write_text("date,value\n" + rows + "\n")
+    (d / "binary.csv").write_bytes(bytes(range(256)) * 4)
+    (d / "empty.csv").write_text("")
+    (d / "secret.csv").write_text(series + "\n")
+    os.chmod(d / "secret.csv", 0)
+    ts = ["@problemName t", "@univariate true", "@equalLength true", "@classLabel true a b",
+          "@data"]
+    cases = [f"{','.join(str(v) for v in np.sin(np.arange(20) + i))}:{'ab'[i % 2]}"
+             for i in range(20)]
+    (d / "ok_TRAIN.ts").write_text("\n".join(ts + cases) + "\n")
+    (d / "huge_TRAIN.ts").write_text("\n".join(ts + cases + ["1e308," * 19 + "1:a"]) + "\n")
+    (d / "sup_TRAIN.ts").write_text("\n".join(ts[:3] + ["@seriesLength ²⁰"] + ts[3:] + cases)
+                                    + "\n")
+    (d / "secret_TRAIN.ts").write_text("\n".join(ts + cases) + "\n")
+    os.chmod(d / "secret_TRAIN.ts", 0)
+    rng = np.random.default_rng(0)
+    np.savez(d / "nochan.npz", X=np.zeros((10, 5, 0)), y=np.arange(10) % 2)
+    np.savez(d / "yinf.npz", X=rng.normal(size=(10, 5)), y=np.array([0, 1] * 4 + [np.inf, 1]))
+    (d / "text.txt").write_text("the quick brown fox jumps over the lazy dog. " * 400)
+    (d / "secret.txt").write_text("abc " * 1000)
+    os.chmod(d / "secret.txt", 0)
+    pairs = "\n".join(f"{i} plus one\t{i + 1}" for i in range(40))
+    (d / "pairs.tsv").write_text(pairs + "\n")
+    words = ["good fine great", "bad awful poor"]
+    (d / "texts.csv").write_text("text,label\n" + "".join(
+        f"{words[i % 2]} {i},{'pn'[i % 2]}\n" for i in range(40)))
+    (d / "a_file").write_text("not a folder\n")
+    (d / "readonly").mkdir()
+    os.chmod(d / "readonly", 0o555)
+
+
+# --- the table --------------------------------------------------------------------------------
+# (id, command line with {d} for the files' folder and {out} for the run folder, the words the
+# error line must hold, and whether it needs an unprivileged user)
+BIG = "1000000000"
+CASES = [
+    # numbers at the edge
+    ("forecast-lr-inf", "forecast --lr inf", "--lr"),
+    ("forecast-lr-nan", "forecast --lr nan", "--lr"),
+    ("forecast-lr-1e300", "forecast --lr 1e300", "--lr"),
+    ("forecast-lr-1e9", "forecast --lr 1e9", "--lr"),
+    ("forecast-seed-neg", "forecast --seed -1", "--seed"),
+    ("forecast-max-minutes-nan", "forecast --max-minutes nan", "--max-minutes"),
+    ("forecast-csv-1e308", "forecast --csv {d}/huge.csv", "1e+308"),
+    ("classify-ts-1e308", "classify --train {d}/huge_TRAIN.ts", "1e+308"),
+    ("classify-lr-inf", "classify --lr inf", "--lr"),
+    ("classify-seed-neg", "classify --seed -1", "--seed"),
+    ("classify-val-fraction-nan", "classify --val-fraction nan", "--val-fraction"),
+    ("textgen-lr-1e9", "textgen --lr 1e9", "--lr"),
+    ("textgen-lr-1e300", "textgen --lr 1e300", "--lr"),
+    ("textgen-seed-neg", "textgen --seed -1", "--seed"),
+    ("textgen-temperature-inf", "textgen --temperature inf", "--temperature"),
+    ("textgen-val-fraction-nan", "textgen --val-fraction nan", "--val-fraction"),
+    ("translate-lr-inf", "translate --lr inf", "--lr"),
+    ("translate-seed-neg", "translate --seed -1", "--seed"),
+    # sizes that cannot fit
+    ("forecast-hidden-1e8", "forecast --hidden 100000000 --network", "memory"),
+    ("forecast-layers-1e6", "forecast --layers 1000000 --network", "memory"),
+    ("forecast-members-1e9", f"forecast --members {BIG} --network", "--members"),
+    ("forecast-updates-1e15", "forecast --updates 1000000000000000 --network", "--updates"),
+    ("classify-hidden-1e9", f"classify --hidden {BIG}", "memory"),
+    ("classify-hidden-1e8", "classify --hidden 100000000", "memory"),
+    ("classify-embedding-1e9", f"classify --train {{d}}/texts.csv --text --embedding-dim {BIG}",
+     "memory"),
+    ("classify-members-1e9", f"classify --members {BIG}", "--members"),
+    ("classify-patch-1e9", f"classify --patch {BIG}", "--patch"),
+    ("textgen-hidden-1e8", "textgen --hidden 100000000", "memory"),
+    ("textgen-seq-len-1e9", f"textgen --seq-len {BIG}", "characters"),
+    ("textgen-batch-1e9", f"textgen --batch-size {BIG}", "characters"),
+    ("textgen-length-1e12", "textgen --length 1000000000000", "--length"),
+    ("translate-hidden-1e8", "translate --hidden 100000000", "memory"),
+    ("translate-num-pairs-1e12", "translate --num-pairs 1000000000000", "--num-pairs"),
+    ("translate-beam-1e5", "translate --beam 100000", "--beam"),
+    # hangs
+    ("forecast-window-1e9", f"forecast --window {BIG} --network", "--window"),
+    ("forecast-test-size-1e12", "forecast --test-size 1000000000000", "points"),
+    ("forecast-horizon-1e9", f"forecast --horizon {BIG}", "points"),
+    ("forecast-period-1e9", f"forecast --period {BIG}", "period"),
+    ("forecast-csv-test-size-1e12", "forecast --csv {d}/short.csv --test-size 1000000000000",
+     "points"),
+    # files and folders
+    ("forecast-csv-missing", "forecast --csv {d}/nothing.csv", "no such file"),
+    ("forecast-csv-folder", "forecast --csv {d}", "not a file"),
+    ("forecast-csv-binary", "forecast --csv {d}/binary.csv", "UTF-8"),
+    ("forecast-csv-empty", "forecast --csv {d}/empty.csv", "empty"),
+    ("forecast-csv-unreadable", "forecast --csv {d}/secret.csv", "permission", "unprivileged"),
+    ("classify-ts-unreadable", "classify --train {d}/secret_TRAIN.ts", "permission", "unprivileged"),
+    ("classify-ts-superscript", "classify --train {d}/sup_TRAIN.ts", "@seriesLength"),
+    ("classify-npz-no-channels", "classify --train {d}/nochan.npz", "channel"),
+    ("classify-npz-y-inf", "classify --train {d}/yinf.npz", "y"),
+    ("textgen-text-unreadable", "textgen --text {d}/secret.txt", "permission", "unprivileged"),
+    ("translate-pairs-unreadable", "translate --pairs {d}/secret.txt", "permission", "unprivileged"),
+    ("forecast-out-empty", "forecast --out=", "--out"),
+    ("forecast-out-below-file", "forecast --out {d}/a_file/run", "a_file"),
+    ("forecast-out-is-file", "forecast --out {d}/a_file", "a_file"),
+    ("forecast-out-readonly", "forecast --out {d}/readonly/run", "readonly", "unprivileged"),
+    ("classify-out-below-file", "classify --out {d}/a_file/run/deeper", "a_file"),
+    ("textgen-out-readonly", "textgen --out {d}/readonly/run", "readonly", "unprivileged"),
+    ("translate-out-empty", "translate --out=", "--out"),
+]
+
+
+@pytest.fixture(scope="module")
+def files():
+    d = Path(tempfile.mkdtemp(prefix="rnnkit-bad-"))
+    os.chmod(d, 0o755)  # readable without root's override, for the unprivileged cases
+    make_files(d)
+    yield d
+    os.chmod(d / "readonly", 0o755)
+    shutil.rmtree(d)
+
+
+def listing(d: Path) -> set:
+    return {p.relative_to(d) for p in d.rglob("*")}
+
+
+def check_refused(r, command: str, words, left_before: set, d: Path, code=2):
+    lines = r.stderr.strip().splitlines()
+    assert "Traceback" not in r.stderr, r.stderr[-3000:]
+    assert r.returncode == code, (r.returncode, r.stderr[-2000:])
+    assert lines and lines[-1].startswith(f"rnnkit {command}: error: "), r.stderr
+    if words:
+        assert words.lower() in lines[-1].lower(), lines[-1]
+    assert listing(d) == left_before, "the refused run left files behind"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_command_line_is_refused_cleanly(case, files, tmp_path):
+    _, line, words, *who = case
+    work = Path(tempfile.mkdtemp(prefix="rnnkit-cwd-"))  # the current folder, for --out ''
+    os.chmod(work, 0o777)
+    try:
+        argv = [a.format(d=files, out=work / "run") for a in line.split()]
+        if not any(a.startswith("--out") for a in argv):
+            argv += ["--out", str(work / "run")]
+        before = listing(files)
+        r = run_cli(argv, work, unprivileged=bool(who))
+        if words is None:  # accepted (it trims to what it needs); it must not blow up
+            assert r.returncode in (0, 2) and "Traceback" not in r.stderr, r.stderr[-2000:]
+            return
+        check_refused(r, argv[0], words, before, files)
+        assert not any(work.iterdir()), "the refused run wrote into the current folder"
+    finally:
+        shutil.rmtree(work)
