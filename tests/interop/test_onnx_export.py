@@ -155,6 +155,27 @@ def test_learned_initial_state_and_recurrent_dropout_export(tmp_path, kind):
             assert_close(got, layer_reference(layer, x, state, lens), F32_TOL)
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_lstm_peepholes_are_the_operators_p(tmp_path, bidirectional):
+    """onnxruntime (float32, with lengths and states) and onnx's reference evaluator
+    (float64) run an LSTM with peepholes as rnnkit does."""
+    rng = np.random.default_rng(4)
+    layer = rnnkit.LSTM(3, 4, num_layers=2, bidirectional=bidirectional, peephole=True, seed=0)
+    layer.params["weight_peephole_l0"][...] = rng.standard_normal(12)  # far from zero
+    path = export_checked(layer, tmp_path / "p.onnx", lengths=True, state=True)
+    x, lens = random_inputs(rng, 3, 6, 3, lengths=True, dtype=np.float32)
+    state, sfeeds = random_state(rng, layer, 3, np.float32)
+    got = session(path).run(None, feeds_for(x, lens, sfeeds))
+    assert_close(got, layer_reference(layer, x, state, lens), F32_TOL)
+    wide = rnnkit.LSTM(3, 4, num_layers=2, bidirectional=bidirectional, peephole=True,
+                       dtype=np.float64, seed=0)
+    path = export_checked(wide, tmp_path / "p64.onnx", state=True)
+    x, _ = random_inputs(rng, 3, 5, 3, lengths=False, dtype=np.float64)
+    state, sfeeds = random_state(rng, wide, 3, np.float64)
+    got = ReferenceEvaluator(onnx.load(path)).run(None, feeds_for(x, None, sfeeds))
+    assert_close(got, layer_reference(wide, x, state, None), F64_TOL)
+
+
 # --- models --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind,nonlinearity", CELLS)
 @pytest.mark.parametrize("head", ["last", "all"])

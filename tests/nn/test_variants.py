@@ -286,3 +286,101 @@ def test_sequence_model_passes_the_variants_and_saves_them(tmp_path):
     np.testing.assert_array_equal(again(x, lengths=[4, 2, 1]), out)
     plain = SequenceModel("gru", input_size=2, hidden_size=5, seed=0)
     assert "proj_size" not in plain.config()  # configs of models without variants unchanged
+
+
+# --- peephole ------------------------------------------------------------------------------
+@pytest.mark.parametrize("bidirectional,use_lengths",
+                         list(itertools.product([False, True], [False, True])))
+def test_peephole_gradients(bidirectional, use_lengths):
+    layer = rnnkit.LSTM(2, 3, num_layers=2, bidirectional=bidirectional, peephole=True,
+                        dtype=np.float64, seed=1)
+    assert layer.params["weight_peephole_l1"].shape == (9,)
+    x, state, lengths = inputs(layer, lengths=use_lengths)
+    check_recurrent_grads(layer, x, state, lengths)
+
+
+def test_peephole_with_the_other_variants_gradients():
+    layer = rnnkit.LSTM(2, 4, num_layers=2, bidirectional=True, peephole=True, proj_size=2,
+                        learn_initial_state=True, dtype=np.float64, seed=1)
+    for name in ("h0", "c0"):
+        layer.params[name][...] = np.random.default_rng(5).standard_normal(
+            layer.params[name].shape)
+    x, _, lengths = inputs(layer)
+    check_recurrent_grads(layer, x, None, lengths)
+    dropped = rnnkit.LSTM(2, 3, num_layers=2, peephole=True, recurrent_dropout=0.4,
+                          dtype=np.float64, seed=1)
+    x, state, lengths = inputs(dropped)
+    check_recurrent_grads(dropped, x, state, lengths, reset=fixed_masks(dropped))
+
+
+def test_peephole_equations_and_numpy_fallback():
+    """The gates see the cell state as Gers & Schmidhuber (2000) write it; the numba kernels
+    do not cover peepholes, so such a layer runs the NumPy time loop whatever its backend."""
+    from rnnkit.core import scan
+    from rnnkit.core.activations import sigmoid
+
+    layer = rnnkit.LSTM(3, 4, peephole=True, dtype=np.float64, seed=0, backend="auto")
+    assert layer.time_loop is scan
+    assert rnnkit.LSTM(3, 4, seed=0).time_loop is not scan or not numba_available()
+    p = layer.params
+    r = np.random.default_rng(1)
+    x, h, c = r.standard_normal((2, 1, 3)), r.standard_normal((1, 2, 4)), r.standard_normal(
+        (1, 2, 4))
+    y, (_, c1) = layer(x, (h, c))
+    a = x[:, 0] @ p["weight_ih_l0"].T + p["bias_ih_l0"] + h[0] @ p["weight_hh_l0"].T \
+        + p["bias_hh_l0"]  # (B, 4H)
+    a_i, a_f, a_g, a_o = np.split(a, 4, axis=1)
+    p_i, p_f, p_o = np.split(p["weight_peephole_l0"], 3)
+    c_new = sigmoid(a_f + p_f * c[0]) * c[0] + sigmoid(a_i + p_i * c[0]) * np.tanh(a_g)
+    h_new = sigmoid(a_o + p_o * c_new) * np.tanh(c_new)
+    np.testing.assert_allclose(c1[0], c_new, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(y[:, 0], h_new, rtol=0, atol=1e-14)
+
+
+def test_peephole_streams_saves_and_refuses_elsewhere(tmp_path):
+    layer = rnnkit.LSTM(3, 4, num_layers=2, peephole=True, dtype=np.float64, seed=0)
+    x = np.random.default_rng(0).standard_normal((2, 5, 3))
+    y, _ = layer(x)
+    state, steps = None, []
+    for t in range(5):
+        y_t, state = layer.step(x[:, t], state)
+        steps.append(y_t)
+    np.testing.assert_allclose(np.stack(steps, 1), y, rtol=0, atol=1e-13)
+    assert repr(layer) == "LSTM(3, 4, num_layers=2, peephole=True)"
+    np.testing.assert_array_equal(round_trip(layer, tmp_path)(x)[0], y)
+    with pytest.raises(TypeError, match="peephole"):
+        rnnkit.GRU(3, 4, peephole=True)
+    with pytest.raises(ValueError, match="peephole"):
+        unroll(layer, x)
+
+
+@pytest.mark.parametrize("extra", [("weight_peephole",), ("weight_hr",),
+                                   ("weight_peephole", "weight_hr")])
+def test_lstm_cell_step_backward_with_peepholes_and_projection(extra):
+    """The cell's own step/step_backward (what layer.step runs), entry by entry."""
+    from helpers import numerical_grad
+    from rnnkit.core.cells import lstm_cell
+
+    r = np.random.default_rng(0)
+    B, I, H, P = 3, 2, 4, 2
+    W = P if "weight_hr" in extra else H
+    params = {"weight_ih": r.standard_normal((4 * H, I)),
+              "weight_hh": r.standard_normal((4 * H, W)),
+              "bias_ih": r.standard_normal(4 * H), "bias_hh": r.standard_normal(4 * H)}
+    if "weight_peephole" in extra:
+        params["weight_peephole"] = r.standard_normal(3 * H)
+    if "weight_hr" in extra:
+        params["weight_hr"] = r.standard_normal((P, H))
+    x, carry = r.standard_normal((B, I)), (r.standard_normal((B, W)), r.standard_normal((B, H)))
+    dh, dcarry = r.standard_normal((B, W)), (r.standard_normal((B, W)), r.standard_normal((B, H)))
+
+    def loss(_):
+        new, h, _ = lstm_cell.step(params, x, carry)
+        return np.sum(h * dh) + sum(np.sum(a * d) for a, d in zip(new, dcarry))
+
+    _, _, cache = lstm_cell.step(params, x, carry)
+    dx, dcarry_prev, grads = lstm_cell.step_backward(params, dh, dcarry, cache)
+    assert grads.keys() == params.keys()
+    got = {"x": dx, "h": dcarry_prev[0], "c": dcarry_prev[1], **grads}
+    for name, arr in {"x": x, "h": carry[0], "c": carry[1], **params}.items():
+        assert rel_error(got[name], numerical_grad(loss, arr)) < 1e-8, name

@@ -3,7 +3,8 @@
 Names and shapes are those of ``torch.nn.RNN/LSTM/GRU`` (``weight_ih_l{k}{_reverse}`` of shape
 (G*H, I_k), ``weight_hh_l{k}`` (G*H, H), ``bias_ih_l{k}`` and ``bias_hh_l{k}`` (G*H,), with
 G the cell's ``GATES`` (1, 4, 3) and I_k = input_size for k = 0, else D*H; an LSTM with
-``proj_size`` P > 0 has ``weight_hr_l{k}`` (P, H) too, weight_hh (4H, P) and I_k = D*P),
+``proj_size`` P > 0 has ``weight_hr_l{k}`` (P, H) too, weight_hh (4H, P) and I_k = D*P; one
+with peepholes has ``weight_peephole_l{k}`` (3H,), [p_i, p_f, p_o], which torch has not),
 listed in PyTorch's state_dict order, so a dict of these arrays loads into the torch module
 with ``load_state_dict``.
 """
@@ -19,7 +20,7 @@ def param_suffix(layer: int, direction: int) -> str:
 
 
 def param_shapes(kind, input_size, hidden_size, num_layers=1, bidirectional=False, bias=True,
-                 proj_size=0):
+                 proj_size=0, peephole=False):
     """Ordered dict name -> shape, in PyTorch's order."""
     G, D = CELLS[kind].GATES, 2 if bidirectional else 1
     out = proj_size or hidden_size  # the width of h
@@ -33,6 +34,8 @@ def param_shapes(kind, input_size, hidden_size, num_layers=1, bidirectional=Fals
             if bias:
                 shapes["bias_ih" + s] = (G * hidden_size,)
                 shapes["bias_hh" + s] = (G * hidden_size,)
+            if peephole:
+                shapes["weight_peephole" + s] = (3 * hidden_size,)
             if proj_size:
                 shapes["weight_hr" + s] = (proj_size, hidden_size)
     return shapes
@@ -40,14 +43,14 @@ def param_shapes(kind, input_size, hidden_size, num_layers=1, bidirectional=Fals
 
 def init_recurrent(kind, input_size, hidden_size, num_layers=1, bidirectional=False, bias=True,
                    dtype=np.float32, rng: np.random.Generator | None = None,
-                   proj_size=0) -> dict:
+                   proj_size=0, peephole=False) -> dict:
     """PyTorch's default: every parameter ~ U(-1/sqrt(H), 1/sqrt(H)), drawn in name order."""
     rng = np.random.default_rng(rng)
     k = 1.0 / np.sqrt(hidden_size)
     return {
         name: rng.uniform(-k, k, size=shape).astype(dtype)
         for name, shape in param_shapes(kind, input_size, hidden_size, num_layers,
-                                        bidirectional, bias, proj_size).items()
+                                        bidirectional, bias, proj_size, peephole).items()
     }
 
 

@@ -44,7 +44,7 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None,
     block per name in the cell's CARRY; w_hh: (G*H, H); b_hh: (G*H,) or None; mask: (T, B, 1)
     of 0/1 in gx's dtype, or None when every sequence has length T; drop: (B, H) recurrent
     dropout mask on h_{t-1} in the hidden projection (one for all steps), or None; options:
-    the cell's settings.
+    the cell's keywords (its settings, and an LSTM's ``peephole`` weights).
     """
     cell = CELLS[kind]
     T, B, _ = gx.shape

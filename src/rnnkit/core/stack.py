@@ -30,6 +30,7 @@ class RecurrentSpec:
     bias: bool = True
     nonlinearity: str = "tanh"
     proj_size: int = 0  # LSTM only: h_t = (o * tanh(c_t)) W_hr^T of size proj_size (0: none)
+    peephole: bool = False  # LSTM only: diagonal peepholes weight_peephole_l{k} (3H,)
 
     @property
     def num_directions(self) -> int:
@@ -44,6 +45,13 @@ class RecurrentSpec:
     def options(self) -> dict:
         """The settings the cell takes, by name: {"nonlinearity": ...} for the RNN, else {}."""
         return {name: getattr(self, name) for name in CELLS[self.kind].OPTIONS}
+
+    def cell_keywords(self, params, suffix) -> dict:
+        """What the cell's recur takes for one layer and direction: the settings, and the
+        peephole weights (3H,) when the LSTM has them."""
+        if not self.peephole:
+            return self.options
+        return {**self.options, "peephole": params["weight_peephole" + suffix]}
 
 
 @dataclass
@@ -89,7 +97,8 @@ def _projected_scan(spec, params, s, gx, carry0, b_hh, md, backend):
     first = 0 if md is None else md[:, :, 0].argmax(axis=0)  # (B,) first valid step
     gx[first, np.arange(B)] += h0 @ w_hh.T  # (B, 4H) where m_{t-1} = 0 stands for h0
     w_rec = w_hh @ w_hr  # (4H, H)
-    sc = backend.scan_forward(spec.kind, gx, (np.zeros_like(c0), c0), w_rec, b_hh, md)
+    sc = backend.scan_forward(spec.kind, gx, (np.zeros_like(c0), c0), w_rec, b_hh, md,
+                              **spec.cell_keywords(params, s))
     return sc, Projection(h0, first, w_rec)
 
 
@@ -139,7 +148,7 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
                     drop = ((rng.random((B, H)) >= recurrent_dropout).astype(x.dtype)
                             / (1.0 - recurrent_dropout))  # (B, H)
                 sc = backend.scan_forward(spec.kind, gx, carry0, params["weight_hh" + s], b_hh,
-                                          md, drop, **spec.options)
+                                          md, drop, **spec.cell_keywords(params, s))
                 hs = sc.states[0]  # (T+1, B, H)
             ys = hs[1:] if md is None else hs[1:] * md  # (T, B, W); zero over padding
             if D == 1:
@@ -221,6 +230,9 @@ def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstat
                 grads["weight_hh" + s] += dgh.reshape(T * B, G * H).T @ h_prev.reshape(T * B, H)
             for c, a in enumerate(dcarry0):
                 dstate0[c][k] = a
+            if spec.peephole:  # i, f saw c_{t-1} and o saw c_t
+                cs = sc.states[1]  # (T+1, B, H)
+                grads["weight_peephole" + s] += CELLS["lstm"].peephole_grad(dgx, cs[:T], cs[1:])
             dgx2 = dgx.reshape(T * B, G * H)  # (T*B, G*H)
             # weight gradients: one GEMM each over all time steps
             grads["weight_ih" + s] += dgx2.T @ xd.reshape(T * B, -1)

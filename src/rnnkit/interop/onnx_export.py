@@ -22,7 +22,11 @@ From PyTorch's (and rnnkit's) parameters to ONNX's, per layer, directions stacke
     gate blocks reordered: LSTM i,f,g,o -> i,o,f,c;  GRU r,z,n -> z,r,h;  RNN has one
     GRU: linear_before_reset=1, i.e. n = tanh(x W_n^T + b_in + r * (h R_n^T + b_hn)), PyTorch's
     activations: ONNX's defaults for LSTM and GRU (f=Sigmoid, g=h=Tanh), no clip, no
-    input_forget, no peepholes; RNN ["Tanh"|"Relu"|"Sigmoid"] per direction
+    input_forget; RNN ["Tanh"|"Relu"|"Sigmoid"] per direction
+    LSTM(peephole=True): P (D, 3H) = weight_peephole reordered i,f,o -> i,o,f
+    learn_initial_state: the learned h0 (c0) spread over the batch by Expand, unless the
+    graph takes h0 (c0) as inputs (state=True); recurrent_dropout: nothing (inference);
+    LSTM(proj_size=P): refused, the LSTM operator has no projection
 
 onnxruntime's CPU kernels accept only layout=0 (time-major X (T, B, I), Y (T, D, B, H)), so the
 graph transposes (B, T, F) -> (T, B, F) once before a stack, turns Y into the next layer's

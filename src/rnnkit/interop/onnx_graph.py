@@ -14,6 +14,7 @@ from rnnkit.nn.linear import Linear
 
 OPSET = 17  # widely supported; onnxruntime 1.31 runs these graphs at opsets 14..25
 GATE_ORDER = {"rnn": [0], "lstm": [0, 3, 1, 2], "gru": [1, 0, 2]}  # PyTorch block per ONNX block
+PEEPHOLE_ORDER = [0, 2, 1]  # rnnkit's peepholes i, f, o -> ONNX's P blocks i, o, f
 OPS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid"}
 
@@ -50,6 +51,14 @@ def onnx_layer_weights(layer, k: int, dtype=None):
                                                     layer.hidden_size)]))  # (2*G*H,)
     W, R = np.stack(W).astype(dtype), np.stack(R).astype(dtype)  # (D, G*H, I_k), (D, G*H, H)
     return W, R, (np.stack(B).astype(dtype) if B else None)  # (D, 2*G*H)
+
+
+def onnx_peepholes(layer, k: int, dtype=None):
+    """ONNX's P (D, 3H), blocks i, o, f, for layer ``k`` of an LSTM with peepholes."""
+    H = layer.hidden_size
+    P = [np.concatenate([layer.cell_params(k, d)["weight_peephole"][j * H : (j + 1) * H]
+                         for j in PEEPHOLE_ORDER]) for d in range(layer.num_directions)]
+    return np.stack(P).astype(np.dtype(dtype or layer.dtype))  # (D, 3H)
 
 
 # --- graph building ----------------------------------------------------------------------------
@@ -131,7 +140,8 @@ def recurrent_op(g: Graph, layer, x: str, base: str, h0=None, c0=None, want_stat
     """x (B, T, I) -> y (B, T, D*H); with want_state also h_n and c_n (L*D, B, H), else None.
     One ONNX operator per layer; h0, c0 (L*D, B, H) graph inputs or None for zeros, or for
     the layer's learned ``h0``/``c0`` (learn_initial_state) spread over the batch.
-    Recurrent dropout is the identity here (inference); proj_size has no ONNX operator."""
+    Recurrent dropout is the identity here (inference); peepholes are the LSTM operator's P;
+    proj_size has no ONNX operator."""
     if layer.spec.proj_size:
         raise OnnxExportError(f"{base} is {layer!r}: an LSTM with proj_size has no ONNX export "
                               "(the LSTM operator has no projection)")
@@ -160,6 +170,8 @@ def recurrent_op(g: Graph, layer, x: str, base: str, h0=None, c0=None, want_stat
             starts = g.const(f"{base}.start_l{k}", np.array([k * D], np.int64))
             ends = g.const(f"{base}.end_l{k}", np.array([(k + 1) * D], np.int64))
             inputs.append(g.op("Slice", [s, starts, ends], f"{base}.l{k}"))  # (D, B, H)
+        if layer.kind == "lstm" and layer.peephole:
+            inputs.append(g.const(f"{base}.P_l{k}", onnx_peepholes(layer, k, g.dtype)))
         outs = g.op(OPS[layer.kind], inputs, f"{base}.l{k}", n_out=n_out, **attrs)
         Y = outs[0]  # (T, D, B, H)
         if want_state:

@@ -60,6 +60,8 @@ def _recurrent_to_torch(m):
     if m.learn_initial_state:
         raise ValueError(f"{m!r}: torch.nn.{TORCH_RECURRENT[m.kind].__name__} has no learned "
                          "initial state (learn_initial_state=True); pass h0 as an input there")
+    if m.peephole:
+        raise ValueError(f"{m!r}: torch.nn.LSTM has no peephole connections")
     if m.recurrent_dropout:
         raise ValueError(f"{m!r}: torch.nn.{TORCH_RECURRENT[m.kind].__name__} has no "
                          "recurrent_dropout")

@@ -19,6 +19,9 @@ Variants, all off by default, each combinable with layers, directions and ``leng
 * ``LSTM(proj_size=P)``: ``torch.nn.LSTM``'s projection h_t = (o_t * tanh(c_t)) W_hr^T
   (Sak, Senior & Beaufays, "Long short-term memory recurrent neural network architectures for
   large scale acoustic modeling", 2014); h is (L*D, B, P), the output (B, T, D*P).
+* ``LSTM(peephole=True)``: diagonal peepholes ``weight_peephole_l{k}`` (3H,) = [p_i, p_f, p_o]:
+  i and f see c_{t-1}, o sees c_t (Gers & Schmidhuber, "Recurrent nets that time and count",
+  2000). The numba kernels do not cover them: such a layer runs the NumPy time loop.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ import warnings
 
 import numpy as np
 
+from rnnkit.core import scan as numpy_scan
 from rnnkit.core.backends import get_backend
 from rnnkit.core.cells import CELLS
 from rnnkit.core.init import init_recurrent, param_suffix, seed_sequence
@@ -37,7 +41,8 @@ from rnnkit.validation import (check_input, check_lengths, check_number, check_s
 
 
 # the variants' settings and their values when off (config and repr name only those on)
-VARIANTS = {"learn_initial_state": False, "recurrent_dropout": 0.0, "proj_size": 0}
+VARIANTS = {"learn_initial_state": False, "recurrent_dropout": 0.0, "proj_size": 0,
+            "peephole": False}
 
 
 class Recurrent(Module):
@@ -45,7 +50,8 @@ class Recurrent(Module):
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, nonlinearity="tanh", bias=True,
                  bidirectional=False, dropout=0.0, dtype=np.float32, seed=None, backend="auto",
-                 learn_initial_state=False, recurrent_dropout=0.0, proj_size=0):
+                 learn_initial_state=False, recurrent_dropout=0.0, proj_size=0,
+                 peephole=False):
         self.input_size = positive_int(input_size, "input_size")
         self.hidden_size = positive_int(hidden_size, "hidden_size")
         self.num_layers = positive_int(num_layers, "num_layers")
@@ -57,6 +63,8 @@ class Recurrent(Module):
         proj_size = check_number(proj_size, "proj_size", low=0, integer=True)
         if proj_size and self.kind != "lstm":
             raise ValueError("proj_size applies to the LSTM only")
+        if peephole and self.kind != "lstm":
+            raise ValueError("peephole applies to the LSTM only")
         if proj_size >= self.hidden_size:
             raise ValueError(f"proj_size must be smaller than hidden_size ({self.hidden_size}),"
                              f" got {proj_size}")
@@ -64,7 +72,8 @@ class Recurrent(Module):
             raise ValueError("recurrent_dropout cannot be combined with proj_size")
         self.dtype = float_dtype(dtype)
         self.spec = RecurrentSpec(self.kind, self.hidden_size, self.num_layers,
-                                  bool(bidirectional), bool(bias), nonlinearity, proj_size)
+                                  bool(bidirectional), bool(bias), nonlinearity, proj_size,
+                                  bool(peephole))
         self.dropout = float(dropout)
         self.recurrent_dropout = recurrent_dropout
         self.learn_initial_state = bool(learn_initial_state)
@@ -74,7 +83,7 @@ class Recurrent(Module):
         init_seq, dropout_seq = seed_sequence(seed).spawn(2)
         params = init_recurrent(self.kind, self.input_size, self.hidden_size, self.num_layers,
                                 self.spec.bidirectional, self.spec.bias, self.dtype,
-                                np.random.default_rng(init_seq), proj_size)
+                                np.random.default_rng(init_seq), proj_size, bool(peephole))
         if self.learn_initial_state:  # zeros: training starts from the usual initial state
             for name, shape in zip(CELLS[self.kind].CARRY, self._state_shapes(None)):
                 params[name + "0"] = np.zeros(shape, self.dtype)  # (L*D, H) or (L*D, P)
@@ -107,6 +116,16 @@ class Recurrent(Module):
     @property
     def proj_size(self) -> int:
         return self.spec.proj_size
+
+    @property
+    def peephole(self) -> bool:
+        return self.spec.peephole
+
+    @property
+    def time_loop(self):
+        """The module that runs the time loop: the chosen backend, or the NumPy reference
+        (``rnnkit.core.scan``) for what the numba kernels do not cover (peepholes)."""
+        return numpy_scan if self.spec.peephole else self._scan
 
     @property
     def output_size(self) -> int:
@@ -226,7 +245,7 @@ class Recurrent(Module):
         p = self.dropout if self.training else 0.0
         p_rec = self.recurrent_dropout if self.training else 0.0
         yt, state_n, cache = recurrent_forward(self.spec, self.params, xt, state0, mask,
-                                               backend=self._scan, dropout=p, rng=self.rng,
+                                               backend=self.time_loop, dropout=p, rng=self.rng,
                                                recurrent_dropout=p_rec)
         y = np.ascontiguousarray(yt.transpose(1, 0, 2))  # (B, T, D*H)
         self.save_for_backward((cache, unbatched, y.shape, self._learned_parts(state)))
@@ -250,7 +269,7 @@ class Recurrent(Module):
         dstate_n = self._split_state(dstate, None if unbatched else y_shape[0])
         dyt = np.ascontiguousarray(dy.transpose(1, 0, 2))  # (T, B, D*H)
         dxt, dstate0 = recurrent_backward(self.spec, self.params, cache, dyt, dstate_n,
-                                          self.grads, backend=self._scan)
+                                          self.grads, backend=self.time_loop)
         for i in learned:  # backprop through the broadcast of h0 (c0) over the batch
             self.grads[CELLS[self.kind].CARRY[i] + "0"] += dstate0[i].sum(axis=1)
         dx = np.ascontiguousarray(dxt.transpose(1, 0, 2))  # (B, T, I)
@@ -264,8 +283,12 @@ class Recurrent(Module):
     def cell_params(self, layer: int, direction: int = 0) -> dict:
         """The parameters of one layer and direction, keyed like ``torch.nn.*Cell``."""
         s = param_suffix(layer, direction)
-        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
-        return {name: self.params.get(name + s) for name in names[: 5 if self.proj_size else 4]}
+        names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
+        if self.proj_size:
+            names.append("weight_hr")
+        if self.peephole:
+            names.append("weight_peephole")
+        return {name: self.params.get(name + s) for name in names}
 
     def step(self, x_t, state=None):
         """One time step for streaming inference, keeping only the current state.
@@ -329,6 +352,8 @@ class LSTM(Recurrent):
 
     Variants (module doc): ``proj_size=P`` as ``torch.nn.LSTM``'s, h_t = (o * tanh(c_t)) W_hr^T
     with ``weight_hr_l{k}`` (P, H): h is (L*D, B, P), c (L*D, B, H), the output (B, T, D*P);
+    ``peephole=True``: i = s(a_i + p_i * c_{t-1}), f = s(a_f + p_f * c_{t-1}),
+    o = s(a_o + p_o * c_t) with ``weight_peephole_l{k}`` (3H,) = [p_i, p_f, p_o];
     ``learn_initial_state`` (parameters ``h0`` (L*D, P or H) and ``c0`` (L*D, H)), and
     ``recurrent_dropout`` (one mask on h_{t-1} per sequence; not with proj_size).
     """
@@ -336,11 +361,12 @@ class LSTM(Recurrent):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, bidirectional=False,
                  dropout=0.0, dtype=np.float32, seed=None, backend="auto", *, proj_size=0,
-                 learn_initial_state=False, recurrent_dropout=0.0):
+                 peephole=False, learn_initial_state=False, recurrent_dropout=0.0):
         super().__init__(input_size, hidden_size, num_layers, bias=bias,
                          bidirectional=bidirectional, dropout=dropout, dtype=dtype, seed=seed,
                          backend=backend, learn_initial_state=learn_initial_state,
-                         recurrent_dropout=recurrent_dropout, proj_size=proj_size)
+                         recurrent_dropout=recurrent_dropout, proj_size=proj_size,
+                         peephole=peephole)
 
 
 @register_module

@@ -67,9 +67,9 @@ def unroll(layer, x, state=None) -> Unrolled:
     """Run ``layer`` (an ``RNN``, ``LSTM`` or ``GRU``) over x (B, T, I), keeping every state
     and activation. ``state``: as for ``layer.forward``. The output y equals
     ``layer.forward(x, state)[0]`` (evaluation: no dropout)."""
-    if layer.spec.proj_size:
-        raise ValueError("unroll reads every carried array as H wide: an LSTM with proj_size "
-                         "is not supported")
+    if layer.spec.proj_size or layer.spec.peephole:
+        raise ValueError("unroll reads plain cells: an LSTM with proj_size or peephole is not "
+                         "supported")
     x = check_input(x, layer.input_size, layer.dtype)
     if x.ndim == 2:
         x = x[None]  # (1, T, I)

@@ -11,6 +11,12 @@ Shapes: x_t (B, I), h and c (B, H), W_ih (4H, I), W_hh (4H, H), biases (4H,). Th
 With a projection (``weight_hr`` (P, H) in ``params``, as ``torch.nn.LSTM(proj_size=P)``),
 ``h_t = (o * tanh(c_t)) W_hr^T`` is (B, P) and W_hh is (4H, P); ``recur`` computes the
 unprojected m_t = o * tanh(c_t) and ``step`` projects it (Sak, Senior & Beaufays, 2014).
+
+With peepholes (``weight_peephole`` (3H,) = [p_i, p_f, p_o] in ``params``, ``peephole=`` to
+``recur``), the gates see the cell state through diagonal weights (Gers & Schmidhuber,
+"Recurrent nets that time and count", 2000): i and f see c_{t-1}, o sees c_t:
+
+    i = s(a_i + p_i * c_{t-1})   f = s(a_f + p_f * c_{t-1})   o = s(a_o + p_o * c_t)
 Reference: Hochreiter & Schmidhuber (1997); Gers, Schmidhuber & Cummins (2000) for the forget gate.
 """
 from __future__ import annotations
@@ -28,39 +34,65 @@ OPTIONS = ()  # no settings
 GH_APART = False  # the gates see gx + gh: b_hh folds into gx, and d(gh) = d(gx)
 
 
-def recur(gx, carry, w_hh, b_hh, acts, *, drop=None):
+def recur(gx, carry, w_hh, b_hh, acts, *, drop=None, peephole=None):
     """One step given gx = x_t W_ih^T + b_ih (B, 4H); writes [i, f, g, o, tanh(c_t)] into
-    acts (B, 5H). Returns the new carry (h, c)."""
+    acts (B, 5H). peephole: (3H,) [p_i, p_f, p_o] or None. Returns the new carry (h, c)."""
     h_prev, c_prev = carry
     H = c_prev.shape[-1]
     a = acts[:, : 4 * H]  # (B, 4H) the pre-activations, turned into gates in place
     np.add(gx, hidden_projection(h_prev, w_hh, b_hh, drop), out=a)
+    i, f, g, o, tc = blocks(acts, ACTS)  # (B, H) views
+    if peephole is not None:  # i and f see c_{t-1}
+        i += peephole[:H] * c_prev
+        f += peephole[H : 2 * H] * c_prev
     sigmoid(a[:, : 2 * H], out=a[:, : 2 * H])  # i, f
     np.tanh(a[:, 2 * H : 3 * H], out=a[:, 2 * H : 3 * H])  # g
-    sigmoid(a[:, 3 * H :], out=a[:, 3 * H :])  # o
-    i, f, g, o, tc = blocks(acts, ACTS)  # (B, H) views
+    if peephole is None:
+        sigmoid(a[:, 3 * H :], out=a[:, 3 * H :])  # o
     c = f * c_prev + i * g  # (B, H)
+    if peephole is not None:  # o sees c_t
+        o += peephole[2 * H :] * c
+        sigmoid(o, out=o)
     np.tanh(c, out=tc)
     return o * tc, c
 
 
-def recur_backward(dcarry, carry_prev, carry, acts, w_hh, *, drop=None):
+def recur_backward(dcarry, carry_prev, carry, acts, w_hh, *, drop=None, peephole=None):
     """Backward of :func:`recur`; dcarry (dh, dc) is the whole gradient reaching the new carry.
 
     Returns (dgx, dgh, dcarry_prev): the gradients of gx and of h_{t-1} W_hh^T + b_hh (the
-    same array here), and (dh_prev, dc_prev).
+    same array here), and (dh_prev, dc_prev). The peepholes' gradient is
+    :func:`peephole_grad` of dgx.
     """
     (dh, dc), (_, c_prev) = dcarry, carry_prev
     H = c_prev.shape[-1]
     i, f, g, o, tc = blocks(acts, ACTS)  # (B, H) views
     dc = dc + dh * o * dtanh(tc)  # backprop through h = o * tanh(c)
     da = np.empty((dh.shape[0], GATES * H), dh.dtype)  # (B, 4H) gradient of the pre-activations
+    if peephole is not None:
+        da[:, 3 * H :] = dh * tc * dsigmoid(o)
+        dc = dc + da[:, 3 * H :] * peephole[2 * H :]  # backprop through o's p_o * c_t
     da[:, :H] = dc * g * dsigmoid(i)  # backprop through c = f c_prev + i g, then sigmoid
     da[:, H : 2 * H] = dc * c_prev * dsigmoid(f)
     da[:, 2 * H : 3 * H] = dc * i * dtanh(g)
-    da[:, 3 * H :] = dh * tc * dsigmoid(o)  # backprop through h = o tanh(c), then sigmoid
-    # backprop through h_{t-1} W_hh^T and f * c_{t-1}
-    return da, da, (hidden_projection_backward(da, w_hh, drop), dc * f)
+    if peephole is None:
+        da[:, 3 * H :] = dh * tc * dsigmoid(o)  # backprop through h = o tanh(c), then sigmoid
+    dc_prev = dc * f  # backprop through f * c_{t-1}
+    if peephole is not None:  # and through p_i * c_{t-1}, p_f * c_{t-1}
+        dc_prev += da[:, :H] * peephole[:H] + da[:, H : 2 * H] * peephole[H : 2 * H]
+    # backprop through h_{t-1} W_hh^T
+    return da, da, (hidden_projection_backward(da, w_hh, drop), dc_prev)
+
+
+def peephole_grad(da: np.ndarray, c_prev: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """The gradient of the peepholes [p_i, p_f, p_o] (3H,), summed over every leading axis:
+    da (..., 4H) the gates' pre-activation gradients, c_prev and c (..., H) the cell states
+    the gates saw (c_{t-1} for i and f, c_t for o)."""
+    H = c.shape[-1]
+    axes = tuple(range(c.ndim - 1))
+    return np.concatenate([(da[..., :H] * c_prev).sum(axes),  # backprop through p_i * c_{t-1}
+                           (da[..., H : 2 * H] * c_prev).sum(axes),  # p_f * c_{t-1}
+                           (da[..., 3 * H :] * c).sum(axes)])  # p_o * c_t
 
 
 def step(params, x_t, carry):
@@ -68,7 +100,8 @@ def step(params, x_t, carry):
     Returns (carry, h_t, cache)."""
     gx = project(params, x_t)  # (B, 4H)
     acts = acts_buffer(gx, ACTS, GATES)  # (B, 5H)
-    new = recur(gx, carry, params["weight_hh"], params.get("bias_hh"), acts)
+    new = recur(gx, carry, params["weight_hh"], params.get("bias_hh"), acts,
+                peephole=params.get("weight_peephole"))
     if params.get("weight_hr") is not None:
         new = (new[0] @ params["weight_hr"].T, new[1])  # (B, P) h = m W_hr^T
     return new, new[0], (x_t, carry, new, acts)
@@ -84,7 +117,9 @@ def step_backward(params, dh_t, dcarry, cache):
         m = acts[:, 3 * H : 4 * H] * acts[:, 4 * H :]  # (B, H) o * tanh(c), before W_hr
         dW_hr = dcarry[0].T @ m  # (P, H) backprop through h = m W_hr^T
         dcarry = (dcarry[0] @ w_hr, dcarry[1])
-    da, _, dcarry_prev = recur_backward(dcarry, carry_prev, carry, acts, params["weight_hh"])
+    peephole = params.get("weight_peephole")
+    da, _, dcarry_prev = recur_backward(dcarry, carry_prev, carry, acts, params["weight_hh"],
+                                        peephole=peephole)
     dW_ih = da.T @ x_t  # (4H, I) backprop through x_t W_ih^T
     dW_hh = da.T @ carry_prev[0]  # (4H, H) backprop through h_{t-1} W_hh^T
     db_ih = da.sum(axis=0)  # (4H,) backprop through the broadcast of b_ih over the batch
@@ -92,4 +127,6 @@ def step_backward(params, dh_t, dcarry, cache):
     dx_t = da @ params["weight_ih"]  # (B, I)
     return dx_t, dcarry_prev, keyed_like(params, weight_ih=dW_ih, weight_hh=dW_hh,
                                          bias_ih=db_ih, bias_hh=db_hh,
-                                         weight_hr=dW_hr if w_hr is not None else None)
+                                         weight_hr=dW_hr if w_hr is not None else None,
+                                         weight_peephole=None if peephole is None else
+                                         peephole_grad(da, carry_prev[1], carry[1]))
