@@ -17,6 +17,7 @@ import json
 
 import numpy as np
 
+from rnnkit.io import schema
 from rnnkit.io.files import CheckpointError, read_safetensors, write_safetensors
 from rnnkit.nn.module import Module
 from rnnkit.nn.registry import build, describe, register_module  # noqa: F401 (public here)
@@ -84,7 +85,9 @@ def save_checkpoint(path, model: Module, optimizer=None, training: dict | None =
     write_safetensors(path, tensors, _metadata(model, training))
 
 
-def _load_params(model: Module, tensors: dict, path) -> None:
+def _check_params(model: Module, tensors: dict, path) -> None:
+    """Every parameter of ``model`` in ``tensors`` with its shape and dtype, finite, and no
+    other; CheckpointError otherwise. Touches nothing."""
     params = model.params
     names = {k for k in tensors if not k.startswith((OPTIM_PREFIX, EXTRA_PREFIX))}
     missing, unexpected = sorted(set(params) - names), sorted(names - set(params))
@@ -101,41 +104,142 @@ def _load_params(model: Module, tensors: dict, path) -> None:
                                   f"{p.dtype}")
         if not np.all(np.isfinite(t)):
             raise CheckpointError(f"{path}: {name} contains NaN or inf")
-    for name, p in params.items():
+
+
+def _load_params(model: Module, tensors: dict, path) -> None:
+    _check_params(model, tensors, path)
+    for name, p in model.params.items():
         p[...] = tensors[name]
 
 
+# the parts of the metadata that are JSON, and their form
+DESCRIPTION_VALUE = schema.optional(lambda v, where: v if isinstance(v, (int, float, str, bool))
+                                    or (isinstance(v, list) and all(isinstance(x, (int, float))
+                                                                    for x in v))
+                                    else _bad(where, "a number, string, boolean or list"))
+TRAINING = schema.fields(
+    optional_keys=("epoch", "step", "history", "shuffle_rng", "schedule", "callbacks",
+                   "rng_states", "optimizer"),
+    epoch=schema.integer(0, 10**12), step=schema.integer(0, 10**15),
+    history=schema.dict_of(schema.list_of(schema.number(finite=False))),
+    shuffle_rng=schema.fields(bit_generator=schema.text(), state=schema.anything()),
+    schedule=schema.optional(schema.dict_of(schema.anything())),
+    callbacks=schema.list_of(schema.optional(schema.dict_of(schema.anything()))),
+    rng_states=schema.dict_of(schema.fields(bit_generator=schema.text(),
+                                            state=schema.anything())),
+    optimizer=schema.fields(class_=schema.text(), hyperparams=schema.dict_of(schema.anything()),
+                            scalars=schema.dict_of(schema.dict_of(schema.anything()))),
+)
+
+
+def _bad(where, what):
+    raise schema.SchemaError(f"{where}: expected {what}")
+
+
+def check_description(desc, where: str = "model") -> int:
+    """Check a model description's form (known classes, configs of plain values) and return
+    a lower bound on the parameters the model it describes holds: per recurrent layer and
+    direction ``hidden_size**2``, the first layer's ``input_size * hidden_size``, plus
+    embeddings, linear maps and patch projections. Lets a
+    loader refuse a description that asks for more than its file holds before allocating."""
+    from rnnkit.nn.registry import MODULES
+
+    if not isinstance(desc, dict) or desc.get("class") not in MODULES:
+        raise schema.SchemaError(f"{where}: expected a module description with a known "
+                                 f"'class', got {schema._short(desc)}")
+    if "modules" in desc:
+        children = schema.dict_of(schema.anything(), max_len=10**4)(desc["modules"],
+                                                                      f"{where}.modules")
+        return sum(check_description(d, f"{where}.modules.{k}") for k, d in children.items())
+    config = schema.dict_of(DESCRIPTION_VALUE, max_len=100)(desc.get("config"),
+                                                            f"{where}.config")
+
+    def size(key, default=0):
+        v = config.get(key, default)
+        return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else default
+
+    h, d = size("hidden_size"), 2 if config.get("bidirectional") is True else 1
+    return (size("num_layers", 1) * d * h * h + size("output_size") * h + size("input_size") * h
+            + size("patch_size") * size("input_size") * h
+            + (size("vocab_size") + size("src_vocab_size") + size("tgt_vocab_size")
+               + size("num_embeddings")) * size("embedding_dim")
+            + size("in_features") * size("out_features")
+            + size("in_channels") * size("patch_size") * size("out_features")
+            + size("out_size") * size("memory_size"))
+
+
 def _open(path):
-    """(tensors, metadata, training dict) of an rnnkit file, checked."""
+    """(tensors, metadata, training dict) of an rnnkit file, its JSON checked."""
     tensors, meta = read_safetensors(path)
     if meta.get("format") != FORMAT or "model" not in meta:
         raise CheckpointError(f"{path}: not an rnnkit file (no rnnkit model description in "
                               "its metadata)")
     try:
-        training = json.loads(meta.get("training", "{}"))
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: corrupt metadata ({exc})") from None
+        training = schema.load_json(meta.get("training", "{}"), "training metadata",
+                                    nonfinite=True)  # e.g. EarlyStopping's best = inf
+        check_training(training, "training metadata")
+        meta["model"] = schema.load_json(meta["model"], "model description")
+        floor = check_description(meta["model"], "model description")
+    except schema.SchemaError as exc:
+        raise CheckpointError(f"{path}: corrupt metadata: {exc}") from None
+    held = sum(t.size for k, t in tensors.items() if not k.startswith((OPTIM_PREFIX,
+                                                                        EXTRA_PREFIX)))
+    if floor > held:
+        raise CheckpointError(f"{path}: the model description asks for at least {floor} "
+                              f"parameters, the file holds {held} (tampered or corrupt)")
     return tensors, meta, training
+
+
+def check_training(training, where: str) -> dict:
+    """The training metadata's form (schema.fields cannot name a key 'class')."""
+    if isinstance(training, dict) and isinstance(training.get("optimizer"), dict):
+        opt = dict(training["optimizer"])
+        opt["class_"] = opt.pop("class", None)
+        schema.check({**training, "optimizer": opt}, TRAINING, where)
+    else:
+        schema.check(training, TRAINING, where)
+    for key, state in {**training.get("rng_states", {}),
+                       "shuffle_rng": training.get("shuffle_rng")}.items():
+        if state is not None:
+            try:  # a generator of the saved kind must accept the saved state
+                np.random.PCG64().state = state
+            except (TypeError, ValueError, KeyError, OverflowError) as exc:
+                raise schema.SchemaError(f"{where}: random state {key!r} is invalid ({exc})") \
+                    from None
+    return training
 
 
 def _build_saved(path, meta) -> Module:
     try:
-        return build(json.loads(meta["model"]))
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: corrupt metadata ({exc})") from None
-    except (TypeError, ValueError, KeyError) as exc:
+        return build(meta["model"])
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
         raise CheckpointError(f"{path}: cannot rebuild the model: {exc}") from None
 
 
-def _restore(path, tensors, training, model):
-    """Parameters and RNG states into ``model``; returns (training with ``"arrays"``, the
+def _restore(path, tensors, training, model, optimizer=None):
+    """Parameters, RNG states and (``optimizer``) its state into ``model``, everything
+    checked before anything is changed; returns (training with ``"arrays"``, the
     optimizer's state dict or None)."""
+    _check_params(model, tensors, path)
+    opt = training.pop("optimizer", None)
+    optimizer_state = None if opt is None else _optimizer_state(tensors, opt)
+    if optimizer is not None and optimizer_state is not None:
+        if opt["class"] != type(optimizer).__name__:
+            raise CheckpointError(f"{path}: the checkpoint holds the state of a "
+                                  f"{opt['class']} optimizer; this run uses "
+                                  f"{type(optimizer).__name__}")
+        missing = sorted(set(optimizer.hyperparams) - set(opt["hyperparams"]))
+        if missing:
+            raise CheckpointError(f"{path}: the optimizer state lacks {missing}")
+        try:  # checks names and shapes before it changes the optimizer
+            optimizer.load_state_dict(optimizer_state)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CheckpointError(f"{path}: the optimizer state does not fit: {exc}") from None
     _load_params(model, tensors, path)
     set_rng_states(model, training.pop("rng_states", {}))
-    opt = training.pop("optimizer", None)
     training["arrays"] = {k[len(EXTRA_PREFIX):]: v for k, v in tensors.items()
                           if k.startswith(EXTRA_PREFIX)}
-    return training, None if opt is None else _optimizer_state(tensors, opt)
+    return training, optimizer_state
 
 
 def load(path) -> Module:
@@ -148,13 +252,13 @@ def load(path) -> Module:
 
 
 def restore_checkpoint(path, model: Module, optimizer=None) -> dict:
-    """Load a checkpoint into an existing model (and optimizer), which must match it.
+    """Load a checkpoint into an existing model (and optimizer), which must match it (the
+    optimizer's kind included). The whole file is checked before the model or the
+    optimizer is changed: a refused checkpoint leaves both as they were.
 
     Returns the ``training`` dict with ``"arrays"`` (the extra arrays) added."""
     tensors, _, training = _open(path)
-    training, optimizer_state = _restore(path, tensors, training, model)
-    if optimizer is not None and optimizer_state is not None:
-        optimizer.load_state_dict(optimizer_state)
+    training, _ = _restore(path, tensors, training, model, optimizer)
     return training
 
 

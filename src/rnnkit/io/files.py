@@ -9,7 +9,7 @@ which of these it is.
 from __future__ import annotations
 
 import glob
-import json
+import math
 import os
 import struct
 import tempfile
@@ -18,10 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.errors import CheckpointError
+from rnnkit.io.schema import SchemaError, check, choice, fields, integer, list_of, load_json
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors library's own limit
 DTYPES = {"F16": 2, "F32": 4, "F64": 8, "I8": 1, "I16": 2, "I32": 4, "I64": 8, "U8": 1,
           "U16": 2, "U32": 4, "U64": 8, "BOOL": 1}
+MAX_BYTES = 2**50  # byte offsets and sizes beyond any file
+TENSOR_ENTRY = fields(dtype=choice(*DTYPES),
+                      shape=list_of(integer(0, MAX_BYTES), max_len=8),
+                      data_offsets=list_of(integer(0, MAX_BYTES), min_len=2, max_len=2))
 
 
 
@@ -108,9 +113,9 @@ def _check_framing(path: Path, data: bytes) -> dict:
     if 8 + n > size:
         raise CheckpointError(f"{path}: truncated (header claims {n} bytes, file has {size - 8})")
     try:
-        header = json.loads(data[8 : 8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: corrupt header ({exc})") from None
+        header = load_json(data[8 : 8 + n], "header")
+    except SchemaError as exc:
+        raise CheckpointError(f"{path}: corrupt {exc}") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{path}: corrupt header (not a JSON object)")
     body = size - 8 - n
@@ -120,10 +125,11 @@ def _check_framing(path: Path, data: bytes) -> dict:
                 raise CheckpointError(f"{path}: corrupt metadata")
             continue
         try:
-            dtype, shape, (start, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
-            nbytes = DTYPES[dtype] * int(np.prod(shape, dtype=np.int64))
-        except (KeyError, TypeError, ValueError):
-            raise CheckpointError(f"{path}: corrupt entry for tensor {name!r}: {entry!r}") from None
+            check(entry, TENSOR_ENTRY, f"tensor {name!r}")
+        except SchemaError as exc:
+            raise CheckpointError(f"{path}: corrupt entry for {exc}") from None
+        dtype, shape, (start, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
+        nbytes = DTYPES[dtype] * math.prod(shape)
         if end - start != nbytes or start < 0:
             raise CheckpointError(f"{path}: corrupt entry for tensor {name!r}: byte range "
                                   f"{start}..{end} does not hold {dtype} {shape}")
@@ -142,7 +148,10 @@ def read_safetensors(path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     header = _check_framing(path, data)
     try:
         tensors = load(data)
