@@ -320,6 +320,9 @@ class Doubler(Module):
     (rnnkit.LSTM(2, 3, proj_size=2), {}, "proj_size has no ONNX export"),
     (SequenceModel("lstm", input_size=2, hidden_size=3, proj_size=2), {},
      "proj_size has no ONNX export"),
+    (rnnkit.GRU(2, 3, layer_norm=True), {}, "layer_norm has no ONNX export"),
+    (SequenceModel("lstm", input_size=2, hidden_size=3, layer_norm=True), {},
+     "layer_norm has no ONNX export"),
 ])
 def test_unsupported_models_and_options_are_refused(tmp_path, model, options, message):
     with pytest.raises(OnnxExportError, match=message):

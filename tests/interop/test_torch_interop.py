@@ -129,6 +129,8 @@ def test_unsupported_conversions_say_why():
         rnnkit.to_torch(rnnkit.LSTM(2, 3, recurrent_dropout=0.2))
     with pytest.raises(ValueError, match="peephole"):
         rnnkit.to_torch(rnnkit.LSTM(2, 3, peephole=True))
+    with pytest.raises(ValueError, match="layer_norm"):
+        rnnkit.to_torch(rnnkit.GRU(2, 3, layer_norm=True))
 
 
 def test_lstm_with_projection_moves_both_ways():

@@ -384,3 +384,129 @@ def test_lstm_cell_step_backward_with_peepholes_and_projection(extra):
     got = {"x": dx, "h": dcarry_prev[0], "c": dcarry_prev[1], **grads}
     for name, arr in {"x": x, "h": carry[0], "c": carry[1], **params}.items():
         assert rel_error(got[name], numerical_grad(loss, arr)) < 1e-8, name
+
+
+# --- layer_norm ----------------------------------------------------------------------------
+def randomise_norms(layer, seed=3):
+    """Gains and biases away from 1 and 0, so that their gradients are checked sharply."""
+    r = np.random.default_rng(seed)
+    for name, p in layer.params.items():
+        if name.startswith("ln_"):
+            p[...] = r.uniform(0.5, 1.5, p.shape) if "weight" in name else r.normal(0, 0.3,
+                                                                                     p.shape)
+
+
+@pytest.mark.parametrize("kind,bidirectional", list(itertools.product(["gru", "lstm"],
+                                                                       [False, True])))
+def test_layer_norm_gradients(kind, bidirectional):
+    layer = LAYERS[kind](2, 3, num_layers=2, bidirectional=bidirectional, layer_norm=True,
+                         dtype=np.float64, seed=1)
+    randomise_norms(layer)
+    x, state, lengths = inputs(layer)
+    check_recurrent_grads(layer, x, state, lengths)
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_layer_norm_with_the_other_variants_gradients(kind):
+    extra = {"peephole": True} if kind == "lstm" else {}
+    layer = LAYERS[kind](2, 3, num_layers=2, layer_norm=True, learn_initial_state=True,
+                         recurrent_dropout=0.3, dtype=np.float64, seed=1, **extra)
+    randomise_norms(layer)
+    for name in ("h0", "c0")[: 2 if kind == "lstm" else 1]:
+        layer.params[name][...] = np.random.default_rng(5).standard_normal((2, 3))
+    x, _, lengths = inputs(layer)
+    check_recurrent_grads(layer, x, None, lengths, reset=fixed_masks(layer))
+
+
+def test_layer_norm_equations_and_numpy_fallback():
+    """One LSTM step as Ba, Kiros & Hinton (2016) write it, on the NumPy time loop."""
+    from rnnkit.core import scan
+    from rnnkit.core.activations import sigmoid
+
+    layer = rnnkit.LSTM(3, 4, layer_norm=True, dtype=np.float64, seed=0)
+    randomise_norms(layer)
+    assert layer.time_loop is scan
+    p = {k[: -len("_l0")]: v for k, v in layer.params.items()}
+    r = np.random.default_rng(1)
+    x, h, c = r.standard_normal((2, 1, 3)), r.standard_normal((1, 2, 4)), r.standard_normal(
+        (1, 2, 4))
+    y, (_, c1) = layer(x, (h, c))
+
+    def ln(a, part):
+        a = (a - a.mean(-1, keepdims=True)) / np.sqrt(a.var(-1, keepdims=True) + 1e-5)
+        return a * p["ln_weight_" + part] + p["ln_bias_" + part]
+
+    a = (ln(x[:, 0] @ p["weight_ih"].T, "ih") + p["bias_ih"]
+         + ln(h[0] @ p["weight_hh"].T, "hh") + p["bias_hh"])  # (B, 4H)
+    a_i, a_f, a_g, a_o = np.split(a, 4, axis=1)
+    c_new = sigmoid(a_f) * c[0] + sigmoid(a_i) * np.tanh(a_g)
+    np.testing.assert_allclose(c1[0], c_new, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(y[:, 0], sigmoid(a_o) * np.tanh(ln(c_new, "c")), rtol=0,
+                               atol=1e-14)
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_layer_norm_streams_and_saves(kind, tmp_path):
+    layer = LAYERS[kind](3, 4, num_layers=2, layer_norm=True, dtype=np.float64, seed=0)
+    randomise_norms(layer)
+    assert layer.params["ln_weight_hh_l1"].shape == (layer.params["weight_hh_l1"].shape[0],)
+    x = np.random.default_rng(0).standard_normal((2, 5, 3))
+    y, _ = layer(x)
+    state, steps = None, []
+    for t in range(5):
+        y_t, state = layer.step(x[:, t], state)
+        steps.append(y_t)
+    np.testing.assert_allclose(np.stack(steps, 1), y, rtol=0, atol=1e-13)
+    np.testing.assert_array_equal(round_trip(layer, tmp_path)(x)[0], y)
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_cell_step_backward_with_layer_norm(kind):
+    from helpers import numerical_grad
+    from rnnkit.core.cells import CELLS
+
+    cell, r = CELLS[kind], np.random.default_rng(0)
+    B, I, H, G = 3, 2, 4, CELLS[kind].GATES
+    params = {"weight_ih": r.standard_normal((G * H, I)),
+              "weight_hh": r.standard_normal((G * H, H)),
+              "bias_ih": r.standard_normal(G * H), "bias_hh": r.standard_normal(G * H)}
+    for part in ("ih", "hh", "c")[: 3 if kind == "lstm" else 2]:
+        n = H if part == "c" else G * H
+        params["ln_weight_" + part] = r.uniform(0.5, 1.5, n)
+        params["ln_bias_" + part] = r.normal(0, 0.3, n)
+    x = r.standard_normal((B, I))
+    carry = tuple(r.standard_normal((B, H)) for _ in cell.CARRY)
+    dh, dcarry = r.standard_normal((B, H)), tuple(r.standard_normal((B, H)) for _ in cell.CARRY)
+
+    def loss(_):
+        new, h, _ = cell.step(params, x, carry)
+        return np.sum(h * dh) + sum(np.sum(a * d) for a, d in zip(new, dcarry))
+
+    _, _, cache = cell.step(params, x, carry)
+    dx, dcarry_prev, grads = cell.step_backward(params, dh, dcarry, cache)
+    assert grads.keys() == params.keys()
+    got = {"x": dx, **dict(zip(cell.CARRY, dcarry_prev)), **grads}
+    for name, arr in {"x": x, **dict(zip(cell.CARRY, carry)), **params}.items():
+        assert rel_error(got[name], numerical_grad(loss, arr)) < 1e-8, name
+
+
+def test_layer_norm_refusals():
+    with pytest.raises(TypeError, match="layer_norm"):
+        rnnkit.RNN(3, 4, layer_norm=True)
+    with pytest.raises(ValueError, match="layer_norm cannot be combined with proj_size"):
+        rnnkit.LSTM(3, 4, layer_norm=True, proj_size=2)
+    with pytest.raises(ValueError, match="layer_norm"):
+        unroll(rnnkit.GRU(3, 4, layer_norm=True), np.zeros((1, 2, 3)))
+
+
+@pytest.mark.skipif(not numba_available(), reason="needs numba")
+def test_numba_kernels_refuse_what_they_do_not_cover():
+    """Peepholes and layer normalisation run on the NumPy loop (the layers pick it); the
+    kernels called with them say so instead of ignoring them."""
+    from rnnkit.core import kernels
+
+    gx, c0, w = np.zeros((2, 1, 8)), np.zeros((2, 1, 2)), np.zeros((8, 2))
+    with pytest.raises(ValueError, match="do not cover peephole"):
+        kernels.scan_forward("lstm", gx, c0, w, peephole=np.zeros(6))
+    with pytest.raises(ValueError, match="do not cover norm"):
+        kernels.scan_forward("lstm", gx, c0, w, norm={})

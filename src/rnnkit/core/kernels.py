@@ -415,7 +415,14 @@ def _act(options) -> int:
 
 def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None,
                  **options) -> ScanCache:
-    """Run one direction over time; see :func:`rnnkit.core.scan.scan_forward` for the arguments."""
+    """Run one direction over time; see :func:`rnnkit.core.scan.scan_forward` for the arguments.
+
+    The kernels cover the cells' settings and recurrent dropout, not the LSTM's ``peephole``
+    nor ``norm`` (layer normalisation): ValueError for those (run ``rnnkit.core.scan``)."""
+    uncovered = sorted(set(options) - set(CELLS[kind].OPTIONS))
+    if uncovered:
+        raise ValueError(f"the numba kernels do not cover {', '.join(uncovered)}: use the "
+                         "NumPy time loop, rnnkit.core.scan")
     cell, (step, _, forward_loop, _) = CELLS[kind], KERNELS[kind]
     if b_hh is not None and not cell.GH_APART:  # the gates see gx + gh: add b_hh once
         gx, b_hh = gx + b_hh, None

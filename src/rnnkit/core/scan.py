@@ -44,14 +44,16 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None,
     block per name in the cell's CARRY; w_hh: (G*H, H); b_hh: (G*H,) or None; mask: (T, B, 1)
     of 0/1 in gx's dtype, or None when every sequence has length T; drop: (B, H) recurrent
     dropout mask on h_{t-1} in the hidden projection (one for all steps), or None; options:
-    the cell's keywords (its settings, and an LSTM's ``peephole`` weights).
+    the cell's keywords (its settings, an LSTM's ``peephole`` weights, and the layer
+    normalisation's ``norm`` gains and biases, which widen acts by NORM_ACTS columns).
     """
     cell = CELLS[kind]
     T, B, _ = gx.shape
     H = w_hh.shape[1]
     states = np.empty((len(cell.CARRY), T + 1, B, H), gx.dtype)  # (C, T+1, B, H)
     states[:, 0] = carry0
-    acts = np.empty((T, B, cell.ACTS * H), gx.dtype)  # (T, B, ACTS*H)
+    width = cell.ACTS + (cell.NORM_ACTS if options.get("norm") is not None else 0)
+    acts = np.empty((T, B, width * H), gx.dtype)  # (T, B, ACTS*H)
     for t in range(T):
         new = cell.recur(gx[t], tuple(states[:, t]), w_hh, b_hh, acts[t], drop=drop, **options)
         for s, a in zip(states, new):  # s: (T+1, B, H), the buffer of one carried array
@@ -65,11 +67,13 @@ def scan_backward(cache: ScanCache, dys, dcarry, w_hh):
     dys: (T, B, H) gradient of the outputs states[0, 1:] * mask; dcarry: (C, B, H) gradient of
     the final carry. Returns (dgx, dgh, dcarry0): gradients of the input projections gx
     (T, B, G*H), of the hidden projections h_{t-1} W_hh^T + b_hh (T, B, G*H; the same array as
-    dgx unless the cell keeps them apart), and of the initial carry (C, B, H).
+    dgx unless the cell keeps them apart), and of the initial carry (C, B, H). With a
+    ``norm``, dgx has the cell's NORM_GRADS more columns (see the cell).
     """
     cell, states, mask = CELLS[cache.kind], cache.states, cache.mask
     T, B, H = dys.shape
-    dgx = np.empty((T, B, cell.GATES * H), dys.dtype)  # (T, B, G*H)
+    width = cell.GATES + (cell.NORM_GRADS if cache.options.get("norm") is not None else 0)
+    dgx = np.empty((T, B, width * H), dys.dtype)  # (T, B, G*H)
     dgh = np.empty_like(dgx) if cell.GH_APART else dgx
     dcarry = list(dcarry)  # gradient reaching the carry after step t from later steps
     for t in reversed(range(T)):

@@ -17,7 +17,8 @@ from functools import cached_property
 import numpy as np
 
 from rnnkit.core.cells import CELLS
-from rnnkit.core.init import param_suffix
+from rnnkit.core.init import NORMED, param_suffix
+from rnnkit.core.norm import layer_norm, layer_norm_grads
 
 
 @dataclass
@@ -31,6 +32,7 @@ class RecurrentSpec:
     nonlinearity: str = "tanh"
     proj_size: int = 0  # LSTM only: h_t = (o * tanh(c_t)) W_hr^T of size proj_size (0: none)
     peephole: bool = False  # LSTM only: diagonal peepholes weight_peephole_l{k} (3H,)
+    layer_norm: bool = False  # LSTM, GRU: normalised projections (and LSTM cell state)
 
     @property
     def num_directions(self) -> int:
@@ -49,9 +51,14 @@ class RecurrentSpec:
     def cell_keywords(self, params, suffix) -> dict:
         """What the cell's recur takes for one layer and direction: the settings, and the
         peephole weights (3H,) when the LSTM has them."""
-        if not self.peephole:
-            return self.options
-        return {**self.options, "peephole": params["weight_peephole" + suffix]}
+        keywords = dict(self.options)
+        if self.peephole:
+            keywords["peephole"] = params["weight_peephole" + suffix]
+        if self.layer_norm:  # the gains and biases of LN(h W_hh^T) and the LSTM's LN(c_t)
+            keywords["norm"] = {part: (params[f"ln_weight_{part}{suffix}"],
+                                       params[f"ln_bias_{part}{suffix}"])
+                                for part in NORMED[self.kind][1:]}
+        return keywords
 
 
 @dataclass
@@ -69,6 +76,8 @@ class StackCache:
     dropout_masks: list = field(default_factory=list)  # per layer >= 1: (T, B, D*H) or None
     mask: np.ndarray | None = None  # (T, B, 1)
     projections: list = field(default_factory=list)  # per (layer, dir): Projection (proj_size)
+    raw_inputs: list = field(default_factory=list)  # per (layer, dir): (T, B, G*H) x W_ih^T
+    # before its normalisation (layer_norm)
 
 
 def _direction_arrays(arr, direction):
@@ -130,6 +139,9 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
             # all input projections as one 2-D GEMM (a 3-D matmul would make T small ones)
             gx = xd.reshape(T * B, -1) @ params["weight_ih" + s].T  # (T*B, G*H)
             gx = gx.reshape(T, B, -1)  # (T, B, G*H)
+            if spec.layer_norm:  # LN(x W_ih^T), over the G*H entries of each step
+                cache.raw_inputs.append(gx)
+                gx = layer_norm(gx, params["ln_weight_ih" + s], params["ln_bias_ih" + s])[0]
             b_hh = None
             if spec.bias:
                 b_ih, b_hh = params["bias_ih" + s], params["bias_hh" + s]
@@ -197,6 +209,29 @@ def _projected_scan_backward(params, s, sc, proj, dys, dcarry_n, grads, backend)
     return dgx, dgh, (dg_first @ w_hh, dcarry0[1])
 
 
+def _normed_scan_backward(spec, params, s, sc, dgx, dgh, grads):
+    """The gains' and biases' gradients of LN(h W_hh^T) and the LSTM's LN(c_t), one direction.
+
+    dgx, dgh: the scan's gradients (an LSTM's dgx ends with H columns for LN(c_t)). Returns
+    (dgx, dgh, dgh_raw), each (T, B, G*H): dgx, dgh without those columns, and the gradient
+    of h_{t-1} W_hh^T before its normalisation.
+    """
+    cell, H = CELLS[spec.kind], spec.hidden_size
+    GH = cell.GATES * H
+    if spec.kind == "lstm":  # backprop through tanh(LN(c_t)) into the gain and bias of LN(c)
+        _, dgain, dbias = layer_norm_grads(dgx[..., GH:], sc.states[1, 1:],
+                                           params["ln_weight_c" + s], params["ln_bias_c" + s])
+        grads["ln_weight_c" + s] += dgain
+        grads["ln_bias_c" + s] += dbias
+        dgx = dgh = dgx[..., :GH]  # the same array, as the cell's
+    raw = sc.acts[..., cell.ACTS * H :]  # (T, B, G*H) h_{t-1} W_hh^T as the scan kept it
+    dgh_raw, dgain, dbias = layer_norm_grads(dgh, raw, params["ln_weight_hh" + s],
+                                             params["ln_bias_hh" + s])
+    grads["ln_weight_hh" + s] += dgain
+    grads["ln_bias_hh" + s] += dbias
+    return dgx, dgh, dgh_raw
+
+
 def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstate_n, grads, *,
                        backend):
     """Backpropagation through time through all layers and directions.
@@ -224,22 +259,34 @@ def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstat
             else:
                 dgx, dgh, dcarry0 = backend.scan_backward(
                     sc, np.ascontiguousarray(dys), dcarry_n, params["weight_hh" + s])
+                dgh_raw = dgh  # the gradient of h_{t-1} W_hh^T
+                if spec.layer_norm:
+                    dgx, dgh, dgh_raw = _normed_scan_backward(spec, params, s, sc, dgx, dgh,
+                                                              grads)
                 h_prev = sc.states[0, :T]  # (T, B, H)
                 if sc.drop is not None:
                     h_prev = h_prev * sc.drop  # the projection saw h_{t-1} * drop
-                grads["weight_hh" + s] += dgh.reshape(T * B, G * H).T @ h_prev.reshape(T * B, H)
+                grads["weight_hh" + s] += (dgh_raw.reshape(T * B, G * H).T
+                                           @ h_prev.reshape(T * B, H))
             for c, a in enumerate(dcarry0):
                 dstate0[c][k] = a
             if spec.peephole:  # i, f saw c_{t-1} and o saw c_t
                 cs = sc.states[1]  # (T+1, B, H)
                 grads["weight_peephole" + s] += CELLS["lstm"].peephole_grad(dgx, cs[:T], cs[1:])
             dgx2 = dgx.reshape(T * B, G * H)  # (T*B, G*H)
-            # weight gradients: one GEMM each over all time steps
-            grads["weight_ih" + s] += dgx2.T @ xd.reshape(T * B, -1)
             if spec.bias:
                 db_ih = dgx2.sum(axis=0)  # (G*H,)
                 grads["bias_ih" + s] += db_ih
                 grads["bias_hh" + s] += db_ih if dgh is dgx else dgh.reshape(T * B, -1).sum(0)
+            if spec.layer_norm:  # backprop through LN(x W_ih^T)
+                draw, dgain, dbias = layer_norm_grads(dgx, cache.raw_inputs[k],
+                                                      params["ln_weight_ih" + s],
+                                                      params["ln_bias_ih" + s])
+                grads["ln_weight_ih" + s] += dgain
+                grads["ln_bias_ih" + s] += dbias
+                dgx2 = draw.reshape(T * B, G * H)
+            # weight gradients: one GEMM each over all time steps
+            grads["weight_ih" + s] += dgx2.T @ xd.reshape(T * B, -1)
             dxd = (dgx2 @ params["weight_ih" + s]).reshape(T, B, -1)  # (T, B, F)
             if d:
                 dxd = dxd[::-1]

@@ -26,7 +26,7 @@ From PyTorch's (and rnnkit's) parameters to ONNX's, per layer, directions stacke
     LSTM(peephole=True): P (D, 3H) = weight_peephole reordered i,f,o -> i,o,f
     learn_initial_state: the learned h0 (c0) spread over the batch by Expand, unless the
     graph takes h0 (c0) as inputs (state=True); recurrent_dropout: nothing (inference);
-    LSTM(proj_size=P): refused, the LSTM operator has no projection
+    LSTM(proj_size=P), layer_norm=True: refused (the operators have neither)
 
 onnxruntime's CPU kernels accept only layout=0 (time-major X (T, B, I), Y (T, D, B, H)), so the
 graph transposes (B, T, F) -> (T, B, F) once before a stack, turns Y into the next layer's

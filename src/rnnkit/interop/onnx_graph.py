@@ -141,10 +141,13 @@ def recurrent_op(g: Graph, layer, x: str, base: str, h0=None, c0=None, want_stat
     One ONNX operator per layer; h0, c0 (L*D, B, H) graph inputs or None for zeros, or for
     the layer's learned ``h0``/``c0`` (learn_initial_state) spread over the batch.
     Recurrent dropout is the identity here (inference); peepholes are the LSTM operator's P;
-    proj_size has no ONNX operator."""
+    proj_size and layer_norm have no ONNX operator."""
     if layer.spec.proj_size:
         raise OnnxExportError(f"{base} is {layer!r}: an LSTM with proj_size has no ONNX export "
                               "(the LSTM operator has no projection)")
+    if layer.spec.layer_norm:
+        raise OnnxExportError(f"{base} is {layer!r}: layer_norm has no ONNX export (the "
+                              "recurrent operators have no normalisation)")
     D, L, H = layer.num_directions, layer.num_layers, layer.hidden_size
     attrs = dict(hidden_size=H, direction="bidirectional" if D == 2 else "forward")
     if layer.kind == "gru":

@@ -62,6 +62,9 @@ def _recurrent_to_torch(m):
                          "initial state (learn_initial_state=True); pass h0 as an input there")
     if m.peephole:
         raise ValueError(f"{m!r}: torch.nn.LSTM has no peephole connections")
+    if m.layer_norm:
+        raise ValueError(f"{m!r}: torch.nn.{TORCH_RECURRENT[m.kind].__name__} has no "
+                         "layer_norm")
     if m.recurrent_dropout:
         raise ValueError(f"{m!r}: torch.nn.{TORCH_RECURRENT[m.kind].__name__} has no "
                          "recurrent_dropout")

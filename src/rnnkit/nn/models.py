@@ -10,12 +10,11 @@
 
 ``forward(x, lengths=None, state=None, return_state=False)`` and ``backward(dout)`` as every
 module; ``step(x_t, state)`` streams one step at a time for a head="all" model, keeping only
-the current state. ``proj_size``, ``peephole``, ``learn_initial_state`` and
-``recurrent_dropout`` are the
-recurrent layer's variants (``rnnkit.nn.recurrent``), off by default; with proj_size the
-read-out sees D*proj_size features. Parameter names are PyTorch's: ``embedding.weight``,
-``rnn.weight_ih_l0``, ``fc.weight`` — those of a torch module with submodules ``embedding``,
-``rnn`` and ``fc`` (``patch.weight`` is a ``torch.nn.Conv1d``'s).
+the current state. ``proj_size``, ``peephole``, ``layer_norm``, ``learn_initial_state`` and
+``recurrent_dropout`` are the recurrent layer's variants (``rnnkit.nn.recurrent``), off by
+default; with proj_size the read-out sees D*proj_size features. Parameter names are
+PyTorch's: ``embedding.weight``, ``rnn.weight_ih_l0``, ``fc.weight`` — those of a torch module
+with submodules ``embedding``, ``rnn`` and ``fc`` (``patch.weight`` is a ``torch.nn.Conv1d``'s).
 """
 from __future__ import annotations
 
@@ -37,8 +36,8 @@ class SequenceModel(Container):
     def __init__(self, cell="lstm", input_size=None, hidden_size=64, output_size=1, *,
                  num_layers=1, bidirectional=False, dropout=0.0, head="last", vocab_size=None,
                  embedding_dim=None, nonlinearity="tanh", dtype="float32", seed=None,
-                 patch_size=None, proj_size=0, peephole=False, learn_initial_state=False,
-                 recurrent_dropout=0.0):
+                 patch_size=None, proj_size=0, peephole=False, layer_norm=False,
+                 learn_initial_state=False, recurrent_dropout=0.0):
         if cell not in LAYERS:
             raise ValueError(f"Unknown cell {cell!r}; expected one of {sorted(LAYERS)}")
         if head not in ("last", "pool", "all"):
@@ -57,6 +56,7 @@ class SequenceModel(Container):
             self.settings["patch_size"] = patch_size
         variants = {name: value for name, value in [("proj_size", proj_size),
                                                      ("peephole", peephole),
+                                                     ("layer_norm", layer_norm),
                                                      ("learn_initial_state", learn_initial_state),
                                                      ("recurrent_dropout", recurrent_dropout)]
                     if value != VARIANTS[name]}  # the recurrent layer's; only those set

@@ -22,6 +22,11 @@ Variants, all off by default, each combinable with layers, directions and ``leng
 * ``LSTM(peephole=True)``: diagonal peepholes ``weight_peephole_l{k}`` (3H,) = [p_i, p_f, p_o]:
   i and f see c_{t-1}, o sees c_t (Gers & Schmidhuber, "Recurrent nets that time and count",
   2000). The numba kernels do not cover them: such a layer runs the NumPy time loop.
+* ``LSTM/GRU(layer_norm=True)``: layer normalisation of the input projection x W_ih^T and of
+  the hidden projection h W_hh^T (each over its G*H entries), and for the LSTM of c_t before
+  its tanh, h_t = o * tanh(LN(c_t)); gains ``ln_weight_{ih,hh,c}_l{k}`` and biases
+  ``ln_bias_{ih,hh,c}_l{k}`` are parameters (Ba, Kiros & Hinton, "Layer normalization",
+  2016). The NumPy time loop runs it; not with proj_size.
 """
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ import numpy as np
 from rnnkit.core import scan as numpy_scan
 from rnnkit.core.backends import get_backend
 from rnnkit.core.cells import CELLS
-from rnnkit.core.init import init_recurrent, param_suffix, seed_sequence
+from rnnkit.core.init import NORMED, init_recurrent, param_suffix, seed_sequence
 from rnnkit.core.stack import RecurrentSpec, recurrent_backward, recurrent_forward
 from rnnkit.nn.module import Module
 from rnnkit.nn.registry import register_module
@@ -42,7 +47,7 @@ from rnnkit.validation import (check_input, check_lengths, check_number, check_s
 
 # the variants' settings and their values when off (config and repr name only those on)
 VARIANTS = {"learn_initial_state": False, "recurrent_dropout": 0.0, "proj_size": 0,
-            "peephole": False}
+            "peephole": False, "layer_norm": False}
 
 
 class Recurrent(Module):
@@ -51,7 +56,7 @@ class Recurrent(Module):
     def __init__(self, input_size, hidden_size, num_layers=1, *, nonlinearity="tanh", bias=True,
                  bidirectional=False, dropout=0.0, dtype=np.float32, seed=None, backend="auto",
                  learn_initial_state=False, recurrent_dropout=0.0, proj_size=0,
-                 peephole=False):
+                 peephole=False, layer_norm=False):
         self.input_size = positive_int(input_size, "input_size")
         self.hidden_size = positive_int(hidden_size, "hidden_size")
         self.num_layers = positive_int(num_layers, "num_layers")
@@ -65,6 +70,10 @@ class Recurrent(Module):
             raise ValueError("proj_size applies to the LSTM only")
         if peephole and self.kind != "lstm":
             raise ValueError("peephole applies to the LSTM only")
+        if layer_norm and self.kind == "rnn":
+            raise ValueError("layer_norm applies to the LSTM and the GRU")
+        if layer_norm and proj_size:
+            raise ValueError("layer_norm cannot be combined with proj_size")
         if proj_size >= self.hidden_size:
             raise ValueError(f"proj_size must be smaller than hidden_size ({self.hidden_size}),"
                              f" got {proj_size}")
@@ -73,7 +82,7 @@ class Recurrent(Module):
         self.dtype = float_dtype(dtype)
         self.spec = RecurrentSpec(self.kind, self.hidden_size, self.num_layers,
                                   bool(bidirectional), bool(bias), nonlinearity, proj_size,
-                                  bool(peephole))
+                                  bool(peephole), bool(layer_norm))
         self.dropout = float(dropout)
         self.recurrent_dropout = recurrent_dropout
         self.learn_initial_state = bool(learn_initial_state)
@@ -83,7 +92,8 @@ class Recurrent(Module):
         init_seq, dropout_seq = seed_sequence(seed).spawn(2)
         params = init_recurrent(self.kind, self.input_size, self.hidden_size, self.num_layers,
                                 self.spec.bidirectional, self.spec.bias, self.dtype,
-                                np.random.default_rng(init_seq), proj_size, bool(peephole))
+                                np.random.default_rng(init_seq), proj_size, bool(peephole),
+                                bool(layer_norm))
         if self.learn_initial_state:  # zeros: training starts from the usual initial state
             for name, shape in zip(CELLS[self.kind].CARRY, self._state_shapes(None)):
                 params[name + "0"] = np.zeros(shape, self.dtype)  # (L*D, H) or (L*D, P)
@@ -122,10 +132,15 @@ class Recurrent(Module):
         return self.spec.peephole
 
     @property
+    def layer_norm(self) -> bool:
+        return self.spec.layer_norm
+
+    @property
     def time_loop(self):
         """The module that runs the time loop: the chosen backend, or the NumPy reference
-        (``rnnkit.core.scan``) for what the numba kernels do not cover (peepholes)."""
-        return numpy_scan if self.spec.peephole else self._scan
+        (``rnnkit.core.scan``) for what the numba kernels do not cover (peepholes, layer
+        normalisation)."""
+        return numpy_scan if self.spec.peephole or self.spec.layer_norm else self._scan
 
     @property
     def output_size(self) -> int:
@@ -288,6 +303,8 @@ class Recurrent(Module):
             names.append("weight_hr")
         if self.peephole:
             names.append("weight_peephole")
+        if self.layer_norm:
+            names += [f"ln_{w}_{part}" for part in NORMED[self.kind] for w in ("weight", "bias")]
         return {name: self.params.get(name + s) for name in names}
 
     def step(self, x_t, state=None):
@@ -354,19 +371,22 @@ class LSTM(Recurrent):
     with ``weight_hr_l{k}`` (P, H): h is (L*D, B, P), c (L*D, B, H), the output (B, T, D*P);
     ``peephole=True``: i = s(a_i + p_i * c_{t-1}), f = s(a_f + p_f * c_{t-1}),
     o = s(a_o + p_o * c_t) with ``weight_peephole_l{k}`` (3H,) = [p_i, p_f, p_o];
-    ``learn_initial_state`` (parameters ``h0`` (L*D, P or H) and ``c0`` (L*D, H)), and
-    ``recurrent_dropout`` (one mask on h_{t-1} per sequence; not with proj_size).
+    ``layer_norm=True``: the gates read LN(x W_ih^T) + b_ih + LN(h W_hh^T) + b_hh and
+    h_t = o * tanh(LN(c_t)); ``learn_initial_state`` (parameters ``h0`` (L*D, P or H) and
+    ``c0`` (L*D, H)), and ``recurrent_dropout`` (one mask on h_{t-1} per sequence; not with
+    proj_size).
     """
     kind = "lstm"
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, bidirectional=False,
                  dropout=0.0, dtype=np.float32, seed=None, backend="auto", *, proj_size=0,
-                 peephole=False, learn_initial_state=False, recurrent_dropout=0.0):
+                 peephole=False, layer_norm=False, learn_initial_state=False,
+                 recurrent_dropout=0.0):
         super().__init__(input_size, hidden_size, num_layers, bias=bias,
                          bidirectional=bidirectional, dropout=dropout, dtype=dtype, seed=seed,
                          backend=backend, learn_initial_state=learn_initial_state,
                          recurrent_dropout=recurrent_dropout, proj_size=proj_size,
-                         peephole=peephole)
+                         peephole=peephole, layer_norm=layer_norm)
 
 
 @register_module
@@ -375,19 +395,20 @@ class GRU(Recurrent):
 
     ``n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn))``,  ``h_t = (1 - z) * n + z * h_{t-1}``.
 
-    Variants (module doc): ``learn_initial_state`` (parameter ``h0`` (L*D, H)) and
+    Variants (module doc): ``learn_initial_state`` (parameter ``h0`` (L*D, H)),
     ``recurrent_dropout`` (one mask on h_{t-1} per sequence, in r, z and n's h W_hh^T; the
-    carried z * h_{t-1} is not dropped).
+    carried z * h_{t-1} is not dropped) and ``layer_norm`` ([r, z, n] read
+    LN(x W_ih^T) + b_ih and LN(h W_hh^T) + b_hh, each normalised over its 3H entries).
     """
     kind = "gru"
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, bidirectional=False,
                  dropout=0.0, dtype=np.float32, seed=None, backend="auto", *,
-                 learn_initial_state=False, recurrent_dropout=0.0):
+                 layer_norm=False, learn_initial_state=False, recurrent_dropout=0.0):
         super().__init__(input_size, hidden_size, num_layers, bias=bias,
                          bidirectional=bidirectional, dropout=dropout, dtype=dtype, seed=seed,
                          backend=backend, learn_initial_state=learn_initial_state,
-                         recurrent_dropout=recurrent_dropout)
+                         recurrent_dropout=recurrent_dropout, layer_norm=layer_norm)
 
 
 LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}  # cell kind -> layer class

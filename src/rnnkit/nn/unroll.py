@@ -67,8 +67,8 @@ def unroll(layer, x, state=None) -> Unrolled:
     """Run ``layer`` (an ``RNN``, ``LSTM`` or ``GRU``) over x (B, T, I), keeping every state
     and activation. ``state``: as for ``layer.forward``. The output y equals
     ``layer.forward(x, state)[0]`` (evaluation: no dropout)."""
-    if layer.spec.proj_size or layer.spec.peephole:
-        raise ValueError("unroll reads plain cells: an LSTM with proj_size or peephole is not "
+    if layer.spec.proj_size or layer.spec.peephole or layer.spec.layer_norm:
+        raise ValueError("unroll reads plain cells: proj_size, peephole and layer_norm are not "
                          "supported")
     x = check_input(x, layer.input_size, layer.dtype)
     if x.ndim == 2:

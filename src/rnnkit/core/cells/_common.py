@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnkit.core.norm import layer_norm, layer_norm_grads
+
 
 def project(params: dict, x: np.ndarray) -> np.ndarray:
-    """gx = x W_ih^T + b_ih.   x: (B, I) -> (B, G*H)"""
+    """gx = x W_ih^T + b_ih, or LN(x W_ih^T) + b_ih when params hold ``ln_weight_ih`` and
+    ``ln_bias_ih`` (layer_norm).   x: (B, I) -> (B, G*H)"""
     gx = x @ params["weight_ih"].T
+    if params.get("ln_weight_ih") is not None:
+        gx = layer_norm(gx, params["ln_weight_ih"], params["ln_bias_ih"])[0]
     if params.get("bias_ih") is not None:
         gx += params["bias_ih"]
     return gx
@@ -18,6 +23,30 @@ def hidden_projection(h_prev: np.ndarray, w_hh: np.ndarray, b_hh, drop=None) -> 
 
     drop: (B, H) the recurrent dropout mask (already scaled by 1/(1-p)), or None for none."""
     gh = (h_prev if drop is None else h_prev * drop) @ w_hh.T
+    if b_hh is not None:
+        gh += b_hh
+    return gh
+
+
+def cell_norm(params: dict):
+    """recur's ``norm`` keyword from a cell's parameters: {"hh": (gain, bias)} (and "c" for
+    the LSTM) when they hold ``ln_weight_hh`` (layer_norm), else None."""
+    if params.get("ln_weight_hh") is None:
+        return None
+    return {part: (params["ln_weight_" + part], params["ln_bias_" + part])
+            for part in ("hh", "c") if params.get("ln_weight_" + part) is not None}
+
+
+def project_backward_normed(params: dict, dgx: np.ndarray, x: np.ndarray) -> tuple:
+    """Backprop of LN in :func:`project`: (d(x W_ih^T) (B, G*H), {ln_weight_ih, ln_bias_ih})."""
+    draw, dgain, dbias = layer_norm_grads(dgx, x @ params["weight_ih"].T,
+                                          params["ln_weight_ih"], params["ln_bias_ih"])
+    return draw, {"ln_weight_ih": dgain, "ln_bias_ih": dbias}
+
+
+def normed_projection(raw: np.ndarray, gain_bias: tuple, b_hh) -> np.ndarray:
+    """LN(raw) * gain + bias (+ b_hh): a layer-normalised projection (B, G*H)."""
+    gh = layer_norm(raw, *gain_bias)[0]
     if b_hh is not None:
         gh += b_hh
     return gh
