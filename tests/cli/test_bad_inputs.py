@@ -195,3 +195,165 @@ def test_bad_command_line_is_refused_cleanly(case, files, tmp_path):
         assert not any(work.iterdir()), "the refused run wrote into the current folder"
     finally:
         shutil.rmtree(work)
+
+
+# --- tampered run folders and bad predict options -------------------------------------------
+@pytest.fixture(scope="module")
+def runs(files):
+    """A small run folder of each command, trained once."""
+    from rnnkit.cli import main
+
+    d = files / "runs"
+    argv = {
+        "forecast": ["forecast", "--members", "1", "--updates", "5", "--hidden", "4",
+                     "--network"],
+        "classify": ["classify", "--train", files / "ok_TRAIN.ts", "--updates", "3",
+                     "--members", "1", "--hidden", "4"],
+        "textgen": ["textgen", "--text", files / "text.txt", "--epochs", "1", "--hidden", "8",
+                    "--batch-size", "4", "--seq-len", "20", "--length", "5"],
+        "translate": ["translate", "--pairs", files / "pairs.tsv", "--epochs", "1",
+                      "--hidden", "8", "--beam", "1"],
+    }
+    for name, args in argv.items():
+        assert main([*map(str, args), "--out", str(d / name)]) == 0, name
+    return d
+
+
+def edit_task(run, change):
+    def make(runs, dest):
+        shutil.copytree(runs / run, dest)
+        task = json.loads((dest / "task.json").read_text())
+        result = change(task)
+        data = result if isinstance(result, bytes) else json.dumps(
+            task if result is None else result).encode()
+        (dest / "task.json").write_bytes(data)
+    return make
+
+
+def swap_model(run, other):
+    def make(runs, dest):
+        shutil.copytree(runs / run, dest)
+        shutil.copy(runs / other / "model.safetensors", dest / "model.safetensors")
+    return make
+
+
+def unreadable(run, name):
+    def make(runs, dest):
+        shutil.copytree(runs / run, dest)
+        os.chmod(dest / name, 0)
+    return make
+
+
+def drop(*keys, where=None):
+    def change(task):
+        target = task if where is None else task[where]
+        for key in keys:
+            target.pop(key)
+    return change
+
+
+def put(**values):
+    return lambda task: task.update(values)
+
+
+def shorten_target(task):
+    task["target_vocabulary"] = task["target_vocabulary"][:-3]
+
+
+PREDICT = "predict --model {run}"
+TAMPERED = [
+    # (id, how the folder is made, predict arguments, the words of the refusal)
+    ("task-list", edit_task("classify", lambda t: []), "", "expected an object"),
+    ("task-string", edit_task("classify", lambda t: "classify"), "", "expected an object"),
+    ("task-not-utf8", edit_task("classify", lambda t: b"\xff\xfe{}"), "", "UTF-8"),
+    ("task-empty-object", edit_task("classify", lambda t: {}), "", "command"),
+    ("task-nested", edit_task("classify", lambda t: ("[" * 100_000).encode()), "", "nested"),
+    ("task-nan", edit_task("classify", lambda t: b'{"command": NaN}'), "", "NaN"),
+    ("task-unknown-command", edit_task("classify", put(command="rm")), "", "command"),
+    ("classify-no-mode", edit_task("classify", drop("mode")), "--input {d}/ok_TRAIN.ts",
+     "mode"),
+    ("classify-mode-int", edit_task("classify", put(mode=5)), "--input {d}/ok_TRAIN.ts",
+     "mode"),
+    ("classify-no-mean", edit_task("classify", drop("mean")), "--input {d}/ok_TRAIN.ts",
+     "mean"),
+    ("classify-mean-string", edit_task("classify", put(mean="0")), "--input {d}/ok_TRAIN.ts",
+     "mean"),
+    ("classify-std-zero", edit_task("classify", put(std=[0.0])), "--input {d}/ok_TRAIN.ts",
+     "std"),
+    ("classify-std-short", edit_task("classify", put(std=[])), "--input {d}/ok_TRAIN.ts",
+     "deviations"),
+    ("classify-channels-string", edit_task("classify", put(channels="1")),
+     "--input {d}/ok_TRAIN.ts", "channels"),
+    ("classify-classes-dict", edit_task("classify", put(classes={"a": 1})),
+     "--input {d}/ok_TRAIN.ts", "classes"),
+    ("forecast-no-forecaster", edit_task("forecast", drop("forecaster")), "", "transform"),
+    ("forecast-window-string", edit_task("forecast", lambda t: t["forecaster"]["settings"]
+                                         .update(window="24")), "", "window"),
+    ("forecast-horizon-negative", edit_task("forecast", lambda t: t["forecaster"]
+                                            .update(horizon=-1)), "", "horizon"),
+    ("forecast-series-strings", edit_task("forecast", put(series=[["1", "2"]])), "",
+     "series"),
+    ("forecast-legacy-transform-string", edit_task("forecast", lambda t: {
+        "command": "forecast", "transform": "log", "window": 4, "horizon": 2,
+        "series": [1.0, 2.0, 3.0]}), "", "transform"),
+    ("forecast-legacy-window-list", edit_task("forecast", lambda t: {
+        "command": "forecast", "transform": {"kind": "log", "mean": 0, "std": 1},
+        "window": [4], "horizon": 2, "series": [1.0, 2.0, 3.0]}), "", "window"),
+    ("translate-max-len-string", edit_task("translate", put(max_len="50")), "--input {d}/q.txt",
+     "max_len"),
+    ("translate-tokens-int", edit_task("translate", put(tokens=5)), "--input {d}/q.txt",
+     "tokens"),
+    ("translate-no-tokens", edit_task("translate", drop("tokens")), "--input {d}/q.txt",
+     "tokens"),
+    ("translate-short-vocabulary", edit_task("translate", shorten_target),
+     "--input {d}/q.txt", "tgt_vocab_size"),
+    ("translate-vocabulary-twice", edit_task("translate", lambda t: t["source_vocabulary"]
+                                             .append(t["source_vocabulary"][2])),
+     "--input {d}/q.txt", "twice"),
+    ("textgen-no-tokens", edit_task("textgen", drop("tokens")), "", "tokens"),
+    ("textgen-tokens-string", edit_task("textgen", put(tokens="abc")), "", "tokens"),
+    ("classifier-in-forecast-run", swap_model("forecast", "classify"), "", "output_size"),
+    ("textgen-model-in-translate-run", swap_model("translate", "textgen"), "--input {d}/q.txt",
+     "Seq2Seq"),
+    ("model-unreadable", unreadable("classify", "model.safetensors"),
+     "--input {d}/ok_TRAIN.ts", "permission", "unprivileged"),
+    ("task-unreadable", unreadable("classify", "task.json"), "--input {d}/ok_TRAIN.ts",
+     "permission", "unprivileged"),
+    # bad options of predict on a good folder
+    ("predict-seed-negative", edit_task("textgen", lambda t: None), "--seed -1", "--seed"),
+    ("predict-length-1e12", edit_task("textgen", lambda t: None), "--length 1000000000000",
+     "--length"),
+    ("predict-temperature-nan", edit_task("textgen", lambda t: None), "--temperature nan",
+     "--temperature"),
+    ("predict-beam-1e5", edit_task("translate", lambda t: None),
+     "--beam 100000 --input {d}/q.txt", "--beam"),
+    ("predict-model-missing", lambda runs, dest: None, "", "not an rnnkit run folder"),
+    ("predict-model-file", lambda runs, dest: dest.write_text("x"), "",
+     "not an rnnkit run folder"),
+]
+
+
+@pytest.mark.parametrize("case", TAMPERED, ids=[c[0] for c in TAMPERED])
+def test_tampered_run_folder_is_refused_cleanly(case, files, runs, tmp_path):
+    _, make, extra, words, *who = case
+    (files / "q.txt").write_text("7 plus one\n")
+    run = tmp_path / "run"
+    make(runs, run)
+    before = listing(tmp_path)
+    argv = ["predict", "--model", str(run), *[a.format(d=files) for a in extra.split()]]
+    r = run_cli(argv, tmp_path, unprivileged=bool(who))
+    check_refused(r, "predict", words, before, tmp_path)
+    assert not r.stdout.strip(), "a refused prediction printed results"
+
+
+def test_a_closed_pipe_ends_predict_quietly(runs, tmp_path):
+    argv = [sys.executable, "-m", "rnnkit", "predict", "--model", str(runs / "textgen"),
+            "--length", "200000"]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")}) as p:
+        p.stdout.read(10)  # ``| head -c 10``
+        p.stdout.close()
+        err = p.stderr.read().decode()
+        code = p.wait(timeout=TIMEOUT)
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert code in (0, 141)

@@ -223,7 +223,7 @@ def test_bad_input_for_a_saved_run(capsys, tmp_path, text_run, classify_run):
     shutil.copytree(text_run, other)
     (other / "task.json").write_text(json.dumps({**task, "command": "translate"}))
     code, _, err = run(capsys, "inspect", "gradients", "--model", other)
-    assert code == 2 and "inspect reads classify, forecast and textgen runs" in err
+    assert code == 2 and "is not a usable run folder: task.json.tokens" in err  # a textgen's
 
 
 # --- the HTML page in a browser ------------------------------------------------------------

@@ -262,28 +262,34 @@ def save_run(out: Path, model, task: dict, metrics: dict, history: dict | None =
 
 
 def load_run(folder):
-    """(model, task dict) from a run folder written by :func:`save_run`."""
+    """(model, task dict) from a run folder written by :func:`save_run`. task.json is read
+    with a size and a depth cap and checked against its command's schema, and the model
+    against the task (``rnnkit.cli.task_schema``), before anything is used."""
+    from rnnkit.cli.task_schema import check_run
     from rnnkit.io.checkpoint import load
     from rnnkit.io.files import CheckpointError
+    from rnnkit.io.schema import SchemaError, load_json
 
     folder = Path(folder)
     if not (folder / "task.json").is_file():
         raise UsageError(f"{folder} is not an rnnkit run folder (model.safetensors and "
                          "task.json expected)")
     try:
-        task = json.loads((folder / "task.json").read_text(encoding="utf-8"))
-        weightless = isinstance(task, dict) and "model" in task and task["model"] is None
-        if not weightless and not (folder / "model.safetensors").is_file():
+        task = load_json((folder / "task.json").read_bytes(), "task.json")
+    except SchemaError as exc:
+        raise UsageError(f"{folder}: {exc}") from None
+    weightless = isinstance(task, dict) and "model" in task and task["model"] is None
+    model = None
+    if not weightless:
+        if not (folder / "model.safetensors").is_file():
             raise UsageError(f"{folder} is not an rnnkit run folder (model.safetensors and "
                              "task.json expected)")
-        if weightless:
-            return None, task
-        model = load(folder / "model.safetensors")
-    except CheckpointError as exc:
-        raise UsageError(str(exc)) from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{folder / 'task.json'} is corrupt: {exc}") from None
-    model.eval()
+        try:
+            model = load(folder / "model.safetensors")
+        except CheckpointError as exc:
+            raise UsageError(str(exc)) from None
+        model.eval()
+    check_run(task, model, folder)
     return model, task
 
 
