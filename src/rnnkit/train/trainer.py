@@ -50,15 +50,33 @@ class Trainer:
         self.history: dict[str, list] = {}
         self.stop_training, self.stop_reason = False, None
 
-    def _guard(self, what: str, value: float, bar) -> None:
+    def _guard(self, what: str, value: float, bar, kept: str = "the weights are those of "
+               "the last good step") -> None:
         """The NaN guard: stop with a TrainingError when ``value`` is not finite in any
         process (an engine never applies a non-finite gradient)."""
         if self.engine.any_process(not math.isfinite(value)):
             bar.close()
             raise TrainingError(
                 f"{what} became {value} at epoch {self.epoch + 1}, step {self.step + 1}; "
-                "training stopped (try a lower learning rate or clip_norm); the weights are "
-                "those of the last good step, and checkpoints already written are kept")
+                f"training stopped (try a lower learning rate or clip_norm); {kept}, and "
+                "checkpoints already written are kept")
+
+    def _weight_sum(self) -> float:
+        """The sum of every weight in float64: not finite exactly when a weight is not (a
+        finite gradient times a huge learning rate can still overflow a weight)."""
+        return float(sum(np.sum(p, dtype=np.float64) for p in self.model.params.values()))
+
+    def _forward(self, batch, carry, train: bool, bar):
+        """The engine's forward; a NaN or inf that arises inside the network (not in the
+        data) is the training diverging, reported as a TrainingError."""
+        try:
+            return self.engine.forward(batch, carry, train)
+        except ValueError as exc:
+            x = np.asarray(batch["x"])
+            if ("NaN" in str(exc) or "inf" in str(exc)) and x.dtype.kind == "f" and \
+                    np.all(np.isfinite(x)):
+                self._guard(f"a value inside the network ({exc})", math.nan, bar)
+            raise
 
     def _schedule_interval(self):
         """When the schedule steps: "epoch" (the default), "step" (after each update), None."""
@@ -77,10 +95,12 @@ class Trainer:
         carry = None  # what the task passes from batch to batch (truncated BPTT's state)
         for batch in data.batches(batch_size, rng):
             batch = self.engine.shard(batch, train)
-            loss, out, carry = self.engine.forward(batch, carry, train)
+            loss, out, carry = self._forward(batch, carry, train, bar)
             self._guard(f"the {'training' if train else 'validation'} loss", loss, bar)
             if train:
                 self._guard("the gradient norm", self.engine.update(), bar)
+                self._guard("the sum of the weights", self._weight_sum(), bar,
+                            kept="the weights are no longer usable")
                 self.step += 1
                 if self._schedule_interval() == "step":
                     self.schedule.step()
