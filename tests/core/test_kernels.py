@@ -137,10 +137,12 @@ def test_tanh_and_sigmoid_accuracy(dtype):
     a = np.linspace(-60, 60, 24001).astype(dtype)
     gh = np.zeros((1, a.size), dtype)
     states = np.zeros((1, 2, 1, a.size), dtype)  # (C, T+1, B, H)
-    no_bias, no_mask, no_acts = (np.empty(s, dtype) for s in [(0,), (0, 0), (1, 1, 0)])
+    no_bias, no_mask, no_acts, no_peep = (np.empty(s, dtype)
+                                          for s in [(0,), (0, 0), (1, 1, 0), (0,)])
     tol = 1e-15 if dtype == np.float64 else 4e-7
     for act, ref in [(0, np.tanh(a.astype(np.float64))),
                      (2, 1 / (1 + np.exp(-a.astype(np.float64))))]:
-        kernels._rnn_step(0, a.reshape(1, 1, -1), gh, no_bias, no_mask, act, states, no_acts)
+        kernels._rnn_step(0, a.reshape(1, 1, -1), gh, no_bias, no_mask, act, no_peep, states,
+                          no_acts)
         np.testing.assert_allclose(states[0, 1, 0], ref, rtol=0, atol=tol)
         assert np.all(np.abs(states[0, 1, 0]) <= 1)

@@ -289,11 +289,12 @@ def test_sequence_model_passes_the_variants_and_saves_them(tmp_path):
 
 
 # --- peephole ------------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("bidirectional,use_lengths",
                          list(itertools.product([False, True], [False, True])))
-def test_peephole_gradients(bidirectional, use_lengths):
+def test_peephole_gradients(bidirectional, use_lengths, backend):
     layer = rnnkit.LSTM(2, 3, num_layers=2, bidirectional=bidirectional, peephole=True,
-                        dtype=np.float64, seed=1)
+                        dtype=np.float64, seed=1, backend=backend)
     assert layer.params["weight_peephole_l1"].shape == (9,)
     x, state, lengths = inputs(layer, lengths=use_lengths)
     check_recurrent_grads(layer, x, state, lengths)
@@ -313,15 +314,11 @@ def test_peephole_with_the_other_variants_gradients():
     check_recurrent_grads(dropped, x, state, lengths, reset=fixed_masks(dropped))
 
 
-def test_peephole_equations_and_numpy_fallback():
-    """The gates see the cell state as Gers & Schmidhuber (2000) write it; the numba kernels
-    do not cover peepholes, so such a layer runs the NumPy time loop whatever its backend."""
-    from rnnkit.core import scan
+def test_peephole_equations():
+    """The gates see the cell state as Gers & Schmidhuber (2000) write it."""
     from rnnkit.core.activations import sigmoid
 
-    layer = rnnkit.LSTM(3, 4, peephole=True, dtype=np.float64, seed=0, backend="auto")
-    assert layer.time_loop is scan
-    assert rnnkit.LSTM(3, 4, seed=0).time_loop is not scan or not numba_available()
+    layer = rnnkit.LSTM(3, 4, peephole=True, dtype=np.float64, seed=0, backend="numpy")
     p = layer.params
     r = np.random.default_rng(1)
     x, h, c = r.standard_normal((2, 1, 3)), r.standard_normal((1, 2, 4)), r.standard_normal(
@@ -418,14 +415,12 @@ def test_layer_norm_with_the_other_variants_gradients(kind):
     check_recurrent_grads(layer, x, None, lengths, reset=fixed_masks(layer))
 
 
-def test_layer_norm_equations_and_numpy_fallback():
-    """One LSTM step as Ba, Kiros & Hinton (2016) write it, on the NumPy time loop."""
-    from rnnkit.core import scan
+def test_layer_norm_equations():
+    """One LSTM step as Ba, Kiros & Hinton (2016) write it."""
     from rnnkit.core.activations import sigmoid
 
     layer = rnnkit.LSTM(3, 4, layer_norm=True, dtype=np.float64, seed=0)
     randomise_norms(layer)
-    assert layer.time_loop is scan
     p = {k[: -len("_l0")]: v for k, v in layer.params.items()}
     r = np.random.default_rng(1)
     x, h, c = r.standard_normal((2, 1, 3)), r.standard_normal((1, 2, 4)), r.standard_normal(
@@ -500,13 +495,40 @@ def test_layer_norm_refusals():
 
 
 @pytest.mark.skipif(not numba_available(), reason="needs numba")
-def test_numba_kernels_refuse_what_they_do_not_cover():
-    """Peepholes and layer normalisation run on the NumPy loop (the layers pick it); the
-    kernels called with them say so instead of ignoring them."""
+@pytest.mark.parametrize("path", ["fused", "blas"])
+def test_peephole_numba_equals_numpy(path, monkeypatch):
+    """The numba time loop covers peepholes (no fallback), with recurrent dropout too."""
     from rnnkit.core import kernels
 
+    monkeypatch.setattr(kernels, "FUSED_MAX_MACS", 1 << 40 if path == "fused" else 0)
+    out = {}
+    for backend in ("numpy", "numba"):
+        layer = rnnkit.LSTM(2, 4, num_layers=2, bidirectional=True, peephole=True,
+                            recurrent_dropout=0.3, dtype=np.float64, seed=0, backend=backend)
+        assert layer.time_loop is (kernels if backend == "numba" else scan_module())
+        layer.params["weight_peephole_l0"][...] = np.random.default_rng(1).standard_normal(12)
+        x, state, lengths = inputs(layer)
+        y, st = layer(x, state, lengths=lengths)
+        dx, dst = layer.backward(np.ones_like(y), st)
+        out[backend] = [y, *st, dx, *dst, *layer.grads.values()]
+    for a, b in zip(out["numba"], out["numpy"]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+def scan_module():
+    from rnnkit.core import scan
+
+    return scan
+
+
+@pytest.mark.skipif(not numba_available(), reason="needs numba")
+def test_layer_norm_runs_the_numpy_loop_and_the_kernels_refuse_it():
+    """The numba kernels do not cover layer normalisation: such a layer runs the NumPy time
+    loop whatever its backend, and the kernels called with a norm say so."""
+    from rnnkit.core import kernels
+
+    assert rnnkit.GRU(3, 4, layer_norm=True, backend="numba").time_loop is scan_module()
+    assert rnnkit.GRU(3, 4, backend="numba").time_loop is kernels
     gx, c0, w = np.zeros((2, 1, 8)), np.zeros((2, 1, 2)), np.zeros((8, 2))
-    with pytest.raises(ValueError, match="do not cover peephole"):
-        kernels.scan_forward("lstm", gx, c0, w, peephole=np.zeros(6))
     with pytest.raises(ValueError, match="do not cover norm"):
         kernels.scan_forward("lstm", gx, c0, w, norm={})

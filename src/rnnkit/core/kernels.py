@@ -148,11 +148,12 @@ def _times_drop(dh, drop):
 
 
 # --- element-wise parts of one step, forward ---------------------------------------------
-# Every kind's step kernel takes the same arguments (t, gx, gh, b_hh, mask, act, states, acts)
+# Every kind's step kernel takes the same arguments (t, gx, gh, b_hh, mask, act, peep, states, acts)
 # and ignores those it does not use: gh (B, G*H) holds h_{t-1} W_hh^T; b_hh (G*H,) is added
 # here by the cells that keep gh apart from gx (GH_APART, the GRU), the others have it folded
-# into gx; mask (T, B), or (0, 0) when absent; act the RNN's nonlinearity code; states
-# (C, T+1, B, H) and acts (T, B, ACTS*H) as in ``scan``. Each row runs as a few short loops
+# into gx; mask (T, B), or (0, 0) when absent; act the RNN's nonlinearity code; peep the
+# LSTM's peepholes (3H,) = [p_i, p_f, p_o], or (0,) when absent; states (C, T+1, B, H) and
+# acts (T, B, ACTS*H) as in ``scan``. Each row runs as a few short loops
 # over contiguous vectors, the shape LLVM vectorises.
 @register_jitable(inline="always")
 def _carry_over_padding(m, new, old):
@@ -163,7 +164,7 @@ def _carry_over_padding(m, new, old):
 
 
 @njit(inline="always", **_JIT)
-def _rnn_step(t, gx, gh, b_hh, mask, act, states, acts):
+def _rnn_step(t, gx, gh, b_hh, mask, act, peep, states, acts):
     hs = states[0]  # (T+1, B, H)
     B, H = gh.shape
     for b in range(B):
@@ -183,33 +184,47 @@ def _rnn_step(t, gx, gh, b_hh, mask, act, states, acts):
 
 
 @njit(inline="always", **_JIT)
-def _lstm_step(t, gx, gh, b_hh, mask, act, states, acts):
+def _lstm_step(t, gx, gh, b_hh, mask, act, peep, states, acts):
     hs, cs = states[0], states[1]  # (T+1, B, H)
     B, G = gh.shape
     H = G // 4
+    p_i, p_f, p_o = peep[:H], peep[H : 2 * H], peep[2 * H :]  # (H,) each, or empty
     for b in range(B):
         x, y, a = gx[t, b], gh[b], acts[t, b]  # (4H,), (4H,), (5H,)
         # one view per gate: LLVM cannot vectorise a[j] against a[H + j] of the same view
         i, f, g, o, tc = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H : G], a[G:]  # (H,)
         for j in range(G):
             a[j] = x[j] + y[j]  # pre-activations
+        c_prev, c, h = cs[t, b], cs[t + 1, b], hs[t + 1, b]  # (H,)
+        if peep.shape[0]:  # i and f see c_{t-1}
+            for j in range(H):
+                i[j] = i[j] + p_i[j] * c_prev[j]
+                f[j] = f[j] + p_f[j] * c_prev[j]
         for j in range(2 * H):
             a[j] = _sigmoid(a[j])  # i, f
-        for j in range(H):
-            g[j] = _tanh(g[j])
-            o[j] = _sigmoid(o[j])
-        c_prev, c, h = cs[t, b], cs[t + 1, b], hs[t + 1, b]  # (H,)
-        for j in range(H):
-            c[j] = f[j] * c_prev[j] + i[j] * g[j]
-            tc[j] = _tanh(c[j])
-            h[j] = o[j] * tc[j]
+        if peep.shape[0]:  # o sees c_t
+            for j in range(H):
+                g[j] = _tanh(g[j])
+            for j in range(H):
+                c[j] = f[j] * c_prev[j] + i[j] * g[j]
+                o[j] = _sigmoid(o[j] + p_o[j] * c[j])
+                tc[j] = _tanh(c[j])
+                h[j] = o[j] * tc[j]
+        else:
+            for j in range(H):
+                g[j] = _tanh(g[j])
+                o[j] = _sigmoid(o[j])
+            for j in range(H):
+                c[j] = f[j] * c_prev[j] + i[j] * g[j]
+                tc[j] = _tanh(c[j])
+                h[j] = o[j] * tc[j]
         if mask.shape[0]:
             _carry_over_padding(mask[t, b], h, hs[t, b])
             _carry_over_padding(mask[t, b], c, c_prev)
 
 
 @njit(inline="always", **_JIT)
-def _gru_step(t, gx, gh, b_hh, mask, act, states, acts):
+def _gru_step(t, gx, gh, b_hh, mask, act, peep, states, acts):
     hs = states[0]  # (T+1, B, H)
     B, G = gh.shape
     H = G // 3
@@ -231,7 +246,8 @@ def _gru_step(t, gx, gh, b_hh, mask, act, states, acts):
 
 
 # --- element-wise parts of one step, backward --------------------------------------------
-# The same arguments for every kind: (t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh).
+# The same arguments for every kind:
+# (t, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh).
 # The gradient reaching h_t is dgemm + dcarry[0]: dgemm (B, H) is d(gates of step t+1) @ W_hh
 # and dcarry[0] (B, H) the rest (padding, GRU's z * h_{t-1}); dcarry[1] (B, H) is the LSTM's
 # dc. Each kernel overwrites dcarry for step t-1. dgh is dgx itself unless GH_APART.
@@ -252,7 +268,7 @@ def _dh_at_step(dgemm, rest, dy, mask, t, b):
 
 
 @njit(inline="always", **_JIT)
-def _rnn_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh):
+def _rnn_step_back(t, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh):
     hs, rest = states[0], dcarry[0]  # (T+1, B, H), (B, H)
     B, H = dgemm.shape
     one = dgemm.dtype.type(1)
@@ -271,7 +287,7 @@ def _rnn_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh):
 
 
 @njit(inline="always", **_JIT)
-def _lstm_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh):
+def _lstm_step_back(t, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh):
     cs, rest, dc = states[1], dcarry[0], dcarry[1]  # (T+1, B, H), (B, H), (B, H)
     B, H = dgemm.shape
     one = dgemm.dtype.type(1)
@@ -287,6 +303,17 @@ def _lstm_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh):
         for j in range(H):  # short loops with few stores each: LLVM vectorises those
             dc_b[j] = dc_b[j] + dh[j] * o[j] * (one - tc[j] * tc[j])  # through h = o tanh(c)
             da_o[j] = dh[j] * tc[j] * (o[j] * (one - o[j]))
+        if peep.shape[0]:  # the peepholes: o saw c_t, i and f saw c_{t-1}
+            p_i, p_f, p_o = peep[:H], peep[H : 2 * H], peep[2 * H :]  # (H,)
+            for j in range(H):
+                dc_b[j] = dc_b[j] + da_o[j] * p_o[j]  # through o's p_o * c_t
+            for j in range(H):
+                da_i[j] = dc_b[j] * g[j] * (i[j] * (one - i[j]))
+                da_g[j] = dc_b[j] * i[j] * (one - g[j] * g[j])
+            for j in range(H):
+                da_f[j] = dc_b[j] * c_prev[j] * (f[j] * (one - f[j]))
+                dc_b[j] = dc_b[j] * f[j] + da_i[j] * p_i[j] + da_f[j] * p_f[j]  # dc_{t-1}
+            continue
         for j in range(H):  # through c = f c_prev + i g, then the activations
             da_i[j] = dc_b[j] * g[j] * (i[j] * (one - i[j]))
             da_g[j] = dc_b[j] * i[j] * (one - g[j] * g[j])
@@ -296,7 +323,7 @@ def _lstm_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh):
 
 
 @njit(inline="always", **_JIT)
-def _gru_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh):
+def _gru_step_back(t, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh):
     hs, rest = states[0], dcarry[0]  # (T+1, B, H), (B, H)
     B, H = dgemm.shape
     one = dgemm.dtype.type(1)
@@ -327,55 +354,55 @@ def _gru_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh):
 # Arguments as the step kernels', and drop (B, H) the recurrent dropout mask or (0, 0) for
 # none; backwards the product is (dgh[t] @ W_hh) * drop.
 @njit(**_JIT)
-def _rnn_forward_loop(gx, w_t, b_hh, mask, act, states, acts, drop):
+def _rnn_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop):
     gh = np.empty((gx.shape[1], gx.shape[2]), gx.dtype)  # (B, G*H)
     hd = np.empty(drop.shape, gx.dtype)  # (B, H) h_{t-1} * drop
     for t in range(gx.shape[0]):
         _hidden_product(states[0, t], drop, hd, w_t, gh)
-        _rnn_step(t, gx, gh, b_hh, mask, act, states, acts)
+        _rnn_step(t, gx, gh, b_hh, mask, act, peep, states, acts)
 
 
 @njit(**_JIT)
-def _lstm_forward_loop(gx, w_t, b_hh, mask, act, states, acts, drop):
+def _lstm_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop):
     gh = np.empty((gx.shape[1], gx.shape[2]), gx.dtype)  # (B, G*H)
     hd = np.empty(drop.shape, gx.dtype)  # (B, H) h_{t-1} * drop
     for t in range(gx.shape[0]):
         _hidden_product(states[0, t], drop, hd, w_t, gh)
-        _lstm_step(t, gx, gh, b_hh, mask, act, states, acts)
+        _lstm_step(t, gx, gh, b_hh, mask, act, peep, states, acts)
 
 
 @njit(**_JIT)
-def _gru_forward_loop(gx, w_t, b_hh, mask, act, states, acts, drop):
+def _gru_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop):
     gh = np.empty((gx.shape[1], gx.shape[2]), gx.dtype)  # (B, G*H)
     hd = np.empty(drop.shape, gx.dtype)  # (B, H) h_{t-1} * drop
     for t in range(gx.shape[0]):
         _hidden_product(states[0, t], drop, hd, w_t, gh)
-        _gru_step(t, gx, gh, b_hh, mask, act, states, acts)
+        _gru_step(t, gx, gh, b_hh, mask, act, peep, states, acts)
 
 
 @njit(**_JIT)
-def _rnn_backward_loop(dys, w_hh, mask, act, states, acts, dgemm, dcarry, dgx, dgh,
+def _rnn_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, dgx, dgh,
                         drop):
     for t in range(dys.shape[0] - 1, -1, -1):
-        _rnn_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh)
+        _rnn_step_back(t, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh)
         _matmul_into(dgh[t], w_hh, dgemm)  # backprop through h_{t-1} W_hh^T
         _times_drop(dgemm, drop)
 
 
 @njit(**_JIT)
-def _lstm_backward_loop(dys, w_hh, mask, act, states, acts, dgemm, dcarry, dgx, dgh,
+def _lstm_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, dgx, dgh,
                         drop):
     for t in range(dys.shape[0] - 1, -1, -1):
-        _lstm_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh)
+        _lstm_step_back(t, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh)
         _matmul_into(dgh[t], w_hh, dgemm)
         _times_drop(dgemm, drop)
 
 
 @njit(**_JIT)
-def _gru_backward_loop(dys, w_hh, mask, act, states, acts, dgemm, dcarry, dgx, dgh,
+def _gru_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, dgx, dgh,
                         drop):
     for t in range(dys.shape[0] - 1, -1, -1):
-        _gru_step_back(t, dys, dgemm, dcarry, mask, act, states, acts, dgx, dgh)
+        _gru_step_back(t, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh)
         _matmul_into(dgh[t], w_hh, dgemm)
         _times_drop(dgemm, drop)
 
@@ -408,6 +435,14 @@ def _drop2d(drop, dtype):
     return np.ascontiguousarray(drop, dtype=dtype)
 
 
+def _peep(options, dtype):
+    """The LSTM's peepholes (3H,) contiguous in dtype, or an empty (0,) for none."""
+    peephole = options.get("peephole")
+    if peephole is None:
+        return np.empty(0, dtype)
+    return np.ascontiguousarray(peephole, dtype=dtype)
+
+
 def _act(options) -> int:
     """The kernels' code for the RNN's nonlinearity (unused by the other cells)."""
     return _NONLINEARITY[options.get("nonlinearity", "tanh")]
@@ -417,9 +452,9 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None,
                  **options) -> ScanCache:
     """Run one direction over time; see :func:`rnnkit.core.scan.scan_forward` for the arguments.
 
-    The kernels cover the cells' settings and recurrent dropout, not the LSTM's ``peephole``
-    nor ``norm`` (layer normalisation): ValueError for those (run ``rnnkit.core.scan``)."""
-    uncovered = sorted(set(options) - set(CELLS[kind].OPTIONS))
+    The kernels cover the cells' settings, recurrent dropout and the LSTM's ``peephole``, not
+    ``norm`` (layer normalisation): ValueError for that (run ``rnnkit.core.scan``)."""
+    uncovered = sorted(set(options) - set(CELLS[kind].OPTIONS) - {"peephole"})
     if uncovered:
         raise ValueError(f"the numba kernels do not cover {', '.join(uncovered)}: use the "
                          "NumPy time loop, rnnkit.core.scan")
@@ -436,16 +471,16 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None,
     states = np.empty((len(cell.CARRY), T + 1, B, H), dt)  # (C, T+1, B, H)
     states[:, 0] = carry0
     acts = np.empty((T, B, cell.ACTS * H), dt)  # (T, B, ACTS*H)
-    act = _act(options)
+    act, peep = _act(options), _peep(options, dt)  # peep: (3H,) or (0,)
     d2 = _drop2d(drop, dt)  # (B, H) or (0, 0)
     if _fused(B, H, GH // H):
-        forward_loop(gx, np.ascontiguousarray(w_hh.T), b, m2, act, states, acts, d2)
+        forward_loop(gx, np.ascontiguousarray(w_hh.T), b, m2, act, peep, states, acts, d2)
     else:
         w_t, hs = w_hh.T, states[0]  # (H, G*H), (T+1, B, H)
         gh = np.empty((B, GH), dt)  # (B, G*H) h_{t-1} W_hh^T
         for t in range(T):
             np.matmul(hs[t] if drop is None else hs[t] * d2, w_t, out=gh)
-            step(t, gx, gh, b, m2, act, states, acts)
+            step(t, gx, gh, b, m2, act, peep, states, acts)
     return ScanCache(kind, states, acts, mask, options, drop)
 
 
@@ -458,6 +493,7 @@ def scan_backward(cache: ScanCache, dys, dcarry, w_hh):
     states, acts, act = cache.states, cache.acts, _act(cache.options)
     T, B, H = dys.shape
     dt = states.dtype
+    peep = _peep(cache.options, dt)  # (3H,) or (0,)
     GH = w_hh.shape[0]
     dys = np.ascontiguousarray(dys, dtype=dt)
     w_hh = np.ascontiguousarray(w_hh, dtype=dt)  # (G*H, H)
@@ -468,10 +504,10 @@ def scan_backward(cache: ScanCache, dys, dcarry, w_hh):
     dcarry = np.array(dcarry, dtype=dt)  # (C, B, H) the rest of the gradient reaching the carry
     d2 = _drop2d(cache.drop, dt)  # (B, H) or (0, 0)
     if _fused(B, H, GH // H):
-        backward_loop(dys, w_hh, m2, act, states, acts, dgemm, dcarry, dgx, dgh, d2)
+        backward_loop(dys, w_hh, m2, act, peep, states, acts, dgemm, dcarry, dgx, dgh, d2)
     else:
         for t in range(T - 1, -1, -1):
-            step_back(t, dys, dgemm, dcarry, m2, act, states, acts, dgx, dgh)
+            step_back(t, dys, dgemm, dcarry, m2, act, peep, states, acts, dgx, dgh)
             np.matmul(dgh[t], w_hh, out=dgemm)  # backprop through h_{t-1} W_hh^T
             if cache.drop is not None:
                 dgemm *= d2  # and through the recurrent dropout mask

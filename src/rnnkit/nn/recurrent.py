@@ -21,12 +21,13 @@ Variants, all off by default, each combinable with layers, directions and ``leng
   large scale acoustic modeling", 2014); h is (L*D, B, P), the output (B, T, D*P).
 * ``LSTM(peephole=True)``: diagonal peepholes ``weight_peephole_l{k}`` (3H,) = [p_i, p_f, p_o]:
   i and f see c_{t-1}, o sees c_t (Gers & Schmidhuber, "Recurrent nets that time and count",
-  2000). The numba kernels do not cover them: such a layer runs the NumPy time loop.
+  2000).
 * ``LSTM/GRU(layer_norm=True)``: layer normalisation of the input projection x W_ih^T and of
   the hidden projection h W_hh^T (each over its G*H entries), and for the LSTM of c_t before
   its tanh, h_t = o * tanh(LN(c_t)); gains ``ln_weight_{ih,hh,c}_l{k}`` and biases
   ``ln_bias_{ih,hh,c}_l{k}`` are parameters (Ba, Kiros & Hinton, "Layer normalization",
-  2016). The NumPy time loop runs it; not with proj_size.
+  2016). The numba kernels do not cover it: such a layer runs the NumPy time loop. Not
+  with proj_size.
 """
 from __future__ import annotations
 
@@ -138,9 +139,9 @@ class Recurrent(Module):
     @property
     def time_loop(self):
         """The module that runs the time loop: the chosen backend, or the NumPy reference
-        (``rnnkit.core.scan``) for what the numba kernels do not cover (peepholes, layer
+        (``rnnkit.core.scan``) for what the numba kernels do not cover (layer
         normalisation)."""
-        return numpy_scan if self.spec.peephole or self.spec.layer_norm else self._scan
+        return numpy_scan if self.spec.layer_norm else self._scan
 
     @property
     def output_size(self) -> int:
