@@ -144,9 +144,9 @@ def test_learned_initial_state_and_recurrent_dropout_export(tmp_path, kind):
                          learn_initial_state=True, recurrent_dropout=0.3).eval()
     for name in ("h0", "c0")[: 2 if kind == "lstm" else 1]:
         layer.params[name][...] = rng.standard_normal(layer.params[name].shape)
-    for with_state in (False, True):
+    for with_state, opset in ((False, 14), (True, 17)):
         path = export_checked(layer, tmp_path / f"{with_state}.onnx", lengths=True,
-                              state=with_state)
+                              state=with_state, opset=opset)
         for B, T in [(3, 5), (1, 2)]:
             x, lens = random_inputs(rng, B, T, 3, lengths=True, dtype=np.float32)
             state, sfeeds = (random_state(rng, layer, B, np.float32) if with_state

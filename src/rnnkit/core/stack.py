@@ -8,6 +8,11 @@ a backend (``rnnkit.core.scan`` in NumPy, ``rnnkit.core.kernels`` fused with num
 Layout inside: time-major ``(T, B, F)``. Layer k's input is the concatenation of both
 directions' outputs of layer k-1, with inverted dropout between layers when training.
 The input projection of all T steps is one GEMM, and so is each weight gradient.
+
+The variants (``rnnkit.nn.recurrent``): recurrent dropout masks are drawn here and applied by
+the time loop; peepholes and the normalisation of the hidden projection and cell state run
+in the cells (``peephole=``, ``norm=``), that of the input projection here; the LSTM's
+projection runs the time loop on the unprojected state (:func:`_projected_scan`).
 """
 from __future__ import annotations
 

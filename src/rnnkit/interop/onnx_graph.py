@@ -132,7 +132,8 @@ def _over_batch(g: Graph, x: str, base: str) -> str:
     """The shape (1, B, 1) (int64) with B the batch size of x (B, ...): Expand then spreads a
     (D, 1, H) initial state over the batch."""
     one = g.const("one_1", np.array([1], np.int64))
-    batch = g.op("Shape", [x], base, start=0, end=1)  # (1,) B
+    zero = g.const("zero_1", np.array([0], np.int64))
+    batch = g.op("Slice", [g.op("Shape", [x], base), zero, one], base)  # (1,) B; any opset
     return g.op("Concat", [one, batch, one], base, axis=0)
 
 
