@@ -77,6 +77,11 @@ def make_files(d: Path) -> None:
     (d / "texts.csv").write_text("text,label\n" + "".join(
         f"{words[i % 2]} {i},{'pn'[i % 2]}\n" for i in range(40)))
     (d / "a_file").write_text("not a folder\n")
+    for name, command in (("translate_run", '{"argv": ["translate"]}'),
+                          ("tampered_run", '{"argv": "textgen"}'),
+                          ("nested_run", "[" * 10_000)):
+        (d / name).mkdir()
+        (d / name / "command.json").write_text(command)
     (d / "readonly").mkdir()
     os.chmod(d / "readonly", 0o555)
 
@@ -149,6 +154,11 @@ CASES = [
     ("classify-out-below-file", "classify --out {d}/a_file/run/deeper", "a_file"),
     ("textgen-out-readonly", "textgen --out {d}/readonly/run", "readonly", "unprivileged"),
     ("translate-out-empty", "translate --out=", "--out"),
+    # --resume of something that is not a killed run
+    ("textgen-resume-nothing", "textgen --resume {d}", "no run to continue"),
+    ("textgen-resume-translate", "textgen --resume {d}/translate_run", "'translate' run"),
+    ("textgen-resume-tampered", "textgen --resume {d}/tampered_run", "argv"),
+    ("textgen-resume-nested", "textgen --resume {d}/nested_run", "nested"),
 ]
 
 

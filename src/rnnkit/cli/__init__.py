@@ -48,17 +48,23 @@ def main(argv: list[str] | None = None) -> int:
     from rnnkit.train.trainer import TrainingError
 
     parser = build_parser()
+    argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:
         parser.print_help()
         return 0
+    args.argv = argv
     try:
+        if getattr(args, "resume", None) is not None:
+            from rnnkit.cli.common import resume_args
+
+            args = resume_args(parser, args)
         return int(args.run(args) or 0)
     except UsageError as exc:
         return _fail(args, f"error: {exc}", 2)
     except TrainingError as exc:
         remove_created(args, only_empty=True)
-        print(f"rnnkit {args.command}: training failed: {exc}", file=sys.stderr)
+        print(f"rnnkit {args.command}: training failed: {exc}{_kept(args)}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         # the reader of stdout went away (``rnnkit predict ... | head``): stop quietly, as a
@@ -82,6 +88,16 @@ def _fail(args, message: str, code: int, only_empty: bool = False) -> int:
     remove_created(args, only_empty)
     print(f"rnnkit {args.command}: {message}", file=sys.stderr)
     return code
+
+
+def _kept(args) -> str:
+    """Where the last good checkpoint of a failed run is, if it wrote one."""
+    from rnnkit.cli.common import CHECKPOINT_FILE
+
+    folder = getattr(args, "run_folder", None)
+    if folder is not None and (folder / CHECKPOINT_FILE).is_file():
+        return f" (the last good epoch: {folder / CHECKPOINT_FILE})"
+    return ""
 
 
 def _silence_stdout() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.errors import UsageError
+from rnnkit.errors import CheckpointError, UsageError
 from rnnkit.io.files import atomic_write_bytes, atomic_write_text
 
 
@@ -147,6 +147,10 @@ def add_common_arguments(parser, *, epochs, hidden, layers=1, cell="lstm", lr=1e
                        f"(default {epochs}; early stopping on the validation loss)")
         g.add_argument("--patience", type=int, default=patience,
                        help=f"early-stopping patience in epochs (default {patience})")
+        g.add_argument("--resume", type=Path, default=None, metavar="DIR",
+                       help="continue a run that was killed, from the checkpoint its folder "
+                            "DIR holds, with the options it was started with (the others "
+                            "given are ignored); it ends as the uninterrupted run would have")
     g.add_argument("--lr", type=float, default=lr, help=f"learning rate (default {lr})")
     g.add_argument("--batch-size", type=int, default=batch_size,
                    help="mini-batch size (default " + (f"{batch_size})" if batch_size else
@@ -181,8 +185,41 @@ def out_dir(args, command: str) -> Path:
             top = top.parent
         created = None if top.exists() else top
         path.mkdir(parents=True, exist_ok=True)
-        args.created_out = created
+        args.created_out, args.run_folder = created, path
+        if getattr(args, "resume", None) is None and getattr(args, "argv", None) is not None \
+                and hasattr(args, "resume"):
+            atomic_write_text(path / COMMAND_FILE, json.dumps({"argv": args.argv}))
     return path
+
+
+COMMAND_FILE = "command.json"  # the command line of a run that --resume can continue
+CHECKPOINT_FILE = "checkpoint.safetensors"  # written after every epoch, removed at the end
+
+
+def resume_args(parser, args):
+    """The options of the run that ``--resume DIR`` continues: its command line, read from
+    DIR/command.json and parsed again, with ``out`` = DIR and ``resume`` = DIR. (A run killed
+    before its first checkpoint starts again from the beginning.)"""
+    from rnnkit.io.schema import SchemaError, fields, list_of, load_json, text
+
+    folder = args.resume
+    if not (folder / COMMAND_FILE).is_file():
+        raise UsageError(f"--resume {folder}: no run to continue there (no {COMMAND_FILE}; a "
+                         "run that finished keeps none)")
+    try:
+        saved = load_json((folder / COMMAND_FILE).read_bytes(), COMMAND_FILE, max_bytes=2**20)
+        argv = fields(argv=list_of(text(), min_len=1, max_len=1000))(saved, COMMAND_FILE)["argv"]
+    except SchemaError as exc:
+        raise UsageError(f"--resume {folder}: {exc}") from None
+    if argv[0] != args.command:
+        raise UsageError(f"--resume {folder}: that folder holds a {argv[0]!r} run")
+    try:
+        again = parser.parse_args(argv)
+    except SystemExit:
+        raise UsageError(f"--resume {folder}: its saved command line no longer parses") \
+            from None
+    again.out, again.resume, again.argv = folder, folder, argv
+    return again
 
 
 def remove_created(args, only_empty: bool = False) -> None:
@@ -207,11 +244,12 @@ def torch_engine(opts: TrainingOptions, loss, task, clip_norm):
 
 
 def fit(model, loss, train, val, opts: TrainingOptions, *, task=None, metrics=None,
-        clip_norm=1.0):
+        clip_norm=1.0, out: Path | None = None, resume: bool = False):
     """Adam + gradient clipping + early stopping on val_loss (best weights restored) + the
     time limit, with the NumPy engine or (``--engine torch``) the PyTorch engine driving the
-    same Trainer. Returns (history, trainer)."""
-    from rnnkit.train.callbacks import EarlyStopping
+    same Trainer. With ``out`` (the run folder), a checkpoint there after every epoch,
+    removed when training ends; ``resume``: continue from it. Returns (history, trainer)."""
+    from rnnkit.train.callbacks import EarlyStopping, ModelCheckpoint
     from rnnkit.train.optim import Adam
     from rnnkit.train.tasks import SupervisedTask
     from rnnkit.train.trainer import Trainer
@@ -220,12 +258,31 @@ def fit(model, loss, train, val, opts: TrainingOptions, *, task=None, metrics=No
     optimizer = Adam(model, lr=opts.lr)
     engine = torch_engine(opts, loss, task, clip_norm)(model, optimizer) \
         if opts.engine == "torch" else None
+    callbacks = [EarlyStopping(patience=opts.patience)]
+    checkpoint = None
+    if out is not None and is_main_process():
+        checkpoint = out / CHECKPOINT_FILE
+        callbacks.append(ModelCheckpoint(checkpoint))
     trainer = Trainer(model, loss, optimizer, task=task, clip_norm=clip_norm, engine=engine,
-                      callbacks=[EarlyStopping(patience=opts.patience)], metrics=metrics,
-                      seed=opts.seed, max_minutes=opts.max_minutes, log=log)
-    history = trainer.fit(train, val, epochs=opts.epochs, batch_size=opts.batch_size)
+                      callbacks=callbacks, metrics=metrics, seed=opts.seed,
+                      max_minutes=opts.max_minutes, log=log)
+    if resume and checkpoint is not None and checkpoint.is_file():
+        log(f"resuming from {checkpoint}")
+        try:
+            history = trainer.fit(train, val, epochs=opts.epochs, batch_size=opts.batch_size,
+                                  resume=checkpoint)
+        except CheckpointError as exc:
+            raise UsageError(f"--resume: {exc}") from None
+    else:
+        history = trainer.fit(train, val, epochs=opts.epochs, batch_size=opts.batch_size)
     model.eval()
     return history, trainer
+
+
+def finish_run(out: Path) -> None:
+    """Remove the checkpoint and command line of a run that has ended (nothing to resume)."""
+    for name in (CHECKPOINT_FILE, COMMAND_FILE):
+        (out / name).unlink(missing_ok=True)
 
 
 def to_jsonable(value):

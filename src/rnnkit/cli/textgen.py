@@ -43,6 +43,7 @@ from rnnkit.cli.common import (
     TrainingOptions,
     add_common_arguments,
     emit,
+    finish_run,
     fit,
     log,
     out_dir,
@@ -258,7 +259,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
     history, trainer = fit(model, loss, StreamData(train_ids, opts.batch_size, args.seq_len),
                            StreamData(val_ids, streams, args.seq_len), opts,
-                           task=TBPTTTask(loss))
+                           task=TBPTTTask(loss), out=out, resume=args.resume is not None)
     train_seconds = time.perf_counter() - t0
 
     nll = stream_nll(model, val_ids)  # (N_val - 1,)
@@ -279,6 +280,7 @@ def run(args) -> int:
     task = {"command": "textgen", "tokens": vocab.tokens, "default_prime": default_prime(vocab),
             "source": source, "seq_len": args.seq_len}
     save_run(out, model, task, metrics, history)
+    finish_run(out)
     classes = np.array([char_class(c) for c in vocab.decode(val_ids[1:])])  # (N_val - 1,)
     plot_validation(nll, nll_bigram, classes, out / "model_vs_bigram.png")
     log(f"saved the run to {out}")

@@ -28,6 +28,7 @@ from rnnkit.cli.common import (
     TrainingOptions,
     add_common_arguments,
     emit,
+    finish_run,
     fit,
     log,
     out_dir,
@@ -257,7 +258,8 @@ def run(args) -> int:
     bos = task["target_vocabulary"].index(BOS)
     start = time.perf_counter()
     history, _ = fit(model, loss, data["fit"], data["val"], opts,
-                     task=TeacherForcingTask(loss, bos))
+                     task=TeacherForcingTask(loss, bos), out=out,
+                     resume=args.resume is not None)
     seconds = time.perf_counter() - start
 
     sources, references = zip(*p.parts["test"])
@@ -279,6 +281,7 @@ def run(args) -> int:
     for s, r, o in list(zip(sources, references, beam))[:5]:
         log(f"  {s!r} -> {detokenize(o, level)!r}  (reference {r!r})")
     save_run(out, model, task, metrics, history)
+    finish_run(out)
     k = pick_example(sources)
     outputs, weights = translate_texts(model, [sources[k]], task, 1, with_attention=True)
     plot_attention(weights[0], tokenize(sources[k], level), outputs[0], out / "attention.png",

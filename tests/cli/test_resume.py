@@ -1,0 +1,70 @@
+"""A run killed with SIGKILL at random moments, then continued with ``--resume DIR`` (and
+killed again while resuming), ends exactly as the uninterrupted run: the same metrics and
+the same weights, bit for bit, and no checkpoint or temporary file left behind."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = ["translate", "--num-pairs", "400", "--epochs", "8", "--hidden", "16", "--beam", "1",
+       "--json"]
+CHAINS, KILLS_PER_CHAIN = 5, 2
+
+
+def start(argv, cwd):
+    return subprocess.Popen([sys.executable, "-m", "rnnkit", *argv], cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+
+
+def finish(argv, cwd):
+    p = start(argv, cwd)
+    _, err = p.communicate(timeout=600)
+    assert p.returncode == 0, err.decode()[-2000:]
+
+
+def outcome(folder: Path):
+    metrics = json.loads((folder / "metrics.json").read_text())
+    return ({k: v for k, v in metrics.items() if "seconds" not in k},
+            load_file(folder / "model.safetensors"))
+
+
+@pytest.mark.slow
+def test_killed_runs_resume_to_the_uninterrupted_result(tmp_path):
+    t0 = time.monotonic()
+    finish([*RUN, "--out", "full"], tmp_path)
+    seconds = time.monotonic() - t0
+    reference, weights = outcome(tmp_path / "full")
+    rng = np.random.default_rng(11)
+    kills = 0
+    for chain in range(CHAINS):
+        folder = f"run{chain}"
+        argv = [*RUN, "--out", folder]
+        for _ in range(KILLS_PER_CHAIN):
+            p = start(argv, tmp_path)
+            time.sleep(rng.uniform(0.2, 0.9) * seconds)
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                kills += 1
+            p.wait(timeout=60)
+            argv = ["translate", "--resume", folder]
+            if (tmp_path / folder / "metrics.json").exists() and \
+                    not (tmp_path / folder / "command.json").exists():
+                break  # it finished before the kill
+        if (tmp_path / folder / "command.json").exists():
+            finish(["translate", "--resume", folder], tmp_path)
+        got, got_weights = outcome(tmp_path / folder)
+        assert got == reference, chain
+        assert all(np.array_equal(weights[k], got_weights[k]) for k in weights), chain
+        left = sorted(p.name for p in (tmp_path / folder).iterdir())
+        assert not [n for n in left if n.endswith(".tmp") or n in ("checkpoint.safetensors",
+                                                                   "command.json")], left
+    assert kills >= CHAINS  # most kills land in the run
