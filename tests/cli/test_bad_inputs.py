@@ -90,6 +90,7 @@ def make_files(d: Path) -> None:
 # (id, command line with {d} for the files' folder and {out} for the run folder, the words the
 # error line must hold, and whether it needs an unprivileged user)
 BIG = "1000000000"
+RUNS = ("forecast", "classify", "textgen", "translate")  # the commands that write a run
 CASES = [
     # numbers at the edge
     ("forecast-lr-inf", "forecast --lr inf", "--lr"),
@@ -154,6 +155,18 @@ CASES = [
     ("classify-out-below-file", "classify --out {d}/a_file/run/deeper", "a_file"),
     ("textgen-out-readonly", "textgen --out {d}/readonly/run", "readonly", "unprivileged"),
     ("translate-out-empty", "translate --out=", "--out"),
+    # the other commands
+    ("demo-seed-neg", "demo --seed -1", "--seed"),
+    ("demo-epochs-1e12", "demo --epochs 1000000000000", "--epochs"),
+    ("bench-repeat-1e12", "bench --repeat 1000000000000 --kinds rnn", "--repeat"),
+    ("bench-shapes-huge", "bench --shapes 100000,100000,1,100000", "memory"),
+    ("inspect-hidden-1e8", "inspect gradients --hidden 100000000", "memory"),
+    ("inspect-steps-1e12", "inspect gradients --steps 1000000000000", "memory"),
+    ("inspect-batch-1e9", f"inspect gradients --batch {BIG}", "memory"),
+    ("inspect-seed-neg", "inspect gradients --seed -1", "--seed"),
+    ("forecast-max-memory-tiny", "forecast --network --max-memory 0.0001", "--max-memory"),
+    ("forecast-max-memory-nan", "forecast --max-memory nan", "--max-memory"),
+    ("classify-max-memory-neg", "classify --max-memory -1", "--max-memory"),
     # --resume of something that is not a killed run
     ("textgen-resume-nothing", "textgen --resume {d}", "no run to continue"),
     ("textgen-resume-translate", "textgen --resume {d}/translate_run", "'translate' run"),
@@ -193,7 +206,7 @@ def test_bad_command_line_is_refused_cleanly(case, files, tmp_path):
     os.chmod(work, 0o777)
     try:
         argv = [a.format(d=files, out=work / "run") for a in line.split()]
-        if not any(a.startswith("--out") for a in argv):
+        if argv[0] in RUNS and not any(a.startswith("--out") for a in argv):
             argv += ["--out", str(work / "run")]
         before = listing(files)
         r = run_cli(argv, work, unprivileged=bool(who))

@@ -28,6 +28,9 @@ SHAPES = {  # (B, T, I, H)
 }
 
 
+MAX_REPEAT = 10_000
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("--out", default=None,
                         help="write the results table to this Markdown file")
@@ -57,6 +60,14 @@ def _parse(args):
         if not shapes or any(len(s) != 4 or min(s) < 1 for s in shapes):
             raise UsageError(f"--shapes: expected quick, full or B,T,I,H[;B,T,I,H...] with "
                              f"positive integers, got {args.shapes!r}")
+    if not (1 <= args.repeat <= MAX_REPEAT and 0 <= args.warmup <= MAX_REPEAT):
+        raise UsageError(f"--repeat must be from 1 to {MAX_REPEAT} and --warmup from 0 to "
+                         f"{MAX_REPEAT}")
+    from rnnkit.cli.limits import check_memory, training_bytes
+
+    for B, T, _, H in shapes:  # both libraries' forward and backward of the largest layer
+        check_memory(2 * training_bytes(0, B, T, H, 1, cell="lstm"),
+                     f"--shapes {B},{T},...,{H}", option=False)
     if args.repeat < 1 or args.warmup < 0:
         raise UsageError("--repeat must be >= 1 and --warmup >= 0")
     return kinds, shapes

@@ -13,6 +13,7 @@ import numpy as np
 from rnnkit.train.callbacks import Callback
 
 HELP = "train a small LSTM on a bundled series and show the loss fall"
+MAX_EPOCHS = 100_000  # about an hour
 
 
 class PrintEvery(Callback):
@@ -32,6 +33,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from rnnkit.cli.common import check_seed
     from rnnkit.data.datasets import load_series
     from rnnkit.data.timeseries import create_sequences
     from rnnkit.errors import UsageError
@@ -42,6 +44,9 @@ def run(args) -> int:
 
     if args.epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.epochs > MAX_EPOCHS:
+        raise UsageError(f"--epochs must be at most {MAX_EPOCHS}, got {args.epochs}")
+    check_seed(args.seed)
     series = load_series("airline")  # (144,)
     diff = np.diff(np.log(series))  # (143,) monthly log-changes
     window, test = 12, 24

@@ -112,7 +112,25 @@ def _check_gradient_options(args) -> tuple[list[str], list[float]]:
         raise UsageError(f"--clip must be a positive number, got {args.clip}")
     if not np.isfinite(args.forget_bias):
         raise UsageError(f"--forget-bias must be a number, got {args.forget_bias}")
+    _check_size(args, cells)
     return list(dict.fromkeys(cells)), _numbers(args.radii, "--radii")
+
+
+def _check_size(args, cells) -> None:
+    """The seed's range, and the memory the fresh cells' backpropagation needs (float64:
+    twice the float32 estimate of ``rnnkit.cli.limits``, for each cell and the LSTM with
+    its forget bias), checked before any array is made."""
+    from rnnkit.cli.common import check_seed
+    from rnnkit.cli.limits import check_memory, recurrent_parameters, training_bytes
+
+    check_seed(args.seed)
+    if args.model is not None:
+        return
+    H, I, B, T = args.hidden, args.input_size, args.batch, args.steps
+    need = 2 * (len(cells) + 1) * training_bytes(recurrent_parameters("lstm", I, H, 1), B, T,
+                                                 H, 1, cell="lstm")
+    check_memory(need, f"--hidden {H}, --input-size {I}, --batch {B}, --steps {T}",
+                 option=False)
 
 
 def fresh_result(cells, radii, args) -> dict:

@@ -83,9 +83,11 @@ def show_bytes(n: float) -> str:
     return f"{n:.1f} EB"  # pragma: no cover
 
 
-def check_memory(need: int, settings: str, max_memory_gb: float | None = None) -> None:
+def check_memory(need: int, settings: str, max_memory_gb: float | None = None, *,
+                 option: bool = True) -> None:
     """UsageError, with both figures and the settings that ask for it, when ``need`` bytes
-    (plus the interpreter's own) exceed ``--max-memory`` or what the machine has."""
+    (plus the interpreter's own) exceed ``--max-memory`` or what the machine has
+    (``option``: the command has --max-memory, and the message offers it)."""
     if max_memory_gb is not None:
         limit, source = max_memory_gb * 1e9, f"the --max-memory {max_memory_gb:g} GB"
     else:
@@ -93,8 +95,8 @@ def check_memory(need: int, settings: str, max_memory_gb: float | None = None) -
     if need + OVERHEAD > limit:
         raise UsageError(f"the model and its training need about {show_bytes(need)} of memory "
                          f"({settings}), more than {source} ({show_bytes(limit)}); choose "
-                         "smaller settings" + ("" if max_memory_gb is not None else
-                                               " or set --max-memory"))
+                         "smaller settings" + ("" if max_memory_gb is not None or not option
+                                               else " or set --max-memory"))
 
 
 def check_at_most(args, **limits) -> None:
