@@ -123,3 +123,11 @@ def test_the_reasons_say_when_windows_are_padded():
     s = fc.choose_forecaster_settings(50, 6, 1)  # 50 - 6 - 40 = 4 < 11: padded
     assert s.network and "too short for 40 full windows of 12" in s.reasons[2]
     assert len(fc.choose_forecaster_settings(200, 6, 1).reasons) == 2  # no padding
+
+
+def test_a_time_limit_cuts_every_network_short_and_says_so():
+    x = seasonal_series()
+    f = fc.fit_forecaster(x[:120], 6, 1, seed=0, members=2, updates=5000, hidden=8,
+                          max_minutes=1e-9)
+    assert [m["epochs"] for m in f.report["members"]] == [1, 1]
+    assert all("time limit" in m["stop_reason"] for m in f.report["members"])

@@ -333,7 +333,8 @@ def run(args) -> int:
         f"period {period} ({setup.period_source})")
     start = time.perf_counter()
     forecaster = fit_forecaster(train_parts if many else train_parts[0], H, period,
-                                seed=opts.seed, log=log, engine_factory=engine, **overrides)
+                                seed=opts.seed, log=log, engine_factory=engine,
+                                max_minutes=opts.max_minutes, **overrides)
     for reason in forecaster.settings.reasons:
         log(reason)
     forecaster.calibrate(train_parts, LEVELS)
@@ -402,6 +403,15 @@ def _series_metrics(name, ev, points, n_train, period) -> dict:
     }
 
 
+def stop_reason(forecaster) -> str:
+    """Why the networks' training stopped: the first that was cut short, else complete."""
+    members = forecaster.report.get("members", [])
+    if not members:
+        return "no networks trained"
+    cut = [m["stop_reason"] for m in members if m["stop_reason"]]
+    return cut[0] if cut else f"schedule complete: {members[0]['updates']} updates per network"
+
+
 def _metrics(data, setup, forecaster, results, seconds) -> dict:
     per_series = [_series_metrics(name, ev, len(v), n, setup.period)
                   for name, ev, v, n in zip(data.names, results, data.values, setup.n_train)]
@@ -420,7 +430,8 @@ def _metrics(data, setup, forecaster, results, seconds) -> dict:
                        "parameters": forecaster.network.num_parameters()
                        if forecaster.network else 0},
         "training": {"seconds": seconds, "windows": forecaster.report.get("windows", 0),
-                     "member_losses": forecaster.report.get("members", [])},
+                     "members": forecaster.report.get("members", []),
+                     "stop_reason": stop_reason(forecaster)},
     })
     if len(per_series) > 1:
         keys = ("model", *BASELINES)

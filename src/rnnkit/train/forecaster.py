@@ -255,7 +255,7 @@ def training_windows(x_train, settings: ForecasterSettings, horizon: int, period
 
 
 def fit_member(inputs, targets, settings: ForecasterSettings, horizon: int, seed, *,
-               log=None, engine_factory=None):
+               log=None, engine_factory=None, max_minutes=None):
     """One network on all training windows, its head starting at zero; (model, history)."""
     model = SequenceModel(**settings.model_config(horizon, seed))
     for name in ("fc.weight", "fc.bias"):
@@ -270,10 +270,10 @@ def fit_member(inputs, targets, settings: ForecasterSettings, horizon: int, seed
     engine = None if engine_factory is None else engine_factory(model, optimizer)
     trainer = Trainer(model, MSELoss(), optimizer, schedule=schedule,
                       clip_norm=settings.clip_norm, progress=False, engine=engine,
-                      seed=np.random.default_rng(seed), log=log)
+                      seed=np.random.default_rng(seed), log=log, max_minutes=max_minutes)
     history = trainer.fit(data, epochs=epochs, batch_size=batch, verbose=False)
     model.eval()
-    return model, history
+    return model, history, trainer
 
 
 def as_series_list(series) -> list[np.ndarray]:
@@ -295,12 +295,14 @@ def as_series_list(series) -> list[np.ndarray]:
 
 def fit_forecaster(series, horizon: int, period: int = 1, seed=0, *,
                    settings: ForecasterSettings | None = None, log=None, engine_factory=None,
-                   **overrides) -> Forecaster:
+                   max_minutes=None, **overrides) -> Forecaster:
     """Fit on a training part (n,), or on a list of them as one global model (every series'
     windows are normalised by its own step size, so they mix): the settings by rule (or as
     given), then, when the settings call for it, ``members`` networks with independent seeds
     on the base's errors. ``forecaster.report`` holds the training losses and seconds.
-    ``engine_factory(model, optimizer)`` trains with another engine (``--engine torch``)."""
+    ``engine_factory(model, optimizer)`` trains with another engine (``--engine torch``);
+    ``max_minutes`` bounds the networks' training, each getting an equal share of what is
+    left (a network cut short says so in the report)."""
     many = as_series_list(series)
     start = time.perf_counter()
     if settings is None:
@@ -315,12 +317,20 @@ def fit_forecaster(series, horizon: int, period: int = 1, seed=0, *,
         targets = np.concatenate([p[1] for p in parts])  # (N, H)
         members = []
         seeds = [int(s.generate_state(1)[0]) for s in seed_sequence(seed).spawn(settings.members)]
-        for member_seed in seeds:
-            model, history = fit_member(inputs, targets, settings, horizon, member_seed,
-                                        log=log, engine_factory=engine_factory)
+        for i, member_seed in enumerate(seeds):
+            share = None
+            if max_minutes is not None:
+                left = max_minutes - (time.perf_counter() - start) / 60
+                share = max(left / (settings.members - i), 1e-9)
+            model, history, trainer = fit_member(inputs, targets, settings, horizon,
+                                                 member_seed, log=log,
+                                                 engine_factory=engine_factory,
+                                                 max_minutes=share)
             members.append(model)
             report["members"].append({"train_loss": history["loss"][-1],
-                                      "first_loss": history["loss"][0]})
+                                      "first_loss": history["loss"][0],
+                                      "updates": trainer.step, "epochs": trainer.epoch,
+                                      "stop_reason": trainer.stop_reason})
         network = MeanEnsemble(*members).eval()
         report["windows"] = len(inputs)
         report["base_loss"] = float(np.mean(targets.astype(np.float64) ** 2))
