@@ -148,7 +148,7 @@ def check_description(desc, where: str = "model") -> int:
         raise schema.SchemaError(f"{where}: expected a module description with a known "
                                  f"'class', got {schema._short(desc)}")
     if "modules" in desc:
-        children = schema.dict_of(schema.anything(), max_len=10**4)(desc["modules"],
+        children = schema.dict_of(schema.anything(), max_len=1000)(desc["modules"],
                                                                       f"{where}.modules")
         return sum(check_description(d, f"{where}.modules.{k}") for k, d in children.items())
     config = schema.dict_of(DESCRIPTION_VALUE, max_len=100)(desc.get("config"),

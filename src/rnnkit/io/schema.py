@@ -25,28 +25,19 @@ class SchemaError(RnnkitError, ValueError):
     """A JSON document that does not have the expected form; the message says where."""
 
 
-def nesting_depth(text: str, limit: int) -> int:
-    """The deepest nesting of [ and { outside strings, counted up to ``limit + 1``."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
+def nesting_depth(value, limit: int) -> int:
+    """The depth of nested lists and objects in a parsed JSON value, counted without
+    recursion and only up to ``limit + 1``."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
             if depth > deepest:
                 deepest = depth
                 if deepest > limit:
                     return deepest
-        elif ch in "]}":
-            depth -= 1
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict)
+                                                   else item))
     return deepest
 
 
@@ -67,12 +58,15 @@ def load_json(data, where: str, *, max_bytes: int = MAX_JSON_BYTES, max_depth: i
         except UnicodeDecodeError as exc:
             raise SchemaError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") \
                 from None
-    if nesting_depth(data, max_depth) > max_depth:
-        raise SchemaError(f"{where}: nested more than {max_depth} levels deep")
-    try:
-        return json.loads(data, **({} if nonfinite else {"parse_constant": _refuse_constant}))
-    except (ValueError, RecursionError) as exc:
+    try:  # json's scanner refuses deep nesting itself, with a RecursionError
+        value = json.loads(data, **({} if nonfinite else {"parse_constant": _refuse_constant}))
+    except RecursionError:
+        raise SchemaError(f"{where}: nested more than {max_depth} levels deep") from None
+    except ValueError as exc:
         raise SchemaError(f"{where}: not valid JSON ({exc})") from None
+    if nesting_depth(value, max_depth) > max_depth:
+        raise SchemaError(f"{where}: nested more than {max_depth} levels deep")
+    return value
 
 
 def check(value, schema, where: str):
