@@ -9,6 +9,7 @@ import json
 import os
 import resource
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -266,6 +267,22 @@ def unreadable(run, name):
     return make
 
 
+def hostile_model(run, nested=False, **config):
+    """The run with its model.safetensors' description changed (or nested 100,000 deep)."""
+    def make(runs, dest):
+        shutil.copytree(runs / run, dest)
+        data = (dest / "model.safetensors").read_bytes()
+        (n,) = struct.unpack("<Q", data[:8])
+        header = json.loads(data[8:8 + n])
+        desc = json.loads(header["__metadata__"]["model"])
+        desc["config"].update(config)
+        header["__metadata__"]["model"] = "[" * 100_000 if nested else json.dumps(desc)
+        text = json.dumps(header).encode()
+        (dest / "model.safetensors").write_bytes(struct.pack("<Q", len(text)) + text
+                                                 + data[8 + n:])
+    return make
+
+
 def drop(*keys, where=None):
     def change(task):
         target = task if where is None else task[where]
@@ -313,6 +330,11 @@ TAMPERED = [
                                          .update(window="24")), "", "window"),
     ("forecast-horizon-negative", edit_task("forecast", lambda t: t["forecaster"]
                                             .update(horizon=-1)), "", "horizon"),
+    ("forecast-settings-unknown", edit_task("forecast", lambda t: t["forecaster"]["settings"]
+                                            .update(evil=1)), "", "cannot be rebuilt"),
+    ("forecast-legacy-kind-unknown", edit_task("forecast", lambda t: {
+        "command": "forecast", "transform": {"kind": "evil", "mean": 0, "std": 1},
+        "window": 4, "horizon": 12, "series": [1.0, 2.0, 3.0]}), "", "evil"),
     ("forecast-series-strings", edit_task("forecast", put(series=[["1", "2"]])), "",
      "series"),
     ("forecast-legacy-transform-string", edit_task("forecast", lambda t: {
@@ -332,6 +354,14 @@ TAMPERED = [
     ("translate-vocabulary-twice", edit_task("translate", lambda t: t["source_vocabulary"]
                                              .append(t["source_vocabulary"][2])),
      "--input {d}/q.txt", "twice"),
+    ("classify-model-null", edit_task("classify", put(model=None)), "--input {d}/ok_TRAIN.ts",
+     "cannot do without its model"),
+    ("forecast-model-null", edit_task("forecast", put(model=None)), "", "no model"),
+    ("model-hidden-1e9", hostile_model("classify", hidden_size=10**9),
+     "--input {d}/ok_TRAIN.ts", "asks for at least"),
+    ("model-layers-1e6", hostile_model("textgen", num_layers=10**6), "", "asks for at least"),
+    ("model-metadata-nested", hostile_model("translate", nested=True), "--input {d}/q.txt",
+     "nested"),
     ("textgen-no-tokens", edit_task("textgen", drop("tokens")), "", "tokens"),
     ("textgen-tokens-string", edit_task("textgen", put(tokens="abc")), "", "tokens"),
     ("classifier-in-forecast-run", swap_model("forecast", "classify"), "", "output_size"),

@@ -208,3 +208,66 @@ def _cleanup():
     import shutil
 
     shutil.rmtree(FOLDER, ignore_errors=True)
+
+
+# --- task.json of a run folder -----------------------------------------------------------------
+def _tasks():
+    from rnnkit.nn.seq2seq import Seq2Seq
+
+    vocab = ["<pad>", "<unk>", "a", "b"]
+    forecaster = {"settings": {"base": ["damped"], "network": True, "window": 8, "cell": "gru",
+                               "hidden": 4, "layers": 1, "members": 1},
+                  "horizon": 2, "period": 1, "network": True, "interval_scales": {"80": [1.0]}}
+    tasks = [
+        {"command": "forecast", "series": [[1.0, 2.0, 3.0]], "names": ["x"], "dates": None,
+         "forecaster": forecaster},
+        {"command": "forecast", "transform": {"kind": "log", "mean": 0.0, "std": 1.0},
+         "window": 4, "horizon": 2, "series": [1.0, 2.0, 3.0]},
+        {"command": "classify", "mode": "series", "classes": ["a", "b"], "label_column": None,
+         "channels": 1, "mean": [0.0], "std": [1.0]},
+        {"command": "classify", "mode": "text", "classes": ["a", "b"], "tokens": "word",
+         "lower": True, "max_tokens": 5, "vocabulary": vocab},
+        {"command": "textgen", "tokens": vocab, "default_prime": "a", "seq_len": 5},
+        {"command": "translate", "tokens": "char", "source_vocabulary": vocab,
+         "target_vocabulary": vocab + ["<bos>", "<eos>"], "max_len": 10},
+    ]
+    models = [None, SequenceModel("gru", input_size=1, hidden_size=2, output_size=2),
+              SequenceModel("gru", vocab_size=4, embedding_dim=2, hidden_size=2, output_size=4),
+              Seq2Seq(4, 6, 2, 2)]
+    return tasks, models
+
+
+TASKS, MODELS = _tasks()
+
+
+def mutate_task(task, where, key, value, remove):
+    """A copy of ``task`` with one key of one of its objects (the ``where``-th, counting the
+    nested ones) set to ``value`` or removed."""
+    task = json.loads(json.dumps(task))
+    objects, stack = [], [task]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            objects.append(item)
+            stack.extend(item.values())
+    target = objects[where % len(objects)]
+    if remove:
+        target.pop(key if key in target else next(iter(target), None), None)
+    else:
+        target[key] = value
+    return task
+
+
+KEYS = sorted({k for t in TASKS for k in t} | {"settings", "window", "horizon", "network",
+                                                "mean", "std", "kind", "members", "hidden"})
+
+
+@FUZZ
+@given(st.sampled_from(range(len(TASKS))), st.sampled_from(range(len(MODELS))),
+       st.integers(0, 5), st.text(max_size=12) | st.sampled_from(KEYS), JSON_VALUE,
+       st.booleans())
+def test_task_json_check(which, model, where, key, value, remove):
+    from rnnkit.cli.task_schema import check_run
+
+    attempt(check_run, mutate_task(TASKS[which], where, key, value, remove), MODELS[model],
+            "run")

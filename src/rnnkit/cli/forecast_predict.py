@@ -32,7 +32,11 @@ def predict_run(model, task, args) -> int:
 
     if "forecaster" not in task:
         return predict_legacy(model, task, args)
-    forecaster = Forecaster.from_dict(task["forecaster"], model)
+    try:
+        forecaster = Forecaster.from_dict(task["forecaster"], model)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise UsageError(f"{args.model}/task.json: the forecaster cannot be rebuilt: {exc}") \
+            from None
     if forecaster.settings.network and model is None:
         raise UsageError(f"{args.model}: the forecaster has networks but the folder has no "
                          "model.safetensors")
@@ -78,7 +82,11 @@ def predict_legacy(model, task, args) -> int:
 
     if "transform" not in task or "window" not in task:
         raise UsageError(f"{args.model}/task.json is not a forecast run (no forecaster)")
-    transform = SeriesTransform.from_dict(task["transform"])
+    try:
+        transform = SeriesTransform.from_dict(task["transform"])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise UsageError(f"{args.model}/task.json: the transform cannot be rebuilt: {exc}") \
+            from None
     window, H = int(task["window"]), int(task["horizon"])
     _, values, _, source = _series({**task, "names": [task.get("column")],
                                         "series": [task["series"]], "dates": None,

@@ -67,7 +67,7 @@ def _kind(task: dict) -> str:
     if command == "classify":
         mode = choice("series", "text")(task.get("mode"), "task.json: mode")
         return f"classify-{mode}"
-    if command not in TASKS:
+    if not isinstance(command, str) or command not in TASKS:
         raise SchemaError(f"task.json: 'command' must be one of forecast, classify, textgen, "
                           f"translate; got {task.get('command')!r:.40}")
     return command
@@ -96,6 +96,8 @@ def _expect(members, where, cls, **values) -> None:
 
 def check_model(kind: str, task: dict, model, where: str) -> None:
     """The model is the kind the task was trained with, with matching sizes."""
+    if model is None and kind != "forecast":
+        raise SchemaError(f"{where}: missing, and a {kind} run cannot do without its model")
     if kind == "forecast":
         if not task["forecaster"]["network"]:
             return
@@ -144,8 +146,7 @@ def check_run(task, model, folder) -> None:
             dates = task.get("dates")
             if dates is not None and [len(d) for d in dates] != [len(s) for s in series]:
                 raise SchemaError("task.json: the dates do not match the series' lengths")
-        if model is not None or kind != "forecast":
-            check_model(kind, task, model, "model.safetensors")
+        check_model(kind, task, model, "model.safetensors")
     except SchemaError as exc:
         raise UsageError(f"{where} is not a usable run folder: {exc}") from None
 
