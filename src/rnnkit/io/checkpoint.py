@@ -112,11 +112,7 @@ def _load_params(model: Module, tensors: dict, path) -> None:
         p[...] = tensors[name]
 
 
-# the parts of the metadata that are JSON, and their form
-DESCRIPTION_VALUE = schema.optional(lambda v, where: v if isinstance(v, (int, float, str, bool))
-                                    or (isinstance(v, list) and all(isinstance(x, (int, float))
-                                                                    for x in v))
-                                    else _bad(where, "a number, string, boolean or list"))
+# the part of the metadata that is JSON, and its form
 TRAINING = schema.fields(
     optional_keys=("epoch", "step", "history", "shuffle_rng", "schedule", "callbacks",
                    "rng_states", "optimizer"),
@@ -130,10 +126,6 @@ TRAINING = schema.fields(
     optimizer=schema.fields(class_=schema.text(), hyperparams=schema.dict_of(schema.anything()),
                             scalars=schema.dict_of(schema.dict_of(schema.anything()))),
 )
-
-
-def _bad(where, what):
-    raise schema.SchemaError(f"{where}: expected {what}")
 
 
 def check_description(desc, where: str = "model") -> int:
@@ -151,7 +143,8 @@ def check_description(desc, where: str = "model") -> int:
         children = schema.dict_of(schema.anything(), max_len=1000)(desc["modules"],
                                                                       f"{where}.modules")
         return sum(check_description(d, f"{where}.modules.{k}") for k, d in children.items())
-    config = schema.dict_of(DESCRIPTION_VALUE, max_len=100)(desc.get("config"),
+    # a config's values are the class's own to check (build() refuses what it cannot take)
+    config = schema.dict_of(schema.anything(), max_len=100)(desc.get("config"),
                                                             f"{where}.config")
 
     def size(key, default=0):
