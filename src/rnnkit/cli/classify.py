@@ -48,6 +48,7 @@ import numpy as np
 from rnnkit.cli.common import (
     TrainingOptions,
     add_common_arguments,
+    add_variant_arguments,
     emit,
     is_main_process,
     log,
@@ -56,6 +57,7 @@ from rnnkit.cli.common import (
     save_figure,
     save_run,
     torch_engine,
+    variant_options,
 )
 from rnnkit.data.examples import Examples, Layout, read_examples, read_ts_examples
 from rnnkit.data.preprocess import (
@@ -110,6 +112,7 @@ def add_arguments(parser) -> None:
                    help="series: jitter and scaling of training batches (default yes)")
     add_common_arguments(parser, epochs=None, hidden=128, cell="gru", lr=3e-3, batch_size=None,
                          bidirectional=True, embedding_dim=32)
+    add_variant_arguments(parser)
 
 
 def plot_confusion(cm, classes, path, title):
@@ -289,7 +292,8 @@ def settings_for(p: Prepared, opts, args):
                            batch_size=opts.batch_size, updates=args.updates,
                            members=args.members, patch_size=args.patch,
                            augment=None if args.augment else False,
-                           inputs=model_inputs(p.task, args.embedding_dim))
+                           inputs=model_inputs(p.task, args.embedding_dim),
+                           variants=variant_options(args) or None)
 
 
 def check_size(p: Prepared, settings, args) -> None:

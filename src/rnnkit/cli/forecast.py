@@ -33,11 +33,13 @@ import numpy as np
 from rnnkit.cli.common import (
     TrainingOptions,
     add_common_arguments,
+    add_variant_arguments,
     emit,
     log,
     out_dir,
     save_run,
     torch_engine,
+    variant_options,
 )
 from rnnkit.data import timeseries as ts
 from rnnkit.errors import UsageError
@@ -93,6 +95,7 @@ def add_arguments(parser) -> None:
                         "training part gives enough windows)")
     add_common_arguments(parser, epochs=None, hidden=32, cell="gru", lr=3e-3,
                          batch_size=None, bidirectional_choice=False)
+    add_variant_arguments(parser)
 
 
 def argparse_bool():
@@ -318,7 +321,8 @@ def run(args) -> int:
     train_parts = [v[:n] for v, n in zip(data.values, setup.n_train)]
     overrides = {"window": args.window, "members": args.members, "updates": args.updates,
                  "network": args.network, "cell": opts.cell, "hidden": opts.hidden,
-                 "layers": opts.layers, "lr": opts.lr, "batch_size": opts.batch_size}
+                 "layers": opts.layers, "lr": opts.lr, "batch_size": opts.batch_size,
+                 "variants": variant_options(args) or None}
     engine = None
     if opts.engine == "torch":
         from rnnkit.nn.losses import MSELoss

@@ -58,6 +58,7 @@ class ClassifierSettings:
     augment: bool = True
     clip_norm: float = 1.0
     inputs: dict = field(default_factory=dict)  # input_size=C, or vocab_size and embedding_dim
+    variants: dict = field(default_factory=dict)  # recurrent-layer variants (SequenceModel)
     reasons: list = field(default_factory=list)
 
     def member_patch(self, member: int) -> int:
@@ -69,7 +70,8 @@ class ClassifierSettings:
         patch = self.member_patch(member)
         return dict(cell=self.cell, hidden_size=self.hidden, output_size=classes,
                     num_layers=self.layers, bidirectional=self.bidirectional, head="pool",
-                    patch_size=patch if patch > 1 else None, seed=seed, **self.inputs)
+                    patch_size=patch if patch > 1 else None, seed=seed, **self.inputs,
+                    **self.variants)
 
 
 def choose_settings(n: int, steps: int, channels: int, classes: int, *, text: bool = False,

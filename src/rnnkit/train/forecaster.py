@@ -66,11 +66,13 @@ class ForecasterSettings:
     # fewer windows: no network (on the M1 series with 24-40 windows the networks' correction
     # was noise: mean MASE 3.31 with them, 3.26 without)
     min_windows: int = 40
+    variants: dict = field(default_factory=dict)  # recurrent-layer variants (SequenceModel)
     reasons: list = field(default_factory=list)
 
     def model_config(self, horizon: int, seed) -> dict:
         return {"cell": self.cell, "input_size": 1, "hidden_size": self.hidden,
-                "output_size": horizon, "num_layers": self.layers, "head": "last", "seed": seed}
+                "output_size": horizon, "num_layers": self.layers, "head": "last", "seed": seed,
+                **self.variants}
 
 
 def choose_forecaster_settings(lengths, horizon: int, period: int = 1,
