@@ -83,6 +83,10 @@ def make_files(d: Path) -> None:
                           ("nested_run", "[" * 10_000)):
         (d / name).mkdir()
         (d / name / "command.json").write_text(command)
+    (d / "corrupt_run").mkdir()  # a killed run whose checkpoint was then damaged
+    (d / "corrupt_run" / "command.json").write_text(json.dumps({"argv": [
+        "translate", "--num-pairs", "100", "--epochs", "2", "--hidden", "4"]}))
+    (d / "corrupt_run" / "checkpoint.safetensors").write_bytes(b"\x10" + b"\0" * 7 + b"{}")
     (d / "readonly").mkdir()
     os.chmod(d / "readonly", 0o555)
 
@@ -173,6 +177,7 @@ CASES = [
     ("textgen-resume-translate", "textgen --resume {d}/translate_run", "'translate' run"),
     ("textgen-resume-tampered", "textgen --resume {d}/tampered_run", "argv"),
     ("textgen-resume-nested", "textgen --resume {d}/nested_run", "nested"),
+    ("translate-resume-corrupt", "translate --resume {d}/corrupt_run", "--resume"),
 ]
 
 
