@@ -414,3 +414,25 @@ def test_a_closed_pipe_ends_predict_quietly(runs, tmp_path):
         code = p.wait(timeout=TIMEOUT)
     assert "Traceback" not in err and "BrokenPipe" not in err, err
     assert code in (0, 141)
+
+
+OTHER_READERS = [  # export and inspect read run folders through the same check
+    ("export-short-vocabulary", edit_task("translate", shorten_target), "export",
+     "tgt_vocab_size"),
+    ("export-task-list", edit_task("classify", lambda t: []), "export", "expected an object"),
+    ("export-hidden-1e9", hostile_model("classify", hidden_size=10**9), "export",
+     "asks for at least"),
+    ("inspect-no-mean", edit_task("classify", drop("mean")), "inspect states", "mean"),
+    ("inspect-classifier-in-textgen-run", swap_model("textgen", "classify"), "inspect states",
+     "vocab_size"),
+]
+
+
+@pytest.mark.parametrize("case", OTHER_READERS, ids=[c[0] for c in OTHER_READERS])
+def test_export_and_inspect_refuse_tampered_folders(case, runs, tmp_path):
+    _, make, command, words = case
+    run = tmp_path / "run"
+    make(runs, run)
+    before = listing(tmp_path)
+    r = run_cli([*command.split(), "--model", str(run)], tmp_path)
+    check_refused(r, command.split()[0], words, before, tmp_path)

@@ -34,3 +34,21 @@ def test_a_stale_temporary_file_is_removed_by_the_next_save(tmp_path):
     assert (tmp_path / "model.safetensors").read_bytes() == b"new"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [alive.name, other.name, "model.safetensors"])
+
+
+def test_sigterm_during_a_save_removes_the_temporary_file(tmp_path):
+    script = f"""
+import os, sys, time
+from rnnkit.cli import exit_on_sigterm
+from rnnkit.io.files import atomic_write_bytes
+exit_on_sigterm()
+os.fsync = lambda fd: (print("writing", flush=True), time.sleep(60))  # a slow disk
+atomic_write_bytes({str(tmp_path / "model.safetensors")!r}, b"x" * 10_000_000)
+"""
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                          text=True) as p:
+        assert p.stdout.readline().strip() == "writing"
+        assert [q.name for q in tmp_path.iterdir()][0].endswith(".tmp")
+        p.terminate()
+        assert p.wait(timeout=30) == 143
+    assert list(tmp_path.iterdir()) == []

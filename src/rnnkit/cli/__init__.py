@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     args.argv = argv
+    exit_on_sigterm()
     try:
         if getattr(args, "resume", None) is not None:
             from rnnkit.cli.common import resume_args
@@ -79,6 +80,20 @@ def main(argv: list[str] | None = None) -> int:
                      2)
     except KeyboardInterrupt:
         return _fail(args, "interrupted", 130, only_empty=True)
+
+
+def exit_on_sigterm() -> None:
+    """Let SIGTERM (``kill``, a scheduler's time limit) unwind like an exception, so that a
+    half-written file's temporary is removed; the run folder and its checkpoint stay, for
+    --resume. Exit status 143, as the signal's own."""
+    import signal
+    import threading
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminate)
 
 
 def _fail(args, message: str, code: int, only_empty: bool = False) -> int:
