@@ -48,7 +48,7 @@ atomic_write_bytes({str(tmp_path / "model.safetensors")!r}, b"x" * 10_000_000)
     with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                           text=True) as p:
         assert p.stdout.readline().strip() == "writing"
-        assert [q.name for q in tmp_path.iterdir()][0].endswith(".tmp")
+        assert [q.suffix for q in tmp_path.iterdir()] == [".tmp"]
         p.terminate()
         assert p.wait(timeout=30) == 143
     assert list(tmp_path.iterdir()) == []
