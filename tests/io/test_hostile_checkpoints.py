@@ -194,3 +194,34 @@ def test_an_sgd_checkpoint_does_not_resume_into_adam(tmp_path):
     assert all(np.array_equal(before[k], other.params[k]) for k in before)
     restore_checkpoint(path, other, SGD(other, lr=0.1, momentum=0.9))  # the same kind: fine
     assert all(np.array_equal(m.params[k], other.params[k]) for k in before)
+
+
+def test_a_trainer_refuses_a_tampered_state_before_touching_anything(tmp_path):
+    from rnnkit.nn.losses import MSELoss
+    from rnnkit.train.callbacks import EarlyStopping
+    from rnnkit.train.trainer import Trainer
+
+    def trainer(seed):
+        m = SequenceModel("gru", input_size=2, hidden_size=4, output_size=3, seed=seed)
+        return Trainer(m, MSELoss(), Adam(m, lr=1e-2), callbacks=[EarlyStopping(monitor="loss", patience=2)],
+                       progress=False)
+
+    x = np.random.default_rng(0).normal(size=(8, 5, 2)).astype(np.float32)  # (B, T, F)
+    first = trainer(0)
+    first.fit((x, x[:, -1, :1].repeat(3, 1)), epochs=2, batch_size=4, verbose=False)
+    path = tmp_path / "run.safetensors"
+    first.save_checkpoint(path)
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    training = json.loads(header["__metadata__"]["training"])
+    for damage in ({"callbacks": [{"wrong": 1}]}, {"epoch": "two"}, {"history": 5}):
+        header["__metadata__"]["training"] = json.dumps({**training, **damage})
+        path.write_bytes(raw(header, data[8 + n:]))
+        second = trainer(7)
+        before = {k: v.copy() for k, v in second.model.params.items()}
+        with pytest.raises(rnnkit.io.checkpoint.CheckpointError):
+            second.restore(path)
+        assert all(np.array_equal(before[k], second.model.params[k]) for k in before), damage
+        assert second.epoch == 0 and second.optimizer.state == {} or \
+            all(not s for s in second.optimizer.state.values())

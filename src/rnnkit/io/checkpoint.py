@@ -244,13 +244,23 @@ def load(path) -> Module:
     return model
 
 
-def restore_checkpoint(path, model: Module, optimizer=None) -> dict:
+def restore_checkpoint(path, model: Module, optimizer=None, check=None) -> dict:
     """Load a checkpoint into an existing model (and optimizer), which must match it (the
     optimizer's kind included). The whole file is checked before the model or the
-    optimizer is changed: a refused checkpoint leaves both as they were.
+    optimizer is changed: a refused checkpoint leaves both as they were. ``check(training,
+    arrays)``, called first, lets the caller check its own part (a trainer's schedule and
+    callbacks); a KeyError, TypeError or ValueError from it refuses the file too.
 
     Returns the ``training`` dict with ``"arrays"`` (the extra arrays) added."""
     tensors, _, training = _open(path)
+    if check is not None:
+        arrays = {k[len(EXTRA_PREFIX):]: v for k, v in tensors.items()
+                  if k.startswith(EXTRA_PREFIX)}
+        try:
+            check(dict(training), arrays)
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise CheckpointError(f"{path}: the training state does not fit this run: "
+                                  f"{type(exc).__name__}: {exc}") from None
     training, _ = _restore(path, tensors, training, model, optimizer)
     return training
 

@@ -8,6 +8,7 @@ step is an *engine* (``rnnkit.train.engine``): rnnkit's NumPy code by default, o
 """
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import time
@@ -165,6 +166,19 @@ class Trainer:
         return self.history
 
     # --- checkpoints ----------------------------------------------------------------------
+    def _check_state(self, training: dict, arrays: dict) -> None:
+        """Raise (KeyError, TypeError, ValueError) unless ``training`` would restore into
+        this trainer; changes nothing."""
+        int(training["epoch"]), int(training["step"])
+        {k: list(v) for k, v in training["history"].items()}
+        np.random.default_rng().bit_generator.state = training["shuffle_rng"]
+        if self.schedule is not None and training.get("schedule") is not None:
+            copy.copy(self.schedule).load_state_dict(training["schedule"])
+        for i, (cb, state) in enumerate(zip(self.callbacks, training.get("callbacks", []))):
+            prefix = f"cb{i}/"
+            copy.copy(cb).load_state_dict(state, {k[len(prefix):]: v for k, v in arrays.items()
+                                                  if k.startswith(prefix)})
+
     def save_checkpoint(self, path) -> None:
         """Everything needed to continue this run exactly: see :meth:`restore`. With another
         engine than NumPy's, the weights are first copied back into the model (``finish``);
@@ -182,8 +196,12 @@ class Trainer:
         save_checkpoint(path, self.model, self.optimizer, training, arrays)
 
     def restore(self, path) -> None:
-        """Load model, optimizer, RNGs, schedule, callbacks, epoch and history from ``path``."""
-        training = restore_checkpoint(path, self.model, self.optimizer)
+        """Load model, optimizer, RNGs, schedule, callbacks, epoch and history from ``path``.
+        Everything is checked first (the schedule's and callbacks' states on copies of
+        them): a CheckpointError leaves the trainer, the model and the optimizer as they
+        were."""
+        training = restore_checkpoint(path, self.model, self.optimizer,
+                                      check=self._check_state)
         arrays = training.pop("arrays")
         self.epoch, self.step = int(training["epoch"]), int(training["step"])
         self.history = {k: list(v) for k, v in training["history"].items()}
