@@ -333,10 +333,12 @@ def test_unsupported_models_and_options_are_refused(tmp_path, model, options, me
 # --- export_run and `rnnkit export` ------------------------------------------------------------
 @pytest.fixture
 def run_folder(tmp_path):
-    model = SequenceModel("lstm", input_size=2, hidden_size=6, output_size=1, num_layers=2,
+    model = SequenceModel("lstm", input_size=2, hidden_size=6, output_size=2, num_layers=2,
                           seed=3).eval()
     folder = tmp_path / "run"
-    save_run(folder, model, {"command": "forecast"}, {"val_loss": 0.5})
+    task = {"command": "classify", "mode": "series", "classes": ["a", "b"], "channels": 2,
+            "mean": [0.0, 0.0], "std": [1.0, 1.0]}
+    save_run(folder, model, task, {"val_loss": 0.5})
     return folder, model
 
 
