@@ -50,8 +50,10 @@ from rnnkit.cli.common import (
     add_common_arguments,
     add_variant_arguments,
     emit,
+    finish_run,
     is_main_process,
     log,
+    member_store,
     out_dir,
     require_positive,
     save_figure,
@@ -399,7 +401,8 @@ def run(args) -> int:
     x, y, lengths = p.data["fit"]
     K = len(p.task["classes"])
     model, report = fit_classifier(x, y, lengths, settings, K, seed=opts.seed, log=log,
-                                   engine_factory=engine, max_minutes=opts.max_minutes)
+                                   engine_factory=engine, max_minutes=opts.max_minutes,
+                                   store=member_store(out, args))
     x_test, y_test, len_test = p.data["test"]
     pred = predict_logits(model, x_test, len_test).argmax(-1)  # (N,)
     cm = confusion_matrix(y_test, pred, K)
@@ -421,6 +424,7 @@ def run(args) -> int:
         "train_seconds": round(report["seconds"], 2),
     }
     save_run(out, model, p.task, metrics)
+    finish_run(out)
     if is_main_process():
         atomic_write_text(out / "history.csv", history_csv(report))
     plot_confusion(cm, p.task["classes"], out / "confusion_matrix.png",

@@ -147,10 +147,11 @@ def add_common_arguments(parser, *, epochs, hidden, layers=1, cell="lstm", lr=1e
                        f"(default {epochs}; early stopping on the validation loss)")
         g.add_argument("--patience", type=int, default=patience,
                        help=f"early-stopping patience in epochs (default {patience})")
-        g.add_argument("--resume", type=Path, default=None, metavar="DIR",
-                       help="continue a run that was killed, from the checkpoint its folder "
-                            "DIR holds, with the options it was started with (the others "
-                            "given are ignored); it ends as the uninterrupted run would have")
+    parser.add_argument("--resume", type=Path, default=None, metavar="DIR",
+                        help="continue a run that was killed, from what its folder DIR holds "
+                             "(a checkpoint after every epoch, or the networks of an ensemble "
+                             "trained so far), with the options it was started with (others "
+                             "given are ignored); it ends as the uninterrupted run would have")
     g.add_argument("--lr", type=float, default=lr, help=f"learning rate (default {lr})")
     g.add_argument("--batch-size", type=int, default=batch_size,
                    help="mini-batch size (default " + (f"{batch_size})" if batch_size else
@@ -238,6 +239,7 @@ def out_dir(args, command: str) -> Path:
 
 COMMAND_FILE = "command.json"  # the command line of a run that --resume can continue
 CHECKPOINT_FILE = "checkpoint.safetensors"  # written after every epoch, removed at the end
+MEMBERS_FOLDER = "members"  # an ensemble's networks as they finish, removed at the end
 
 
 def resume_args(parser, args):
@@ -323,10 +325,26 @@ def fit(model, loss, train, val, opts: TrainingOptions, *, task=None, metrics=No
     return history, trainer
 
 
+def member_store(out: Path, args):
+    """Where an ensemble's networks are kept as they finish (``out/members``), for
+    --resume; None in the extra processes of a distributed run."""
+    from rnnkit.train.members import MemberStore
+
+    if not is_main_process():
+        return None
+    return MemberStore(out / MEMBERS_FOLDER, resume=getattr(args, "resume", None) is not None)
+
+
 def finish_run(out: Path) -> None:
-    """Remove the checkpoint and command line of a run that has ended (nothing to resume)."""
+    """Remove the checkpoint, the networks kept and the command line of a run that has
+    ended (nothing to resume)."""
+    import shutil
+
+    if not is_main_process():
+        return
     for name in (CHECKPOINT_FILE, COMMAND_FILE):
         (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / MEMBERS_FOLDER, ignore_errors=True)
 
 
 def to_jsonable(value):

@@ -35,7 +35,9 @@ from rnnkit.cli.common import (
     add_common_arguments,
     add_variant_arguments,
     emit,
+    finish_run,
     log,
+    member_store,
     out_dir,
     save_run,
     torch_engine,
@@ -338,7 +340,8 @@ def run(args) -> int:
     start = time.perf_counter()
     forecaster = fit_forecaster(train_parts if many else train_parts[0], H, period,
                                 seed=opts.seed, log=log, engine_factory=engine,
-                                max_minutes=opts.max_minutes, **overrides)
+                                max_minutes=opts.max_minutes, store=member_store(out, args),
+                                **overrides)
     for reason in forecaster.settings.reasons:
         log(reason)
     forecaster.calibrate(train_parts, LEVELS)
@@ -352,6 +355,7 @@ def run(args) -> int:
             "dates": None if data.dates is None else [d.astype(str).tolist() for d in data.dates],
             "forecaster": forecaster.to_dict()}
     save_run(out, forecaster.network, task, metrics, history=None)
+    finish_run(out)
     from rnnkit.cli.forecast_plot import plot_forecasts
 
     plot_forecasts(results, data, setup, forecaster, out / "forecast.png")

@@ -145,18 +145,27 @@ def fit_member(x, y, lengths, settings: ClassifierSettings, classes: int, seed, 
 
 
 def fit_classifier(x, y, lengths, settings: ClassifierSettings, classes: int, seed=0, *,
-                   log=print, engine_factory=None, max_minutes=None):
+                   log=print, engine_factory=None, max_minutes=None, store=None):
     """Train ``settings.members`` networks with independent seeds on all of the training
     data; returns the :class:`Ensemble` (or the single model) and a report: per-member
     training loss and accuracy, the ensemble's training accuracy, seconds, why it stopped.
     ``max_minutes`` bounds the whole fit: each network gets an equal share of what is left,
-    and a network cut short by it says so in the report."""
+    and a network cut short by it says so in the report. ``store``
+    (:class:`rnnkit.train.members.MemberStore`) keeps each network as it finishes and hands
+    back those a killed fit already trained."""
     start = time.perf_counter()
     members, report = [], {"members": [], "settings": asdict(settings)}
     # an int per network, so that the saved configs are plain JSON and rebuild exactly
     member_seeds = [int(s.generate_state(1)[0])
                     for s in seed_sequence(seed).spawn(settings.members)]
     for i, member_seed in enumerate(member_seeds):
+        done = store.load(i) if store is not None else None
+        if done is not None:
+            members.append(done[0])
+            report["members"].append(done[1])
+            if log:
+                log(f"network {i + 1}/{settings.members}: trained before the interruption")
+            continue
         share = None
         if max_minutes is not None:
             left = max_minutes - (time.perf_counter() - start) / 60
@@ -169,6 +178,8 @@ def fit_classifier(x, y, lengths, settings: ClassifierSettings, classes: int, se
         report["members"].append({"train_loss": history["loss"][-1],
                                   "train_accuracy": train_acc, "updates": trainer.step,
                                   "stop_reason": trainer.stop_reason, "history": history})
+        if store is not None:
+            store.save(i, model, report["members"][-1])
         if log:
             log(f"network {i + 1}/{settings.members}: {trainer.step} updates, training loss "
                 f"{history['loss'][-1]:.4f}, training accuracy {train_acc:.3f} "

@@ -297,14 +297,16 @@ def as_series_list(series) -> list[np.ndarray]:
 
 def fit_forecaster(series, horizon: int, period: int = 1, seed=0, *,
                    settings: ForecasterSettings | None = None, log=None, engine_factory=None,
-                   max_minutes=None, **overrides) -> Forecaster:
+                   max_minutes=None, store=None, **overrides) -> Forecaster:
     """Fit on a training part (n,), or on a list of them as one global model (every series'
     windows are normalised by its own step size, so they mix): the settings by rule (or as
     given), then, when the settings call for it, ``members`` networks with independent seeds
     on the base's errors. ``forecaster.report`` holds the training losses and seconds.
     ``engine_factory(model, optimizer)`` trains with another engine (``--engine torch``);
     ``max_minutes`` bounds the networks' training, each getting an equal share of what is
-    left (a network cut short says so in the report)."""
+    left (a network cut short says so in the report). ``store``
+    (:class:`rnnkit.train.members.MemberStore`) keeps each network as it finishes and hands
+    back those a killed fit already trained."""
     many = as_series_list(series)
     start = time.perf_counter()
     if settings is None:
@@ -320,6 +322,11 @@ def fit_forecaster(series, horizon: int, period: int = 1, seed=0, *,
         members = []
         seeds = [int(s.generate_state(1)[0]) for s in seed_sequence(seed).spawn(settings.members)]
         for i, member_seed in enumerate(seeds):
+            done = store.load(i) if store is not None else None
+            if done is not None:
+                members.append(done[0])
+                report["members"].append(done[1])
+                continue
             share = None
             if max_minutes is not None:
                 left = max_minutes - (time.perf_counter() - start) / 60
@@ -333,6 +340,8 @@ def fit_forecaster(series, horizon: int, period: int = 1, seed=0, *,
                                       "first_loss": history["loss"][0],
                                       "updates": trainer.step, "epochs": trainer.epoch,
                                       "stop_reason": trainer.stop_reason})
+            if store is not None:
+                store.save(i, model, report["members"][-1])
         network = MeanEnsemble(*members).eval()
         report["windows"] = len(inputs)
         report["base_loss"] = float(np.mean(targets.astype(np.float64) ** 2))
