@@ -87,6 +87,10 @@ def make_files(d: Path) -> None:
     (d / "corrupt_run" / "command.json").write_text(json.dumps({"argv": [
         "translate", "--num-pairs", "100", "--epochs", "2", "--hidden", "4"]}))
     (d / "corrupt_run" / "checkpoint.safetensors").write_bytes(b"\x10" + b"\0" * 7 + b"{}")
+    (d / "corrupt_members" / "members").mkdir(parents=True)  # a killed classify run, damaged
+    (d / "corrupt_members" / "command.json").write_text(json.dumps({"argv": [
+        "classify", "--members", "2", "--updates", "5", "--hidden", "4"]}))
+    (d / "corrupt_members" / "members" / "0.safetensors").write_bytes(b"\0" * 100)
     (d / "readonly").mkdir()
     os.chmod(d / "readonly", 0o555)
 
@@ -178,6 +182,7 @@ CASES = [
     ("textgen-resume-tampered", "textgen --resume {d}/tampered_run", "argv"),
     ("textgen-resume-nested", "textgen --resume {d}/nested_run", "nested"),
     ("translate-resume-corrupt", "translate --resume {d}/corrupt_run", "--resume"),
+    ("classify-resume-corrupt", "classify --resume {d}/corrupt_members", "0.safetensors"),
 ]
 
 

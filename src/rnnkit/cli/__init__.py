@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from rnnkit.errors import UsageError
+from rnnkit.errors import RnnkitError, UsageError
 from rnnkit.version import __version__
 
 # command name -> module implementing it
@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         remove_created(args, only_empty=True)
         print(f"rnnkit {args.command}: training failed: {exc}{_kept(args)}", file=sys.stderr)
         return 1
+    except RnnkitError as exc:  # a file rnnkit refused (a damaged checkpoint, a .ts file)
+        return _fail(args, f"error: {exc}", 2)
     except BrokenPipeError:
         # the reader of stdout went away (``rnnkit predict ... | head``): stop quietly, as a
         # command killed by SIGPIPE would, and keep Python from complaining at exit

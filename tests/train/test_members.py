@@ -1,0 +1,18 @@
+"""MemberStore: an ensemble's networks kept as they finish, handed back only when resuming."""
+import numpy as np
+
+from rnnkit.nn.models import SequenceModel
+from rnnkit.train.members import MemberStore
+
+
+def test_members_round_trip_only_when_resuming(tmp_path):
+    model = SequenceModel("gru", input_size=1, hidden_size=3, output_size=2, seed=0)
+    entry = {"train_loss": 0.5, "history": {"loss": [1.0, 0.5]}, "stop_reason": None}
+    MemberStore(tmp_path / "members").save(0, model, entry)
+    assert MemberStore(tmp_path / "members").load(0) is None  # a fresh fit trains again
+    store = MemberStore(tmp_path / "members", resume=True)
+    again, got = store.load(0)
+    assert got == entry and store.load(1) is None
+    assert all(np.array_equal(model.params[k], again.params[k]) for k in model.params)
+    store.clear()
+    assert not (tmp_path / "members").exists()
