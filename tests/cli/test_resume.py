@@ -77,3 +77,28 @@ def test_killed_runs_resume_to_the_uninterrupted_result(command, tmp_path):
     print(f"{command}: {kills} SIGKILLs in {chains} runs, each resumed to the uninterrupted "
           "result")
     assert kills >= chains  # most kills land in the run
+
+
+def test_a_diverging_run_exits_1_and_names_its_last_good_checkpoint(tmp_path, monkeypatch,
+                                                                     capsys):
+    from rnnkit.cli import main
+    from rnnkit.train.trainer import Trainer
+
+    weight_sum = Trainer._weight_sum
+
+    def overflow_in_epoch_2(self):  # as if a weight overflowed in the second epoch
+        return float("inf") if self.epoch >= 1 else weight_sum(self)
+
+    monkeypatch.setattr(Trainer, "_weight_sum", overflow_in_epoch_2)
+    run = tmp_path / "run"
+    code = main(["translate", "--num-pairs", "100", "--epochs", "3", "--hidden", "4",
+                 "--out", str(run)])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 1 and err.startswith("rnnkit translate: training failed: the sum of the "
+                                        "weights became inf at epoch 2")
+    assert err.endswith(f"(the last good epoch: {run / 'checkpoint.safetensors'})")
+    assert (run / "checkpoint.safetensors").is_file()
+    monkeypatch.setattr(Trainer, "_weight_sum", lambda self: float("inf"))  # at once
+    code = main(["translate", "--num-pairs", "100", "--epochs", "3", "--hidden", "4",
+                 "--out", str(tmp_path / "other")])
+    assert code == 1 and not (tmp_path / "other").exists()  # nothing worth keeping

@@ -271,11 +271,13 @@ def resume_args(parser, args):
 def remove_created(args, only_empty: bool = False) -> None:
     """Remove the run folder (and the parents) that :func:`out_dir` created for a run that
     then failed, so that a refused run leaves nothing behind; ``only_empty``: only when
-    nothing was written into it (a failed training keeps what it saved)."""
+    nothing but its command line was written into it (a failed training keeps what it
+    saved)."""
     import shutil
 
     created = getattr(args, "created_out", None)
-    if created is None or (only_empty and any(p.is_file() for p in created.rglob("*"))):
+    if created is None or (only_empty and any(p.is_file() and p.name != COMMAND_FILE
+                                              for p in created.rglob("*"))):
         return
     shutil.rmtree(created, ignore_errors=True)
     args.created_out = None
