@@ -421,7 +421,18 @@ def test_a_closed_pipe_ends_predict_quietly(runs, tmp_path):
     assert code in (0, 141)
 
 
+def without_network(runs, dest):
+    """The forecast run as a forecaster without networks saves it: no model file."""
+    shutil.copytree(runs / "forecast", dest)
+    task = json.loads((dest / "task.json").read_text())
+    task["forecaster"]["network"] = task["forecaster"]["settings"]["network"] = False
+    (dest / "task.json").write_text(json.dumps({**task, "model": None}))
+    (dest / "model.safetensors").unlink()
+
+
 OTHER_READERS = [  # export and inspect read run folders through the same check
+    ("export-no-network", without_network, "export", "no network"),
+    ("inspect-no-network", without_network, "inspect states", "no network"),
     ("export-short-vocabulary", edit_task("translate", shorten_target), "export",
      "tgt_vocab_size"),
     ("export-task-list", edit_task("classify", lambda t: []), "export", "expected an object"),

@@ -74,6 +74,9 @@ def export_run(folder, path=None, *, lengths: bool = False, state: bool = False,
     folder ``path`` (default ``folder`` itself) and returns that folder."""
     folder = Path(folder)
     model, _ = load_run(folder)
+    if model is None:
+        raise UsageError(f"{folder} holds no network to export (a forecaster that is the "
+                         "statistical base alone)")
     seq2seq = is_seq2seq(model)
     path = Path(path) if path is not None else folder if seq2seq else folder / "model.onnx"
     if path.is_dir() and not seq2seq:

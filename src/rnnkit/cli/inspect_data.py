@@ -16,6 +16,9 @@ def recurrent_model(model, folder):
     from rnnkit.nn.models import SequenceModel
 
     note = ""
+    if model is None:
+        raise UsageError(f"{folder} holds no network to inspect (a forecaster that is the "
+                         "statistical base alone)")
     if isinstance(model, Ensemble):
         model, note = next(iter(model.modules.values())), "the ensemble's first member"
     if not isinstance(model, SequenceModel):
