@@ -173,6 +173,9 @@ CASES = [
     ("inspect-steps-1e12", "inspect gradients --steps 1000000000000", "memory"),
     ("inspect-batch-1e9", f"inspect gradients --batch {BIG}", "memory"),
     ("inspect-seed-neg", "inspect gradients --seed -1", "--seed"),
+    ("inspect-out-empty", "inspect gradients --out=", "--out"),
+    ("inspect-out-below-file", "inspect gradients --out {d}/a_file/x", "a_file"),
+    ("export-out-empty", "export --model {d} --out=", "--out"),
     ("forecast-max-memory-tiny", "forecast --network --max-memory 0.0001", "--max-memory"),
     ("forecast-max-memory-nan", "forecast --max-memory nan", "--max-memory"),
     ("classify-max-memory-neg", "classify --max-memory -1", "--max-memory"),
@@ -204,7 +207,8 @@ def check_refused(r, command: str, words, left_before: set, d: Path, code=2):
     lines = r.stderr.strip().splitlines()
     assert "Traceback" not in r.stderr, r.stderr[-3000:]
     assert r.returncode == code, (r.returncode, r.stderr[-2000:])
-    assert lines and lines[-1].startswith(f"rnnkit {command}: error: "), r.stderr
+    assert lines and lines[-1].startswith(f"rnnkit {command}") and ": error: " in lines[-1], \
+        r.stderr
     if words:
         assert words.lower() in lines[-1].lower(), lines[-1]
     assert listing(d) == left_before, "the refused run left files behind"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rnnkit.cli.common import emit, load_run, log
+from rnnkit.cli.common import emit, load_run, log, out_path
 from rnnkit.errors import OnnxExportError, UsageError
 from rnnkit.interop.onnx_export import export_onnx, is_seq2seq
 from rnnkit.interop.onnx_graph import OPSET
@@ -24,7 +24,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", type=Path, required=True, help="a run folder (from --out)")
     parser.add_argument("--format", choices=["onnx"], default="onnx",
                         help="file format (default onnx, the only one)")
-    parser.add_argument("--out", type=Path, default=None,
+    parser.add_argument("--out", type=out_path, default=None,
                         help="the file to write (default DIR/model.onnx); for a translate "
                              "run, the folder for encoder.onnx and decoder_step.onnx "
                              "(default DIR)")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.cli.common import emit, load_run, out_dir, to_jsonable
+from rnnkit.cli.common import emit, load_run, out_dir, out_path, to_jsonable
 from rnnkit.errors import UsageError
 from rnnkit.io.files import atomic_write_text
 
@@ -67,7 +67,7 @@ def add_arguments(parser) -> None:
     s.set_defaults(inspect=states)
     for p in (g, s):
         p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-        p.add_argument("--out", type=Path, default=None,
+        p.add_argument("--out", type=out_path, default=None,
                        help="folder for the pictures (default runs/inspect-<what>-<time>)")
         p.add_argument("--json", action="store_true",
                        help="print the results as one JSON object on the last line")
