@@ -42,8 +42,8 @@ from rnnkit.core.init import NORMED, init_recurrent, param_suffix, seed_sequence
 from rnnkit.core.stack import RecurrentSpec, recurrent_backward, recurrent_forward
 from rnnkit.nn.module import Module
 from rnnkit.nn.registry import register_module
-from rnnkit.validation import (check_input, check_lengths, check_number, check_state,
-                               float_dtype, positive_int)
+from rnnkit.validation import (check_finite, check_input, check_lengths, check_number,
+                               check_state, float_dtype, positive_int)
 
 
 # the variants' settings and their values when off (config and repr name only those on)
@@ -189,7 +189,7 @@ class Recurrent(Module):
         widths = [self.output_size] + [self.hidden_size] * (len(CELLS[self.kind].CARRY) - 1)
         return [shape[:-1] + (w,) for w in widths]
 
-    def _split_state(self, state, batch):
+    def _split_state(self, state, batch, label="{}0"):
         """The state as one array (C, L*D, B, H): a block per name in the cell's CARRY (h, or h
         and c), zeros where not given. With proj_size, the pair of arrays (h (L*D, B, P),
         c (L*D, B, H)) instead."""
@@ -209,7 +209,8 @@ class Recurrent(Module):
                                  f"({', '.join(names)})")
             for i, (a, name) in enumerate(zip(state, names)):
                 if a is not None:
-                    arrays[i][...] = check_state(a, name + "0", arrays[i].shape, self.dtype)
+                    arrays[i][...] = check_state(a, label.format(name), arrays[i].shape,
+                                                 self.dtype)
         if batch is not None:
             return arrays
         if self.proj_size:
@@ -282,7 +283,8 @@ class Recurrent(Module):
         if dy.shape != y_shape:
             raise ValueError(f"Expected dy of shape {y_shape if not unbatched else y_shape[1:]}, "
                              f"got {dy.shape if not unbatched else dy.shape[1:]}")
-        dstate_n = self._split_state(dstate, None if unbatched else y_shape[0])
+        check_finite(dy, "dy")
+        dstate_n = self._split_state(dstate, None if unbatched else y_shape[0], "d{}_n")
         dyt = np.ascontiguousarray(dy.transpose(1, 0, 2))  # (T, B, D*H)
         dxt, dstate0 = recurrent_backward(self.spec, self.params, cache, dyt, dstate_n,
                                           self.grads, backend=self.time_loop)
