@@ -62,12 +62,15 @@ def test_killed_runs_resume_to_the_uninterrupted_result(command, tmp_path):
                 p.send_signal(signal.SIGKILL)
                 kills += 1
             p.wait(timeout=60)
-            argv = [command, "--resume", folder]
-            if (tmp_path / folder / "metrics.json").exists() and \
-                    not (tmp_path / folder / "command.json").exists():
+            if (tmp_path / folder / "command.json").exists():
+                argv = [command, "--resume", folder]
+            elif (tmp_path / folder / "metrics.json").exists():
                 break  # it finished before the kill
+            # else killed before the run had saved its command line: start it again
         if (tmp_path / folder / "command.json").exists():
             finish([command, "--resume", folder], tmp_path)
+        elif not (tmp_path / folder / "metrics.json").exists():
+            finish([*argv0, "--out", folder], tmp_path)
         got, got_weights = outcome(tmp_path / folder)
         assert got == reference, chain
         assert all(np.array_equal(weights[k], got_weights[k]) for k in weights), chain
