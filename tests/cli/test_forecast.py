@@ -136,7 +136,7 @@ def test_csv_series_learns_to_beat_the_naive_forecast(tmp_path, capsys):
 
 
 def test_verdict_says_level_inside_the_members_spread():
-    from rnnkit.cli.forecast import verdict
+    from rnnkit.cli.forecast_report import verdict
 
     def errors(model, naive, seasonal, damped):
         return {k: {"rmse": v, "mae": v, "mape": v, "mase": v}

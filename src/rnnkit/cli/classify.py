@@ -48,7 +48,6 @@ import numpy as np
 from rnnkit.cli.common import (
     TrainingOptions,
     add_common_arguments,
-    add_variant_arguments,
     emit,
     finish_run,
     is_main_process,
@@ -59,8 +58,8 @@ from rnnkit.cli.common import (
     save_figure,
     save_run,
     torch_engine,
-    variant_options,
 )
+from rnnkit.cli.variants import add_variant_arguments, variant_options
 from rnnkit.data.examples import Examples, Layout, read_examples, read_ts_examples
 from rnnkit.data.preprocess import (
     channel_stats,
