@@ -3,6 +3,8 @@ finite-difference check of a module, and the PyTorch references (any float64 com
 and torch.nn.RNN/LSTM/GRU on an rnnkit layer's weights). torch is imported only when used."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 
@@ -185,3 +187,18 @@ def check_recurrent_grads(layer, x, state=None, lengths=None, *, reset=None, tol
         assert err < tol, f"gradient of {name}: relative error {err:.2e}"
         worst = max(worst, err)
     return worst
+
+
+# --- the command line -----------------------------------------------------------------------------
+def run_cli(capsys, *args):
+    """``rnnkit ARGS`` in this process: (exit code, stdout, stderr)."""
+    from rnnkit.cli import main
+
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def last_json(out: str):
+    """The JSON object on the last line of a command's stdout (``--json``)."""
+    return json.loads(out.strip().splitlines()[-1])

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from helpers import last_json
 from rnnkit.cli import main
 from rnnkit.data.datasets import load_series
 
@@ -18,10 +19,6 @@ def run_main(capsys, *argv):
     code = main(["forecast", *argv])
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def last_json(out):
-    return json.loads(out.strip().splitlines()[-1])
 
 
 def write_csv(path, values, header="date,value", first=None):

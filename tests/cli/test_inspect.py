@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import rnnkit
+from helpers import last_json, run_cli
 from rnnkit.cli import main
 from rnnkit.cli.common import save_run
 from rnnkit.data.text import Vocabulary
@@ -20,16 +21,6 @@ from rnnkit.train import gradient_flow as gf
 TEXT = 'print("hello, world")\nx = f(a, "b")  # a (small) test\n' * 12
 SMALL = ["--steps", "12", "--hidden", "16", "--input-size", "3", "--batch", "4",
          "--radii", "0.5,3"]
-
-
-def run(capsys, *args):
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def last_json(out):
-    return json.loads(out.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -76,23 +67,23 @@ def forecast_run(tmp_path_factory):
     return folder
 
 
-def test_gradients_and_states_of_a_forecast_run(capsys, tmp_path, forecast_run):
-    code, out, _ = run(capsys, "inspect", "gradients", "--model", forecast_run, "--batch", "5",
+def test_gradients_and_states_of_a_forecast_run_cli(capsys, tmp_path, forecast_run):
+    code, out, _ = run_cli(capsys, "inspect", "gradients", "--model", forecast_run, "--batch", "5",
                        "--out", tmp_path / "g", "--json")
     result = last_json(out)
     assert code == 0 and result["steps"] == 8 and list(result["gradient_norms"]) == ["gru"]
     assert "MSE of the correction to the base forecast" in result["loss"]
-    code, out, _ = run(capsys, "inspect", "states", "--model", forecast_run, "--out",
+    code, out, _ = run_cli(capsys, "inspect", "states", "--model", forecast_run, "--out",
                        tmp_path / "s", "--json")
     result = last_json(out)
     assert code == 0 and result["steps"] == 8 and result["panels"] == ["h", "r", "z", "n"]
     assert result["input"] == "the last 8 values of series 'wave', normalised"
-    code, _, err = run(capsys, "inspect", "states", "--model", forecast_run, "--input", "x.csv")
+    code, _, err = run_cli(capsys, "inspect", "states", "--model", forecast_run, "--input", "x.csv")
     assert code == 2 and "inspected on its own series" in err
 
 
 def test_gradients_of_fresh_networks(capsys, tmp_path):
-    code, out, _ = run(capsys, "inspect", "gradients", *SMALL, "--out", tmp_path, "--json")
+    code, out, _ = run_cli(capsys, "inspect", "gradients", *SMALL, "--out", tmp_path, "--json")
     assert code == 0
     result = last_json(out)
     norms = result["gradient_norms"]
@@ -111,7 +102,7 @@ def test_gradients_of_fresh_networks(capsys, tmp_path):
 
 
 def test_gradients_of_one_cell(capsys, tmp_path):
-    code, out, _ = run(capsys, "inspect", "gradients", "--cells", "gru", *SMALL, "--out",
+    code, out, _ = run_cli(capsys, "inspect", "gradients", "--cells", "gru", *SMALL, "--out",
                        tmp_path, "--json")
     result = last_json(out)
     assert code == 0 and list(result["gradient_norms"]) == ["gru"]
@@ -119,7 +110,7 @@ def test_gradients_of_one_cell(capsys, tmp_path):
 
 
 def test_gradients_of_a_saved_text_model(capsys, tmp_path, text_run):
-    code, out, _ = run(capsys, "inspect", "gradients", "--model", text_run, "--batch", "3",
+    code, out, _ = run_cli(capsys, "inspect", "gradients", "--model", text_run, "--batch", "3",
                        "--out", tmp_path, "--json")
     assert code == 0
     result = last_json(out)
@@ -139,12 +130,12 @@ def model_tokens(folder):
 
 
 def test_gradients_and_states_of_a_classify_ensemble(capsys, tmp_path, classify_run):
-    code, out, _ = run(capsys, "inspect", "gradients", "--model", classify_run, "--out",
+    code, out, _ = run_cli(capsys, "inspect", "gradients", "--model", classify_run, "--out",
                        tmp_path / "g", "--json")
     result = last_json(out)
     assert code == 0 and result["steps"] == 24 and result["note"] == "the ensemble's first member"
     assert list(result["gradient_norms"]) == ["gru"]
-    code, out, _ = run(capsys, "inspect", "states", "--model", classify_run, "--index", "3",
+    code, out, _ = run_cli(capsys, "inspect", "states", "--model", classify_run, "--index", "3",
                        "--out", tmp_path / "s", "--json")
     result = last_json(out)
     assert code == 0 and result["panels"] == ["h", "r", "z", "n"] and result["steps"] == 24
@@ -173,18 +164,18 @@ def test_states_of_a_text_model(capsys, tmp_path, text_run, text_states):
         assert (folder / name).stat().st_size > 0, name
     page = (folder / "text.html").read_text(encoding="utf-8")
     assert html.escape('print("hello') in "".join(re.findall(r">([^<]*)</span>", page))
-    code, out, _ = run(capsys, "inspect", "states", "--model", text_run, "--chars", "30",
+    code, out, _ = run_cli(capsys, "inspect", "states", "--model", text_run, "--chars", "30",
                        "--unit", "5", "--out", tmp_path, "--json")
     assert code == 0 and last_json(out)["unit"] == 5
 
 
 def test_bptt_prints_the_worked_example(capsys):
-    code, out, _ = run(capsys, "inspect", "bptt")
+    code, out, _ = run_cli(capsys, "inspect", "bptt")
     assert code == 0
     assert "a_1 = W_xh x_1 + W_hh h_0 = [0.050000, 0.110000, 0.170000]" in out
     assert "seed 002 printed [0.07, 0.19, 0.31]: wrong" in out
     assert "all gradients agree with finite differences" in out
-    code, out, _ = run(capsys, "inspect", "bptt", "--cell", "gru", "--json")
+    code, out, _ = run_cli(capsys, "inspect", "bptt", "--cell", "gru", "--json")
     result = last_json(out)
     assert code == 0 and result["cell"] == "gru" and max(result["checks"].values()) < 1e-7
     assert {"phase", "t", "name", "equation", "value"} <= set(result["lines"][0])
@@ -199,30 +190,30 @@ def test_bptt_prints_the_worked_example(capsys):
     (["states", "--model", "nowhere"], "is not an rnnkit run folder"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(capsys, tmp_path, args, message):
-    code, _, err = run(capsys, "inspect", *args, "--out", tmp_path / "out")
+    code, _, err = run_cli(capsys, "inspect", *args, "--out", tmp_path / "out")
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
 
 
-def test_bad_input_for_a_saved_run(capsys, tmp_path, text_run, classify_run):
-    code, _, err = run(capsys, "inspect", "states", "--model", text_run, "--unit", "99",
+def test_bad_input_for_a_saved_run_cli(capsys, tmp_path, text_run, classify_run):
+    code, _, err = run_cli(capsys, "inspect", "states", "--model", text_run, "--unit", "99",
                        "--out", tmp_path / "a")
     assert code == 2 and "--unit must lie in 0..7" in err and not (tmp_path / "a").exists()
-    code, _, err = run(capsys, "inspect", "states", "--model", text_run, "--chars", "1")
+    code, _, err = run_cli(capsys, "inspect", "states", "--model", text_run, "--chars", "1")
     assert code == 2 and "--chars must be at least 2" in err
     short = tmp_path / "short.txt"
     short.write_text("abc", encoding="utf-8")
-    code, _, err = run(capsys, "inspect", "gradients", "--model", text_run, "--input", short)
+    code, _, err = run_cli(capsys, "inspect", "gradients", "--model", text_run, "--input", short)
     assert code == 2 and "the text has 3 characters; 21 are needed" in err
-    code, _, err = run(capsys, "inspect", "states", "--model", classify_run, "--index", "9999")
+    code, _, err = run_cli(capsys, "inspect", "states", "--model", classify_run, "--index", "9999")
     assert code == 2 and "--index must lie in 0..1028" in err
-    code, _, err = run(capsys, "inspect", "gradients", "--model", classify_run, "--steps", "5")
+    code, _, err = run_cli(capsys, "inspect", "gradients", "--model", classify_run, "--steps", "5")
     assert code == 2 and "applies to a textgen run" in err
     task = json.loads((text_run / "task.json").read_text())
     other = tmp_path / "translate"
     shutil.copytree(text_run, other)
     (other / "task.json").write_text(json.dumps({**task, "command": "translate"}))
-    code, _, err = run(capsys, "inspect", "gradients", "--model", other)
+    code, _, err = run_cli(capsys, "inspect", "gradients", "--model", other)
     assert code == 2 and "is not a usable run folder: task.json.tokens" in err  # a textgen's
 
 

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from helpers import last_json, run_cli
 from rnnkit.cli import main
 from rnnkit.cli.textgen import bigram_nll, fit_bigram
 
@@ -16,16 +17,6 @@ SMALL = ["--epochs", "2", "--hidden", "32", "--embedding-dim", "8", "--batch-siz
          "--seq-len", "32", "--length", "60"]
 SENTENCE = "the quick brown fox jumps over the lazy dog. "
 TIMES = ("train_seconds", "seconds")
-
-
-def run(capsys, *args):
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def last_json(out):
-    return json.loads(out.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +44,7 @@ def test_learns_what_the_bigram_cannot(sentence_run):
 
 def test_default_text_run_writes_the_folder_and_json(tmp_path, capsys):
     out = tmp_path / "run"
-    code, stdout, err = run(capsys, "textgen", "--chars", 12000, "--out", out, "--json", *SMALL)
+    code, stdout, err = run_cli(capsys, "textgen", "--chars", 12000, "--out", out, "--json", *SMALL)
     assert code == 0, err
     m = last_json(stdout)
     for name in ("model.safetensors", "task.json", "metrics.json", "training_curves.png",
@@ -68,7 +59,7 @@ def test_default_text_run_writes_the_folder_and_json(tmp_path, capsys):
     assert task["command"] == "textgen" and set(m["sample"]) <= set(task["tokens"])
     assert "epoch 2/2" in err and "nats/char" in stdout
 
-    code, again, _ = run(capsys, "textgen", "--chars", 12000, "--out", tmp_path / "again",
+    code, again, _ = run_cli(capsys, "textgen", "--chars", 12000, "--out", tmp_path / "again",
                          "--json", *SMALL)
     m2 = last_json(again)
     assert code == 0 and {k: v for k, v in m.items() if k not in TIMES} == \
@@ -77,7 +68,7 @@ def test_default_text_run_writes_the_folder_and_json(tmp_path, capsys):
 
 def test_predict_samples_from_the_saved_run(sentence_run, capsys):
     def predict(*extra):
-        code, out, err = run(capsys, "predict", "--model", sentence_run, "--json", *extra)
+        code, out, err = run_cli(capsys, "predict", "--model", sentence_run, "--json", *extra)
         assert code == 0, err
         return last_json(out)
 
@@ -109,8 +100,8 @@ def test_bigram_fits_counts_with_leave_one_out_k():
 
 def bad(capsys, tmp_path, *args, match):
     out = tmp_path / "never"
-    code, stdout, err = run(capsys, *args, "--out", out) if args[0] == "textgen" else \
-        run(capsys, *args)
+    code, stdout, err = run_cli(capsys, *args, "--out", out) if args[0] == "textgen" else \
+        run_cli(capsys, *args)
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1 and match in err, err
     assert not out.exists()

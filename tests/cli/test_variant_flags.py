@@ -1,16 +1,12 @@
 """The recurrent-layer variants from the command line: forecast and classify build their
 networks with them (the saved configs say so, and predict rebuilds them); bad combinations
 are refused in one line before anything is written."""
-import json
 
 import pytest
 
+from helpers import last_json
 from rnnkit.cli import main
 from rnnkit.io.checkpoint import load
-
-
-def last_json(text):
-    return json.loads(text.strip().splitlines()[-1])
 
 
 def member_configs(folder):
