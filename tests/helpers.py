@@ -36,11 +36,12 @@ def rel_error(a, b) -> float:
 
 
 def check_module_grads(module, x, *, forward_kwargs=None, check_input=True, tol=1e-7,
-                       seed=0):
+                       seed=0, backward_kwargs=None):
     """Finite-difference check of ``module.backward`` in float64.
 
     With L = sum(forward(x) * dy) for a random dy, compares dL/dx (if ``check_input``) and
-    dL/d(every parameter) from backward against ``numerical_grad``.
+    dL/d(every parameter) from backward (called with ``backward_kwargs``) against
+    ``numerical_grad``.
     """
     kw = forward_kwargs or {}
     rng = np.random.default_rng(seed)
@@ -52,7 +53,7 @@ def check_module_grads(module, x, *, forward_kwargs=None, check_input=True, tol=
 
     module.zero_grad()
     module.forward(x, **kw)
-    dx = module.backward(dy)
+    dx = module.backward(dy, **(backward_kwargs or {}))
     if check_input:
         assert rel_error(dx, numerical_grad(loss, x)) < tol, "input gradient"
     for name, p in module.params.items():

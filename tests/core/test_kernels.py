@@ -127,6 +127,26 @@ def test_scan_with_hidden_bias_matches_numpy(path, kind, nl):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-12, err_msg=name)
 
 
+@pytest.mark.parametrize("kind,nl", KINDS)
+@pytest.mark.parametrize("backend", [scan, kernels])
+def test_scan_for_inference_keeps_one_step_of_activations(path, kind, nl, backend):
+    """keep=False (no_grad): the same states, with acts a (1, B, ACTS*H) buffer that ends
+    holding the last step's activations."""
+    cell = CELLS[kind]
+    options = {"nonlinearity": nl} if nl else {}
+    T, B, H = 6, 3, 4
+    r = np.random.default_rng(1)
+    gx = r.standard_normal((T, B, cell.GATES * H)).astype(np.float32)  # (T, B, G*H)
+    carry0 = [r.standard_normal((B, H)).astype(np.float32) for _ in cell.CARRY]
+    w_hh = r.standard_normal((cell.GATES * H, H)).astype(np.float32)  # (G*H, H)
+    mask = (r.random((T, B, 1)) < 0.7).astype(np.float32)  # (T, B, 1)
+    kept = backend.scan_forward(kind, gx, carry0, w_hh, None, mask, **options)
+    once = backend.scan_forward(kind, gx, carry0, w_hh, None, mask, keep=False, **options)
+    np.testing.assert_array_equal(once.states, kept.states)
+    assert once.acts.shape == (1, B, cell.ACTS * H)
+    np.testing.assert_array_equal(once.acts[0], kept.acts[-1])
+
+
 def test_every_cell_has_kernels():
     assert kernels.KERNELS.keys() == CELLS.keys()
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import rnnkit
+from rnnkit.nn import no_grad
 
 LAYERS = {"rnn": rnnkit.RNN, "lstm": rnnkit.LSTM, "gru": rnnkit.GRU}
 KINDS = sorted(LAYERS)
@@ -12,6 +13,11 @@ KINDS = sorted(LAYERS)
 
 def state_h(kind, st):
     return st[0] if kind == "lstm" else st
+
+
+def carried(kind, st):
+    """The arrays of a state: [h], or [h, c] for the LSTM."""
+    return list(st) if kind == "lstm" else [st]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -292,3 +298,96 @@ def test_cell_params_drive_the_matching_torch_cell(kind):
     expected = (expected[0] if kind == "lstm" else expected).numpy()
     _, got, _ = CELLS[kind].step(p, x, carry)
     np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+class CountingWeight(np.ndarray):
+    """A parameter view that counts the products ``a @ w`` it takes part in (reflected)."""
+    calls = 0
+
+    def __rmatmul__(self, other):
+        CountingWeight.calls += 1
+        return np.matmul(other, np.asarray(self))
+
+
+def _backward_both_ways(kind, backend, **kw):
+    """Gradients of the same forward, with and without the input gradient."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 6, 4))  # (B, T, I)
+    runs = []
+    for need in (True, False):
+        layer = LAYERS[kind](4, 5, num_layers=2, bidirectional=True, dtype=np.float64, seed=0,
+                             backend=backend, **kw)
+        y, _ = layer.forward(x, lengths=[6, 2, 4])
+        dx, dstate0 = layer.backward(np.cos(y), need_input_grad=need)
+        runs.append((dx, dstate0, layer.grads))
+    return runs
+
+
+@pytest.mark.parametrize("kind,variant", [(kind, {}) for kind in KINDS]
+                         + [("lstm", {"proj_size": 2}), ("lstm", {"layer_norm": True}),
+                            ("gru", {"learn_initial_state": True})])
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_backward_without_input_grad_keeps_every_other_gradient(kind, variant, backend):
+    (dx, dstate0, grads), (no_dx, no_dx_dstate0, no_dx_grads) = _backward_both_ways(
+        kind, backend, **variant)
+    assert dx.shape == (3, 6, 4) and no_dx is None
+    for a, b in zip(carried(kind, dstate0), carried(kind, no_dx_dstate0), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert grads.keys() == no_dx_grads.keys()
+    for name in grads:
+        np.testing.assert_array_equal(grads[name], no_dx_grads[name], err_msg=name)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_backward_without_input_grad_skips_the_product_with_weight_ih(backend):
+    """Only the first layer's dx = dG W_ih is skipped; the second layer's is still needed."""
+    layer = rnnkit.LSTM(4, 5, num_layers=2, bidirectional=True, seed=0, backend=backend)
+    x = np.ones((2, 3, 4), np.float32)
+    for name in ["weight_ih_l0", "weight_ih_l0_reverse", "weight_ih_l1", "weight_ih_l1_reverse"]:
+        layer.params[name] = layer.params[name].view(CountingWeight)
+    products = {}
+    for need in (True, False):
+        y, _ = layer.forward(x)
+        CountingWeight.calls = 0
+        layer.backward(np.ones_like(y), need_input_grad=need)
+        products[need] = CountingWeight.calls
+    assert products == {True: 4, False: 2}  # per layer and direction: dx = dG W_ih
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_no_grad_forward_keeps_nothing_and_gives_the_same_output(kind, backend):
+    layer = LAYERS[kind](3, 4, num_layers=2, bidirectional=True, seed=0, backend=backend)
+    x = np.random.default_rng(0).standard_normal((2, 5, 3)).astype(np.float32)
+    y, st = layer.forward(x, lengths=[5, 3])
+    with no_grad():
+        y_ng, st_ng = layer.forward(x, lengths=[5, 3])
+    assert layer._cache is None
+    np.testing.assert_array_equal(y_ng, y)
+    for a, b in zip(carried(kind, st_ng), carried(kind, st), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(RuntimeError, match="needs a forward"):
+        layer.backward(np.ones_like(y))
+
+
+@pytest.mark.parametrize("kind,kept", [("lstm", 5), ("gru", 4)])
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_no_grad_forward_allocates_no_activations_over_time(kind, kept, backend):
+    """Under no_grad the time loop reuses one step's gate activations: the peak is that of
+    the input projection, the states and the output, not ``kept`` more outputs' worth."""
+    layer = LAYERS[kind](2, 32, seed=0, backend=backend)
+    x = np.ones((4, 400, 2), np.float32)  # (B, T, I)
+    layer.forward(x[:, :2])  # compile outside the measurement
+
+    def peak(grad):
+        tracemalloc.start()
+        if grad:
+            y, _ = layer.forward(x)
+        else:
+            with no_grad():
+                y, _ = layer.forward(x)
+        top = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return top / y.nbytes
+
+    assert peak(grad=False) < peak(grad=True) - kept + 0.5

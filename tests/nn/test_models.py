@@ -17,7 +17,8 @@ def patch_pool_model(dtype="float64", cell="gru"):
 def test_patch_pool_model_gradients(cell):
     x = np.random.default_rng(0).standard_normal((3, 10, 2))
     check_module_grads(patch_pool_model(cell=cell), x,
-                       forward_kwargs={"lengths": np.array([10, 4, 1])})
+                       forward_kwargs={"lengths": np.array([10, 4, 1])},
+                       backward_kwargs={"need_input_grad": True})
 
 
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 1e-5)])
@@ -50,3 +51,43 @@ def test_patch_and_pool_refuse_what_they_cannot_do():
         rnnkit.SequenceModel("gru", vocab_size=5, embedding_dim=2, patch_size=2)
     with pytest.raises(ValueError, match="head must be 'last', 'pool' or 'all'"):
         rnnkit.SequenceModel("gru", input_size=2, head="mean")
+
+
+def spy_on_rnn_backward(model, monkeypatch) -> list:
+    """The keywords of every call to the model's recurrent backward, in a list."""
+    asked = []
+    rnn_backward = model.rnn.backward
+    monkeypatch.setattr(model.rnn, "backward",
+                        lambda d, **kw: asked.append(kw) or rnn_backward(d, **kw))
+    return asked
+
+
+def test_model_on_data_skips_its_input_gradient(monkeypatch):
+    """The first recurrent layer reads the data: the model's backward asks it for no dx
+    unless told to, and every parameter gradient is the same either way."""
+    model = rnnkit.SequenceModel("lstm", input_size=3, hidden_size=4, output_size=2,
+                                 num_layers=2, dtype="float64", seed=0)
+    x = np.random.default_rng(3).standard_normal((2, 5, 3))
+    check_module_grads(model, x, backward_kwargs={"need_input_grad": True})
+    asked = spy_on_rnn_backward(model, monkeypatch)
+    grads = {}
+    for need in (True, False):
+        model.zero_grad()
+        out = model.forward(x)
+        dx = model.backward(np.ones_like(out), need_input_grad=need)
+        assert (dx is None) == (not need)
+        grads[need] = {k: g.copy() for k, g in model.grads.items()}
+    assert asked == [{"need_input_grad": True}, {"need_input_grad": False}]
+    for name in grads[True]:
+        np.testing.assert_array_equal(grads[False][name], grads[True][name], err_msg=name)
+
+
+@pytest.mark.parametrize("front", [{"patch_size": 2}, {"vocab_size": 6, "embedding_dim": 3}])
+def test_model_with_a_front_end_keeps_the_recurrent_input_gradient(front, monkeypatch):
+    """A patch projection or an embedding before the recurrent layer needs its dx."""
+    data = {"input_size": 3} if "patch_size" in front else {}
+    model = rnnkit.SequenceModel("gru", hidden_size=4, seed=0, **data, **front)
+    x = (np.ones((2, 6, 3), np.float32) if data else np.arange(12).reshape(2, 6) % 6)
+    asked = spy_on_rnn_backward(model, monkeypatch)
+    model.backward(np.ones_like(model.forward(x)))
+    assert asked == [{"need_input_grad": True}]

@@ -153,8 +153,9 @@ def _times_drop(dh, drop):
 # here by the cells that keep gh apart from gx (GH_APART, the GRU), the others have it folded
 # into gx; mask (T, B), or (0, 0) when absent; act the RNN's nonlinearity code; peep the
 # LSTM's peepholes (3H,) = [p_i, p_f, p_o], or (0,) when absent; states (C, T+1, B, H) and
-# acts (T, B, ACTS*H) as in ``scan``. Each row runs as a few short loops
-# over contiguous vectors, the shape LLVM vectorises.
+# acts (T, B, ACTS*H) as in ``scan``, or (1, B, ACTS*H) rewritten at every step in inference
+# (``keep=False``). Each row runs as a few short loops over contiguous vectors, the shape LLVM
+# vectorises.
 @register_jitable(inline="always")
 def _carry_over_padding(m, new, old):
     """new = m * new + (1 - m) * old: the state is carried unchanged where m == 0."""
@@ -189,8 +190,9 @@ def _lstm_step(t, gx, gh, b_hh, mask, act, peep, states, acts):
     B, G = gh.shape
     H = G // 4
     p_i, p_f, p_o = peep[:H], peep[H : 2 * H], peep[2 * H :]  # (H,) each, or empty
+    ta = min(t, acts.shape[0] - 1)  # t, or 0 for the one-step buffer of inference
     for b in range(B):
-        x, y, a = gx[t, b], gh[b], acts[t, b]  # (4H,), (4H,), (5H,)
+        x, y, a = gx[t, b], gh[b], acts[ta, b]  # (4H,), (4H,), (5H,)
         # one view per gate: LLVM cannot vectorise a[j] against a[H + j] of the same view
         i, f, g, o, tc = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H : G], a[G:]  # (H,)
         for j in range(G):
@@ -230,8 +232,9 @@ def _gru_step(t, gx, gh, b_hh, mask, act, peep, states, acts):
     H = G // 3
     one = gh.dtype.type(1)  # a bare 1 would promote float32 to float64
     b_hrz, b_hn = b_hh[: 2 * H], b_hh[2 * H :]
+    ta = min(t, acts.shape[0] - 1)  # t, or 0 for the one-step buffer of inference
     for b in range(B):
-        x, y, a = gx[t, b], gh[b], acts[t, b]  # (3H,), (3H,), (4H,)
+        x, y, a = gx[t, b], gh[b], acts[ta, b]  # (3H,), (3H,), (4H,)
         x_n, y_rz, y_n = x[2 * H :], y[: 2 * H], y[2 * H :]
         r, z, n, hn = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]  # (H,)
         h_prev, h = hs[t, b], hs[t + 1, b]  # (H,)
@@ -448,9 +451,10 @@ def _act(options) -> int:
     return _NONLINEARITY[options.get("nonlinearity", "tanh")]
 
 
-def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None,
+def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, keep=True,
                  **options) -> ScanCache:
-    """Run one direction over time; see :func:`rnnkit.core.scan.scan_forward` for the arguments.
+    """Run one direction over time; see :func:`rnnkit.core.scan.scan_forward` for the arguments
+    (``keep=False``: inference, acts holds one step).
 
     The kernels cover the cells' settings, recurrent dropout and the LSTM's ``peephole``, not
     ``norm`` (layer normalisation): ValueError for that (run ``rnnkit.core.scan``)."""
@@ -470,7 +474,7 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None,
     m2 = _mask2d(mask, dt, T, B)  # (T, B)
     states = np.empty((len(cell.CARRY), T + 1, B, H), dt)  # (C, T+1, B, H)
     states[:, 0] = carry0
-    acts = np.empty((T, B, cell.ACTS * H), dt)  # (T, B, ACTS*H)
+    acts = np.empty((T if keep else 1, B, cell.ACTS * H), dt)  # (T, B, ACTS*H) or (1, ...)
     act, peep = _act(options), _peep(options, dt)  # peep: (3H,) or (0,)
     d2 = _drop2d(drop, dt)  # (B, H) or (0, 0)
     if _fused(B, H, GH // H):

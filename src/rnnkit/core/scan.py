@@ -14,7 +14,9 @@ Buffers a forward scan returns (``ScanCache``), with C = len(cell.CARRY):
     states (C, T+1, B, H)     states[:, 0] = the initial carry, states[:, t+1] = the carry
                               after step t (carried over padding); states[0] holds h
     acts   (T, B, ACTS*H)     what the backward needs: LSTM [i, f, g, o, tanh(c)],
-                              GRU [r, z, n, W_hn h + b_hn], RNN nothing (it uses states)
+                              GRU [r, z, n, W_hn h + b_hn], RNN nothing (it uses states);
+                              (1, B, ACTS*H), rewritten at every step, in inference
+                              (``keep=False``): a step writes acts[min(t, len(acts) - 1)]
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ class ScanCache:
     drop: np.ndarray | None = None  # (B, H) recurrent dropout mask on h_{t-1}, or None
 
 
-def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None,
+def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, keep=True,
                  **options) -> ScanCache:
     """Run one direction over time.
 
@@ -46,6 +48,7 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None,
     dropout mask on h_{t-1} in the hidden projection (one for all steps), or None; options:
     the cell's keywords (its settings, an LSTM's ``peephole`` weights, and the layer
     normalisation's ``norm`` gains and biases, which widen acts by NORM_ACTS columns).
+    keep=False (inference): acts holds one step, reused, and the result serves no backward.
     """
     cell = CELLS[kind]
     T, B, _ = gx.shape
@@ -53,9 +56,10 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None,
     states = np.empty((len(cell.CARRY), T + 1, B, H), gx.dtype)  # (C, T+1, B, H)
     states[:, 0] = carry0
     width = cell.ACTS + (cell.NORM_ACTS if options.get("norm") is not None else 0)
-    acts = np.empty((T, B, width * H), gx.dtype)  # (T, B, ACTS*H)
+    acts = np.empty((T if keep else 1, B, width * H), gx.dtype)  # (T, B, ACTS*H) or (1, ...)
     for t in range(T):
-        new = cell.recur(gx[t], tuple(states[:, t]), w_hh, b_hh, acts[t], drop=drop, **options)
+        new = cell.recur(gx[t], tuple(states[:, t]), w_hh, b_hh, acts[min(t, len(acts) - 1)],
+                         drop=drop, **options)
         for s, a in zip(states, new):  # s: (T+1, B, H), the buffer of one carried array
             s[t + 1] = a if mask is None else mask[t] * a + (1 - mask[t]) * s[t]
     return ScanCache(kind, states, acts, mask, options, drop)

@@ -98,7 +98,7 @@ def _empty_like_state(state):
     return tuple(np.empty_like(a) for a in state)
 
 
-def _projected_scan(spec, params, s, gx, carry0, b_hh, md, backend):
+def _projected_scan(spec, params, s, gx, carry0, b_hh, md, backend, keep):
     """One direction of an LSTM with projection, h_t = m_t W_hr^T, m_t = o_t * tanh(c_t).
 
     The scan carries (m, c), both H wide, with the recurrent weight W_hh W_hr (4H, H), since
@@ -112,12 +112,12 @@ def _projected_scan(spec, params, s, gx, carry0, b_hh, md, backend):
     gx[first, np.arange(B)] += h0 @ w_hh.T  # (B, 4H) where m_{t-1} = 0 stands for h0
     w_rec = w_hh @ w_hr  # (4H, H)
     sc = backend.scan_forward(spec.kind, gx, (np.zeros_like(c0), c0), w_rec, b_hh, md,
-                              **spec.cell_keywords(params, s))
+                              keep=keep, **spec.cell_keywords(params, s))
     return sc, Projection(h0, first, w_rec)
 
 
 def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, backend,
-                      dropout=0.0, rng=None, recurrent_dropout=0.0):
+                      dropout=0.0, rng=None, recurrent_dropout=0.0, keep=True):
     """Forward through all layers.
 
     x: (T, B, I) time-major; state0: (C, L*D, B, H) the initial state, one (L*D, B, H) block
@@ -127,12 +127,13 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
     ``recurrent_dropout`` > 0 draws one (B, H) inverted dropout mask per layer and direction
     for h_{t-1} in the hidden projection, the same at every step (training).
     Returns y (T, B, D*H) (D*P with proj_size), the final state shaped like state0, and the
-    cache.
+    cache; with ``keep=False`` (inference) the cache is None and the time loops keep no
+    activations for a backward.
     """
     T, B, _ = x.shape
     H, D, W = spec.hidden_size, spec.num_directions, spec.output_size
     cell = CELLS[spec.kind]
-    cache = StackCache(mask=mask)
+    cache = StackCache(mask=mask)  # without keep, it holds no layer's arrays past that layer
     state_n = _empty_like_state(state0)
     inp = x
     for layer in range(spec.num_layers):
@@ -145,7 +146,8 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
             gx = xd.reshape(T * B, -1) @ params["weight_ih" + s].T  # (T*B, G*H)
             gx = gx.reshape(T, B, -1)  # (T, B, G*H)
             if spec.layer_norm:  # LN(x W_ih^T), over the G*H entries of each step
-                cache.raw_inputs.append(gx)
+                if keep:
+                    cache.raw_inputs.append(gx)
                 gx = layer_norm(gx, params["ln_weight_ih" + s], params["ln_bias_ih" + s])[0]
             b_hh = None
             if spec.bias:
@@ -155,7 +157,8 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
                 gx += b_ih
             carry0 = [a[k] for a in state0]  # C arrays (B, H) (h is (B, P) with proj_size)
             if spec.proj_size:
-                sc, proj = _projected_scan(spec, params, s, gx, carry0, b_hh, md, backend)
+                sc, proj = _projected_scan(spec, params, s, gx, carry0, b_hh, md, backend,
+                                           keep)
                 cache.projections.append(proj)
                 w_hr = params["weight_hr" + s]  # (P, H)
                 hs = (sc.states[0].reshape(-1, H) @ w_hr.T).reshape(T + 1, B, W)  # (T+1, B, P)
@@ -165,7 +168,8 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
                     drop = ((rng.random((B, H)) >= recurrent_dropout).astype(x.dtype)
                             / (1.0 - recurrent_dropout))  # (B, H)
                 sc = backend.scan_forward(spec.kind, gx, carry0, params["weight_hh" + s], b_hh,
-                                          md, drop, **spec.cell_keywords(params, s))
+                                          md, drop, keep=keep,
+                                          **spec.cell_keywords(params, s))
                 hs = sc.states[0]  # (T+1, B, H)
             ys = hs[1:] if md is None else hs[1:] * md  # (T, B, W); zero over padding
             if D == 1:
@@ -175,16 +179,17 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
             state_n[0][k] = hs[T]
             for c in range(1, len(cell.CARRY)):
                 state_n[c][k] = sc.states[c, T]
-            cache.inputs.append(xd)
-            cache.scans.append(sc)
+            if keep:
+                cache.inputs.append(xd)
+                cache.scans.append(sc)
         if layer < spec.num_layers - 1 and dropout > 0:
-            keep = (rng.random(out.shape) >= dropout).astype(x.dtype) / (1.0 - dropout)
-            out = out * keep  # not in place: out may be a view of the scan's cached states
-            cache.dropout_masks.append(keep)
+            kept = (rng.random(out.shape) >= dropout).astype(x.dtype) / (1.0 - dropout)
+            out = out * kept  # not in place: out may be a view of the scan's cached states
+            cache.dropout_masks.append(kept)
         elif layer < spec.num_layers - 1:
             cache.dropout_masks.append(None)
         inp = out
-    return inp, state_n, cache
+    return inp, state_n, cache if keep else None
 
 
 def _projected_scan_backward(params, s, sc, proj, dys, dcarry_n, grads, backend):
@@ -238,13 +243,14 @@ def _normed_scan_backward(spec, params, s, sc, dgx, dgh, grads):
 
 
 def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstate_n, grads, *,
-                       backend):
+                       backend, input_grad=True):
     """Backpropagation through time through all layers and directions.
 
     dy: (T, B, D*H) time-major (D*P with proj_size); dstate_n: the gradient of the final
     state, shaped like it. Adds each parameter's gradient into ``grads[name]`` (in place, as
     PyTorch accumulates). Returns dx (T, B, I) and the gradient of the initial state, shaped
-    like it.
+    like it. ``input_grad=False`` skips dx = dG W_ih of the first layer (None is returned),
+    as torch does for an input that does not require a gradient: a fifth of the work at I = H.
     """
     T, B, _ = dy.shape
     H, D, W = spec.hidden_size, spec.num_directions, spec.output_size
@@ -292,6 +298,8 @@ def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstat
                 dgx2 = draw.reshape(T * B, G * H)
             # weight gradients: one GEMM each over all time steps
             grads["weight_ih" + s] += dgx2.T @ xd.reshape(T * B, -1)
+            if layer == 0 and not input_grad:
+                continue  # nobody needs dx
             dxd = (dgx2 @ params["weight_ih" + s]).reshape(T, B, -1)  # (T, B, F)
             if d:
                 dxd = dxd[::-1]
@@ -299,4 +307,4 @@ def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstat
         if layer > 0 and cache.dropout_masks[layer - 1] is not None:
             din = din * cache.dropout_masks[layer - 1]  # backprop through dropout
         dout = din
-    return np.ascontiguousarray(dout), dstate0
+    return (None if dout is None else np.ascontiguousarray(dout)), dstate0

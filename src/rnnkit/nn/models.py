@@ -9,8 +9,9 @@
         many-to-many on token ids: x (B, T) ints -> out (B, T, O)
 
 ``forward(x, lengths=None, state=None, return_state=False)`` and ``backward(dout)`` as every
-module; ``step(x_t, state)`` streams one step at a time for a head="all" model, keeping only
-the current state. ``proj_size``, ``peephole``, ``layer_norm``, ``learn_initial_state`` and
+module (``backward(dout, need_input_grad=True)`` to get the input's gradient too);
+``step(x_t, state)`` streams one step at a time for a head="all" model, keeping only the
+current state. ``proj_size``, ``peephole``, ``layer_norm``, ``learn_initial_state`` and
 ``recurrent_dropout`` are the recurrent layer's variants (``rnnkit.nn.recurrent``), off by
 default; with proj_size the read-out sees D*proj_size features. Parameter names are
 PyTorch's: ``embedding.weight``, ``rnn.weight_ih_l0``, ``fc.weight`` — those of a torch module
@@ -115,19 +116,23 @@ class SequenceModel(Container):
         out = m["fc"].forward(y)
         return (out, state_n) if return_state else out
 
-    def backward(self, dout):
-        """Returns the gradient of the real-valued input (None for token ids)."""
+    def backward(self, dout, need_input_grad=False):
+        """Adds every parameter's gradient. Returns the gradient of the real-valued input if
+        ``need_input_grad`` (None for token ids), else None: the input is data, as a torch
+        tensor that does not require grad, and a recurrent layer reading it directly skips
+        computing dx (an embedding or patch front end needs its dx for their weights)."""
         m = self.modules
         d = m["fc"].backward(dout)
         for name in ("last", "pool"):
             if name in m:
                 d = m[name].backward(d)
-        d, _ = self.rnn.backward(d)
+        front_end = "patch" in m or "embedding" in m
+        d, _ = self.rnn.backward(d, need_input_grad=need_input_grad or front_end)
         if "patch" in m:
             d = m["patch"].backward(d)
         if "embedding" in m:
             return m["embedding"].backward(d)
-        return d
+        return d if need_input_grad else None
 
     __call__ = forward
 

@@ -2,6 +2,7 @@
 
     y, state = layer.forward(x, state=None, lengths=None)     x (B, T, I) -> y (B, T, D*H)
     dx, dstate0 = layer.backward(dy, dstate=None)             full BPTT, grads accumulate
+    _, dstate0 = layer.backward(dy, need_input_grad=False)    x is data: dx None, not computed
     y_t, state = layer.step(x_t, state)                       streaming, O(1) memory in T
 
 ``state`` is h of shape (L*D, B, H), or the pair (h, c) for the LSTM. ``lengths`` (B,) gives
@@ -40,7 +41,7 @@ from rnnkit.core.backends import get_backend
 from rnnkit.core.cells import CELLS
 from rnnkit.core.init import NORMED, init_recurrent, param_suffix, seed_sequence
 from rnnkit.core.stack import RecurrentSpec, recurrent_backward, recurrent_forward
-from rnnkit.nn.module import Module
+from rnnkit.nn.module import Module, grad_enabled
 from rnnkit.nn.registry import register_module
 from rnnkit.validation import (check_finite, check_input, check_lengths, check_number,
                                check_state, float_dtype, positive_int)
@@ -263,18 +264,21 @@ class Recurrent(Module):
         p_rec = self.recurrent_dropout if self.training else 0.0
         yt, state_n, cache = recurrent_forward(self.spec, self.params, xt, state0, mask,
                                                backend=self.time_loop, dropout=p, rng=self.rng,
-                                               recurrent_dropout=p_rec)
+                                               recurrent_dropout=p_rec, keep=grad_enabled())
         y = np.ascontiguousarray(yt.transpose(1, 0, 2))  # (B, T, D*H)
         self.save_for_backward((cache, unbatched, y.shape, self._learned_parts(state)))
         if unbatched:
             y = y[0]
         return y, self._join_state(state_n, unbatched)
 
-    def backward(self, dy, dstate=None):
+    def backward(self, dy, dstate=None, *, need_input_grad=True):
         """dy: gradient of y; dstate: gradient of the final state (None for zero).
 
         Adds into ``self.grads`` and returns (dx, dstate0) shaped like x and the initial state.
-        The forward cache is released, as PyTorch frees its graph after backward.
+        ``need_input_grad=False`` when x is data (torch: x does not require grad): dx is None
+        and its product dG W_ih is never computed; models pass it for a first layer that
+        reads their input. The forward cache is released, as PyTorch frees its graph after
+        backward.
         """
         cache, unbatched, y_shape, learned = self.saved()
         dy = np.asarray(dy, dtype=self.dtype)
@@ -287,12 +291,15 @@ class Recurrent(Module):
         dstate_n = self._split_state(dstate, None if unbatched else y_shape[0], "d{}_n")
         dyt = np.ascontiguousarray(dy.transpose(1, 0, 2))  # (T, B, D*H)
         dxt, dstate0 = recurrent_backward(self.spec, self.params, cache, dyt, dstate_n,
-                                          self.grads, backend=self.time_loop)
+                                          self.grads, backend=self.time_loop,
+                                          input_grad=need_input_grad)
         for i in learned:  # backprop through the broadcast of h0 (c0) over the batch
             self.grads[CELLS[self.kind].CARRY[i] + "0"] += dstate0[i].sum(axis=1)
-        dx = np.ascontiguousarray(dxt.transpose(1, 0, 2))  # (B, T, I)
-        if unbatched:
-            dx = dx[0]
+        dx = None
+        if need_input_grad:
+            dx = np.ascontiguousarray(dxt.transpose(1, 0, 2))  # (B, T, I)
+            if unbatched:
+                dx = dx[0]
         return dx, self._join_state(dstate0, unbatched)
 
     __call__ = forward
