@@ -1,6 +1,7 @@
 """The recurrent-layer variants from the command line: forecast and classify build their
-networks with them (the saved configs say so, and predict rebuilds them); bad combinations
-are refused in one line before anything is written."""
+networks with them (the saved configs say so, and predict rebuilds them); bad combinations,
+on every training command (textgen and translate: test_variant_flags_text.py), are refused in
+one line before anything is written."""
 
 import pytest
 
@@ -50,8 +51,14 @@ def test_classify_builds_its_networks_with_the_variants(tmp_path, capsys):
     (["--cell", "lstm", "--proj-size", "64"], "must be smaller than --hidden"),
     (["--cell", "lstm", "--proj-size", "4", "--recurrent-dropout", "0.2"],
      "--recurrent-dropout cannot be combined with --proj-size"),
+    # torch.nn's layers lack these: --engine torch would fail converting the model
+    (["--engine", "torch", "--cell", "lstm", "--layer-norm"],
+     "--layer-norm needs --engine numpy: torch.nn.LSTM has no layer_norm"),
+    (["--engine", "torch", "--cell", "lstm", "--peephole"], "--peephole needs --engine numpy"),
+    (["--engine", "torch", "--learn-initial-state"], "--learn-initial-state needs --engine"),
+    (["--engine", "torch", "--recurrent-dropout", "0.1"], "--recurrent-dropout needs --engine"),
 ])
-@pytest.mark.parametrize("command", ["forecast", "classify"])
+@pytest.mark.parametrize("command", ["forecast", "classify", "textgen", "translate"])
 def test_bad_variant_options_are_refused(command, argv, message, tmp_path, capsys):
     out = tmp_path / "x"
     code = main([command, *argv, "--hidden", "32", "--out", str(out)])

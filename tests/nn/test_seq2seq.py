@@ -28,25 +28,57 @@ def make_batch(seed, B=3, Ts=5, Tt=4, V_src=7, V_tgt=6):
 
 CONFIGS = [dict(cell="gru"), dict(cell="lstm"), dict(cell="rnn", bidirectional=False),
            dict(cell="gru", num_layers=2), dict(cell="lstm", num_layers=2)]
+# the recurrent variants (issue 13), on the encoder and the decoder (learn_initial_state: the
+# encoder only)
+VARIANT_CONFIGS = [
+    dict(cell="lstm", layer_norm=True, peephole=True, learn_initial_state=True),
+    dict(cell="gru", num_layers=2, layer_norm=True, learn_initial_state=True),
+    dict(cell="lstm", proj_size=3, peephole=True, learn_initial_state=True),
+    dict(cell="lstm", num_layers=2, proj_size=2),
+    dict(cell="rnn", recurrent_dropout=0.3, learn_initial_state=True),
+    dict(cell="gru", recurrent_dropout=0.3, layer_norm=True),
+]
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(map(str, c.values())))
-@pytest.mark.parametrize("B", [1, 3])
+def same_masks(model):
+    """Reseed the encoder's and decoder's dropout generators: every forward then draws the
+    same recurrent-dropout masks, as finite differences need."""
+    for name in ("encoder", "decoder"):
+        model.modules[name].rng = np.random.default_rng(11)
+
+
+def config_id(c):
+    return "-".join(map(str, c.values()))
+
+
+FD_CASES = [(c, B) for c in CONFIGS for B in (1, 3)] + [(c, 3) for c in VARIANT_CONFIGS]
+
+
+@pytest.mark.parametrize("config, B", FD_CASES,
+                         ids=[f"{config_id(c)}-B{B}" for c, B in FD_CASES])
 def test_seq2seq_finite_differences(config, B):
     model = Seq2Seq(7, 6, embedding_dim=3, hidden_size=4, dtype="float64", seed=1, **config)
     for p in model.params.values():
         p *= 3.0  # activations of order 1, so that no gradient is lost in round-off
+    for name in ("encoder.h0", "encoder.c0"):
+        if name in model.params:  # a learned initial state away from zero
+            model.params[name][...] = np.random.default_rng(0).uniform(
+                -1, 1, model.params[name].shape)
     batch = make_batch(seed=B, B=B)
     task = TeacherForcingTask(CrossEntropyLoss(ignore_index=0), bos=BOS)
 
     def loss(_):
+        same_masks(model)
         return task.forward(model, batch)[0]
 
     model.zero_grad()
-    task.forward(model, batch)
+    loss(None)
     task.backward(model)
+    # layer norm is strongly curved at these scales: the central difference's truncation
+    # error (~ eps^2) needs the smaller step
+    eps = 1e-6 if config.get("layer_norm") else 1e-5
     for name, p in model.params.items():
-        err = rel_error(model.grads[name], numerical_grad(loss, p, eps=1e-5))
+        err = rel_error(model.grads[name], numerical_grad(loss, p, eps=eps))
         assert err < 1e-7, f"gradient of {name}: relative error {err:.2e}"
     assert np.abs(model.grads["bridge.weight"]).max() > 0  # the bridge carries gradient
 
@@ -104,7 +136,7 @@ def test_seq2seq_matches_torch(config):
         assert rel_error(model.grads[name], p.grad.numpy()) < 1e-10, name
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(map(str, c.values())))
+@pytest.mark.parametrize("config", CONFIGS + VARIANT_CONFIGS, ids=config_id)
 def test_step_by_step_decoding_reproduces_teacher_forcing(config):
     model = Seq2Seq(7, 6, embedding_dim=3, hidden_size=5, dtype="float64", seed=4, **config)
     model.eval()
@@ -141,3 +173,41 @@ def test_errors_name_the_problem():
     enc = model.encode(np.array([[1, 2]]), np.array([2]))
     with pytest.raises(IndexError, match="tokens must lie in 0..3"):
         model.decode_step(np.array([4]), enc.state, enc)
+
+
+def test_variants_reach_both_recurrent_layers_and_the_saved_config(tmp_path):
+    """layer_norm, peephole and proj_size on the encoder and the decoder, the learned initial
+    state on the encoder alone; the config names them and loading rebuilds them."""
+    model = Seq2Seq(7, 6, embedding_dim=3, hidden_size=5, cell="lstm", seed=0, proj_size=2,
+                    peephole=True, learn_initial_state=True)
+    p = model.params
+    assert p["encoder.weight_hr_l0"].shape == (2, 5) == p["decoder.weight_hr_l0"].shape
+    assert p["encoder.weight_peephole_l0_reverse"].shape == (15,)
+    assert "decoder.weight_peephole_l0" in p
+    assert p["encoder.h0"].shape == (2, 2) and p["encoder.c0"].shape == (2, 5)
+    assert "decoder.h0" not in p and "decoder.c0" not in p  # its state comes from the bridge
+    assert p["bridge.weight"].shape == (2, 4) and p["attention.weight_a"].shape == (2, 4)
+    rnnkit.save(model, tmp_path / "m.safetensors")
+    loaded = rnnkit.load(tmp_path / "m.safetensors")
+    assert loaded.config() == model.config()
+    assert {k: model.config()[k] for k in ("proj_size", "peephole", "learn_initial_state")} \
+        == {"proj_size": 2, "peephole": True, "learn_initial_state": True}
+    assert "layer_norm" not in model.config()  # only the variants that are on
+    normed = Seq2Seq(7, 6, embedding_dim=3, hidden_size=5, seed=0, layer_norm=True)
+    assert {"encoder.ln_weight_ih_l0", "decoder.ln_bias_hh_l0"} <= set(normed.params)
+
+
+def test_projected_seq2seq_matches_its_torch_twin():
+    """torch.nn.LSTM has proj_size: the twin gives the same logits, whose decoder cell
+    state starts at zeros (L, B, H) while h0 is (L, B, P)."""
+    model = Seq2Seq(9, 8, embedding_dim=5, hidden_size=6, cell="lstm", num_layers=2,
+                    proj_size=3, dtype="float64", seed=2)
+    model.eval()
+    batch = make_batch(seed=3, B=4, Ts=6, Tt=5, V_src=9, V_tgt=8)
+    tgt_in = shift_right(batch["y"], BOS)
+    twin = rnnkit.to_torch(model)
+    with torch.no_grad():
+        logits_t = twin(torch.tensor(batch["x"]), torch.tensor(batch["lengths"]),
+                        torch.tensor(tgt_in)).numpy()
+    logits = model.forward(batch["x"], batch["lengths"], tgt_in)
+    assert rel_error(logits, logits_t) < 1e-12

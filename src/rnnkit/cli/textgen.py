@@ -15,6 +15,10 @@ character predicted from all before it in the tail):
 with k chosen by leave-one-out likelihood on the training part (Chen & Goodman 1999).
 The curves' val_loss (for early stopping) reads the tail as a few parallel streams.
 
+The recurrent-layer variants (``--layer-norm``, ``--recurrent-dropout``,
+``--learn-initial-state``, ``--proj-size``, ``--peephole``; ``rnnkit.cli.variants``) build the
+LSTM/GRU with them; sampling and ``rnnkit predict`` run the same layer step by step.
+
 Sampling (``rnnkit.nn.sampling``): ``--prime`` (default a newline) goes through the model's
 ``step``, then ``--length`` characters are drawn at ``--temperature`` from the ``--top-k``,
 reproducibly from ``--seed`` and keeping only the current state. A prime with characters unseen
@@ -51,6 +55,7 @@ from rnnkit.cli.common import (
     save_figure,
     save_run,
 )
+from rnnkit.cli.variants import add_variant_arguments, variant_options
 from rnnkit.errors import UsageError
 
 HELP = "character-level language model (truncated BPTT) vs a bigram baseline; samples text"
@@ -84,6 +89,7 @@ def add_arguments(parser) -> None:
                    help="sample only from the k most likely characters (default: all)")
     add_common_arguments(parser, epochs=6, hidden=256, cell="lstm", lr=8e-3, batch_size=32,
                          patience=2, bidirectional_choice=False, embedding_dim=32)
+    add_variant_arguments(parser)
     parser.set_defaults(max_minutes=DEFAULT_MAX_MINUTES)
     parser.epilog = (f"Training stops cleanly after --max-minutes (default "
                      f"{DEFAULT_MAX_MINUTES:g} here), keeping the best epoch.")
@@ -238,6 +244,7 @@ def run(args) -> int:
 
     start = time.perf_counter()
     opts = TrainingOptions.from_args(args)
+    variants = variant_options(args)
     train_text, val_text, source = load_data(args)
     vocab = Vocabulary.build([tokenize(train_text, "char")])
     prime = default_prime(vocab) if args.prime is None else args.prime
@@ -253,7 +260,7 @@ def run(args) -> int:
         f"{source}; vocabulary {V} ({unknown} validation characters unseen in training)")
     model = SequenceModel(opts.cell, vocab_size=V, embedding_dim=args.embedding_dim,
                           hidden_size=opts.hidden, output_size=V, num_layers=opts.layers,
-                          head="all", seed=opts.seed)
+                          head="all", seed=opts.seed, **variants)
     loss = CrossEntropyLoss()
     streams = max(1, min(VAL_STREAMS, (len(val_ids) - 1) // args.seq_len))
     t0 = time.perf_counter()

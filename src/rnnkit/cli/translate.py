@@ -14,6 +14,9 @@ part. On the test part the command decodes greedily and with a beam of ``--beam`
 reference) and corpus BLEU-4 (``rnnkit.metrics.bleu``) over the same tokens the model reads and
 writes: characters for ``--tokens char``, words for ``--tokens word``. attention.png shows
 the attention weights of one test example.
+
+The recurrent-layer variants (``rnnkit.cli.variants``) apply to the encoder and the decoder;
+``--learn-initial-state`` to the encoder only, since the decoder starts from the bridge.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ from rnnkit.cli.common import (
     save_figure,
     save_run,
 )
+from rnnkit.cli.variants import add_variant_arguments, variant_options
 from rnnkit.errors import UsageError
 
 HELP = "translate sequences with an attention encoder-decoder (default: dates to ISO form)"
@@ -61,6 +65,11 @@ def add_arguments(parser) -> None:
     add_common_arguments(parser, epochs=10, hidden=64, cell="gru", lr=5e-3, batch_size=64,
                          patience=3, bidirectional_choice=False,  # the encoder always is
                          embedding_dim=32)
+    add_variant_arguments(
+        parser, description="applied to the encoder and the decoder alike, except "
+                            "--learn-initial-state",
+        initial_state_help="learn the encoder's h0 (and c0) as parameters (the decoder "
+                           "starts from the bridge of the encoder's final states)")
 
 
 # --- reading and encoding ------------------------------------------------------------------
@@ -240,6 +249,7 @@ def run(args) -> int:
     from rnnkit.train.tasks import TeacherForcingTask
 
     opts = TrainingOptions.from_args(args)
+    variants = variant_options(args)
     p = prepare(args)
     check_size(args, opts, p)
     out = out_dir(args, "translate")
@@ -253,7 +263,7 @@ def run(args) -> int:
         f"{len(task['source_vocabulary'])} -> {len(task['target_vocabulary'])}")
     model = Seq2Seq(len(task["source_vocabulary"]), len(task["target_vocabulary"]),
                     args.embedding_dim, opts.hidden, cell=opts.cell, num_layers=opts.layers,
-                    seed=opts.seed)
+                    seed=opts.seed, **variants)
     loss = CrossEntropyLoss(ignore_index=0)
     bos = task["target_vocabulary"].index(BOS)
     start = time.perf_counter()

@@ -312,9 +312,10 @@ class Seq2Seq(nn.Module):
         L, D = self.encoder.num_layers, 2 if self.encoder.bidirectional else 1
         _, B, H = h_n.shape
         joined = h_n.reshape(L, D, B, H).permute(0, 2, 1, 3).reshape(L, B, D * H)
-        h0 = torch.tanh(self.bridge(joined))  # (L, B, H)
-        state = (h0, torch.zeros_like(h0)) if lstm else h0
-        dec, _ = self.decoder(self.tgt_embedding(tgt_in), state)  # (B, Tt, H)
+        h0 = torch.tanh(self.bridge(joined))  # (L, B, H), or (L, B, P) with proj_size
+        c0 = h0.new_zeros(L, B, self.decoder.hidden_size) if lstm else None  # (L, B, H)
+        state = (h0, c0) if lstm else h0
+        dec, _ = self.decoder(self.tgt_embedding(tgt_in), state)  # (B, Tt, H or P)
         return self.out(self.attention(dec, memory, lengths))
 
 

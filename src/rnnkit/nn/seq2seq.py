@@ -13,6 +13,13 @@ so training is vectorised over time; :meth:`Seq2Seq.encode` and :meth:`Seq2Seq.d
 run the same computation one target step at a time for greedy and beam-search decoding
 (``rnnkit.nn.decoding``). For an LSTM the bridge makes h_0 and the decoder's cell state starts
 at zero. Reference: Bahdanau, Cho & Bengio 2015 (bidirectional encoder), Luong et al. 2015.
+
+The recurrent layers' variants (``rnnkit.nn.recurrent``: ``layer_norm``, ``peephole``,
+``proj_size``, ``recurrent_dropout``) apply to the encoder and the decoder alike;
+``learn_initial_state`` to the encoder only, since the decoder starts from the bridge. With
+``proj_size`` P the encoder's h and outputs have P features: memory (B, Ts, D*P), the bridge
+maps D*P -> P, the decoder's h is (L, B, P) (its cell state (L, B, H) starts at zero) and the
+attention reads queries of P features.
 """
 from __future__ import annotations
 
@@ -25,7 +32,7 @@ from rnnkit.nn.attention import LuongAttention, attention_keys
 from rnnkit.nn.embedding import Embedding
 from rnnkit.nn.linear import Linear
 from rnnkit.nn.module import Container, Module, no_grad
-from rnnkit.nn.recurrent import LAYERS
+from rnnkit.nn.recurrent import LAYERS, VARIANTS
 from rnnkit.nn.registry import register_module
 from rnnkit.validation import check_indices
 
@@ -65,14 +72,18 @@ class Seq2Seq(Container):
 
     Arguments: vocabulary sizes (id 0 is padding in both), ``embedding_dim`` E,
     ``hidden_size`` H, ``cell`` rnn|lstm|gru, ``num_layers`` L (encoder and decoder),
-    ``bidirectional`` encoder (D = 2), ``dtype``, ``seed``.
+    ``bidirectional`` encoder (D = 2), ``dtype``, ``seed``; the recurrent variants
+    ``layer_norm``, ``peephole``, ``proj_size``, ``recurrent_dropout`` (encoder and decoder)
+    and ``learn_initial_state`` (encoder only), off by default (module docstring).
     ``forward(src, lengths, tgt_in)`` -> logits (B, Tt, V_tgt); ``backward(dlogits)``.
     Parameter names: ``src_embedding.weight``, ``encoder.weight_ih_l0``, ``bridge.weight``,
     ``tgt_embedding.weight``, ``decoder.weight_ih_l0``, ``attention.weight_a``, ``out.weight``.
     """
 
     def __init__(self, src_vocab_size, tgt_vocab_size, embedding_dim=32, hidden_size=64, *,
-                 cell="gru", num_layers=1, bidirectional=True, dtype="float32", seed=None):
+                 cell="gru", num_layers=1, bidirectional=True, dtype="float32", seed=None,
+                 layer_norm=False, peephole=False, proj_size=0, recurrent_dropout=0.0,
+                 learn_initial_state=False):
         if cell not in LAYERS:
             raise ValueError(f"Unknown cell {cell!r}; expected one of {sorted(LAYERS)}")
         super().__init__()
@@ -80,23 +91,34 @@ class Seq2Seq(Container):
                              embedding_dim=embedding_dim, hidden_size=hidden_size, cell=cell,
                              num_layers=num_layers, bidirectional=bool(bidirectional),
                              dtype=np.dtype(dtype).name, seed=seed)
+        variants = {name: value for name, value in [("layer_norm", layer_norm),
+                                                     ("peephole", peephole),
+                                                     ("proj_size", proj_size),
+                                                     ("recurrent_dropout", recurrent_dropout)]
+                    if value != VARIANTS[name]}  # only those set: plain configs stay equal
+        self.settings.update(variants)
+        if learn_initial_state:
+            self.settings["learn_initial_state"] = True
         self.cell = cell
         self.num_layers = num_layers
         self.hidden_size = hidden_size
         self.num_directions = 2 if bidirectional else 1
-        DH = self.num_directions * hidden_size
         s = seed_sequence(seed).spawn(7)
+        encoder = LAYERS[cell](embedding_dim, hidden_size, num_layers,
+                               bidirectional=bidirectional, dtype=dtype, seed=s[1],
+                               learn_initial_state=learn_initial_state, **variants)
+        P = encoder.output_size  # the width of h: hidden_size, or proj_size
+        DP = self.num_directions * P
         self.modules: dict[str, Module] = {
             "src_embedding": Embedding(src_vocab_size, embedding_dim, padding_idx=0,
                                        dtype=dtype, seed=s[0]),
-            "encoder": LAYERS[cell](embedding_dim, hidden_size, num_layers,
-                                   bidirectional=bidirectional, dtype=dtype, seed=s[1]),
-            "bridge": Linear(DH, hidden_size, dtype=dtype, seed=s[2]),
+            "encoder": encoder,
+            "bridge": Linear(DP, P, dtype=dtype, seed=s[2]),
             "tgt_embedding": Embedding(tgt_vocab_size, embedding_dim, padding_idx=0,
                                        dtype=dtype, seed=s[3]),
             "decoder": LAYERS[cell](embedding_dim, hidden_size, num_layers, dtype=dtype,
-                                   seed=s[4]),
-            "attention": LuongAttention(hidden_size, DH, hidden_size, dtype=dtype, seed=s[5]),
+                                   seed=s[4], **variants),
+            "attention": LuongAttention(P, DP, hidden_size, dtype=dtype, seed=s[5]),
             "out": Linear(hidden_size, tgt_vocab_size, dtype=dtype, seed=s[6]),
         }
 
@@ -123,8 +145,11 @@ class Seq2Seq(Container):
         return dh.reshape(L, B, D, H).transpose(0, 2, 1, 3).reshape(L * D, B, H)
 
     def _decoder_state(self, h0):
-        """The decoder's initial state from the bridge output h0 (L, B, H)."""
-        return (h0, np.zeros_like(h0)) if self.cell == "lstm" else h0
+        """The decoder's initial state from the bridge output h0 (L, B, P): h0 itself, or for
+        the LSTM the pair (h0, zeros (L, B, H))."""
+        if self.cell != "lstm":
+            return h0
+        return h0, np.zeros(h0.shape[:2] + (self.hidden_size,), h0.dtype)  # c0 (L, B, H)
 
     # --- training: teacher forcing over all target steps at once ------------------------
     def forward(self, src, lengths, tgt_in):
@@ -132,27 +157,29 @@ class Seq2Seq(Container):
         m = self.modules
         e_src = m["src_embedding"].forward(src)  # (B, Ts, E)
         memory, enc_state = m["encoder"].forward(e_src, lengths=lengths)  # (B, Ts, D*H)
-        h_n = enc_state[0] if self.cell == "lstm" else enc_state  # (L*D, B, H)
-        h0 = np.tanh(m["bridge"].forward(self._join_directions(h_n)))  # (L, B, H)
+        h_n = enc_state[0] if self.cell == "lstm" else enc_state  # (L*D, B, P)
+        h0 = np.tanh(m["bridge"].forward(self._join_directions(h_n)))  # (L, B, P)
         e_tgt = m["tgt_embedding"].forward(tgt_in)  # (B, Tt, E)
         # no lengths for the decoder: steps after a target's end only feed later steps,
         # whose logits the loss ignores
         dec, _ = m["decoder"].forward(e_tgt, self._decoder_state(h0))  # (B, Tt, H)
         att, _ = m["attention"].forward(dec, memory, lengths)  # (B, Tt, H)
-        self.save_for_backward((h0, h_n.shape))
+        c_shape = enc_state[1].shape if self.cell == "lstm" else None  # (L*D, B, H)
+        self.save_for_backward((h0, c_shape))
         return m["out"].forward(att)  # (B, Tt, V)
 
     def backward(self, dlogits):
         """Adds every parameter's gradient; returns None (token ids have no gradient)."""
-        h0, hn_shape = self.saved()
+        h0, c_shape = self.saved()
         m = self.modules
         datt = m["out"].backward(dlogits)  # (B, Tt, H)
         ddec, dmemory = m["attention"].backward(datt)  # (B, Tt, H), (B, Ts, D*H)
         de_tgt, dstate0 = m["decoder"].backward(ddec)
         m["tgt_embedding"].backward(de_tgt)
-        dh0 = dstate0[0] if self.cell == "lstm" else dstate0  # (L, B, H)
+        dh0 = dstate0[0] if self.cell == "lstm" else dstate0  # (L, B, P)
         dh_n = self._split_directions(m["bridge"].backward(dh0 * (1.0 - h0 * h0)))  # undo tanh
-        dstate_n = (dh_n, np.zeros(hn_shape, dh_n.dtype)) if self.cell == "lstm" else dh_n
+        # the encoder's final c reaches nothing: its gradient is zero
+        dstate_n = (dh_n, np.zeros(c_shape, dh_n.dtype)) if self.cell == "lstm" else dh_n
         de_src, _ = m["encoder"].backward(dmemory, dstate_n)
         m["src_embedding"].backward(de_src)
         return None
@@ -168,7 +195,7 @@ class Seq2Seq(Container):
             e_src = m["src_embedding"].forward(src)  # (B, Ts, E)
             memory, enc_state = m["encoder"].forward(e_src, lengths=lengths)  # (B, Ts, D*H)
             h_n = enc_state[0] if self.cell == "lstm" else enc_state
-            h0 = np.tanh(m["bridge"].forward(self._join_directions(h_n)))  # (L, B, H)
+            h0 = np.tanh(m["bridge"].forward(self._join_directions(h_n)))  # (L, B, P)
         keys = attention_keys(m["attention"].params, memory)  # (B, Ts, H)
         return Encoded(memory, keys, np.asarray(lengths), self._decoder_state(h0))
 
