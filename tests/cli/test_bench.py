@@ -1,4 +1,4 @@
-"""``rnnkit bench`` on a tiny shape, its option checks, and its error without torch."""
+"""``rnnkit bench``: each section on tiny shapes, the option checks, the error without torch."""
 import sys
 
 import pytest
@@ -10,8 +10,8 @@ pytest.importorskip("torch")
 
 def test_bench_runs_and_writes_table(tmp_path, capsys):
     out = tmp_path / "bench.md"
-    code = main(["bench", "--kinds", "lstm,gru", "--shapes", "2,3,4,5;1,2,1,3", "--repeat", "2",
-                 "--warmup", "1", "--out", str(out)])
+    code = main(["bench", "--sections", "layers", "--kinds", "lstm,gru", "--shapes",
+                 "2,3,4,5;1,2,1,3", "--repeat", "2", "--warmup", "1", "--out", str(out)])
     assert code == 0
     text = out.read_text()
     rows = [line for line in text.splitlines() if line.startswith("| lstm") or
@@ -32,3 +32,49 @@ def test_bench_without_torch_names_the_extra(monkeypatch, capsys):
     assert main(["bench", "--shapes", "quick"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "pip install 'rnnkit[torch]'" in err
+
+
+def test_bench_sections_model_and_stream(tmp_path, capsys):
+    """The model and streaming sections, tiny and once: rows with their targets."""
+    out = tmp_path / "bench.md"
+    code = main(["bench", "--sections", "model,stream", "--model-shapes", "2,3,2,4;1,1,1,2",
+                 "--repeat", "1", "--warmup", "0", "--stream-steps", "2", "--out", str(out)])
+    assert code == 0
+    text = out.read_text()
+    assert "## Layers" not in text and "## A model's training step" in text
+    rows = [line for line in text.splitlines() if line.startswith("| lstm (")]
+    assert rows[0].startswith("| lstm (2, 3, 2, 4) |") and rows[1].startswith("| lstm (1, 1,")
+    assert all(row.endswith(("| meets |", "| misses |")) for row in rows[:2])
+    stream = [line for line in text.splitlines() if line.startswith(("| lstm (64)",
+                                                                     "| gru (256)"))]
+    assert len(stream) == 4  # latency and memory rows
+    assert "| < 5 us |" in stream[0] and stream[-1].endswith(("| yes |", "| no |"))
+
+
+def test_bench_commands_section_times_each_command_default_update():
+    """Each command runs to its first update; both engines then repeat that update."""
+    from rnnkit.cli import bench_sections
+
+    rows = bench_sections.commands(bench_sections.COMMANDS, repeat=1, warmup=0,
+                                   argv=["--hidden", "4"], log=lambda row: None)
+    assert [row.split(":")[0] for row in rows] == ["| forecast", "| classify", "| textgen",
+                                                   "| translate"]
+    assert "Seq2Seq gru(4)" in rows[3] and "SequenceModel lstm(4), x (32, 100)" in rows[2]
+    assert all(row.endswith(("| meets |", "| misses |")) for row in rows)
+
+
+def test_bench_capture_restores_the_engine():
+    from rnnkit.cli import bench_sections
+    from rnnkit.train.engine import NumpyEngine
+
+    forward = NumpyEngine.forward
+    engine, batch = bench_sections.capture("forecast", ["--hidden", "3"])
+    assert NumpyEngine.forward is forward
+    assert engine.model.config()["hidden_size"] == 3 and batch["x"].shape[0] == 32
+
+
+@pytest.mark.parametrize("argv", [["--sections", "gpu"], ["--model-shapes", "1,2"],
+                                  ["--commands", "plot"], ["--stream-steps", "0"]])
+def test_bench_rejects_bad_section_options(argv, capsys):
+    assert main(["bench", *argv]) == 2
+    assert "error" in capsys.readouterr().err

@@ -104,19 +104,11 @@ def test_step_api_streams_the_same_as_forward(kind):
 
 def test_step_memory_does_not_grow_with_sequence_length():
     """Seed 004's point: inference keeps only the current state, O(1) in T."""
+    from rnnkit.cli.bench_sections import stream_memory  # what `rnnkit bench` reports
+
     layer = rnnkit.LSTM(8, 32, num_layers=2, seed=0)
-    x_t = np.ones((1, 8), np.float32)
-
-    def peak_after(steps):
-        state = None
-        tracemalloc.start()
-        for _ in range(steps):
-            _, state = layer.step(x_t, state)
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        return peak
-
-    assert peak_after(2000) < 1.5 * peak_after(20)
+    (state_bytes, short), (_, long) = stream_memory(layer, 20), stream_memory(layer, 2000)
+    assert long < 1.5 * short and state_bytes == 2 * 2 * 32 * 4  # (h, c) of 2 layers
 
 
 def test_step_rejects_bidirectional():

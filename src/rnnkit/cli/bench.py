@@ -1,8 +1,13 @@
-"""``rnnkit bench``: time rnnkit's recurrent layers against torch.nn in the same process.
+"""``rnnkit bench``: time rnnkit against torch in the same process.
 
-For each kind and shape (B, T, I, H), both libraries get the same float32 weights and inputs
-(batch-first), and two operations are timed, alternating rnnkit and torch repetitions after a
-warm-up so that both see the same machine state:
+Sections (``--sections``, all by default): ``layers``, the table below; ``model``, ``stream``
+and ``commands``, a model's training step, streaming inference and each command's default
+training against torch (``rnnkit.cli.bench_sections``), each row with its target from
+issue 12. How the two libraries are interleaved: ``rnnkit.cli.bench_timing``.
+
+The layer table: for each kind and shape (B, T, I, H), both libraries get the same float32
+weights and inputs (batch-first), and two operations are timed, alternating rnnkit and torch
+repetitions after a warm-up so that both see the same machine state:
 
 * a training step: forward, then backward of sum(y * dy), with every parameter gradient and
   dx (torch: autograd on ``x.requires_grad_()``; rnnkit: ``layer.backward(dy)``);
@@ -15,11 +20,14 @@ faster). torch runs with its default number of threads. torch is optional:
 from __future__ import annotations
 
 import platform
-import time
 
 import numpy as np
 
+from rnnkit.cli import bench_sections
+from rnnkit.cli.bench_timing import interleaved
+
 HELP = "time training steps and forward passes against torch.nn"
+SECTIONS = ("layers", "model", "stream", "commands")
 KINDS = ("rnn", "lstm", "gru")
 SHAPES = {  # (B, T, I, H)
     "quick": [(1, 100, 10, 20), (32, 50, 1, 64)],
@@ -34,6 +42,11 @@ MAX_REPEAT = 10_000
 def add_arguments(parser) -> None:
     parser.add_argument("--out", default=None,
                         help="write the results table to this Markdown file")
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help="comma-separated, some of layers (the layer table), model (a "
+                             "model's training step), stream (streaming inference), commands "
+                             "(each command's default training, numpy against torch engine); "
+                             "default: all")
     parser.add_argument("--kinds", default=",".join(KINDS),
                         help="comma-separated layer kinds (default: rnn,lstm,gru)")
     parser.add_argument("--shapes", default="full",
@@ -41,36 +54,65 @@ def add_arguments(parser) -> None:
     parser.add_argument("--repeat", type=int, default=11,
                         help="timed repetitions per library and operation (default: 11)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed repetitions first")
+    parser.add_argument("--model-shapes", default=_format_shapes(bench_sections.MODEL_SHAPES),
+                        help="B,T,I,H shapes of the model section separated by ';' "
+                             "(default: %(default)s)")
+    parser.add_argument("--stream-steps", type=int, default=200,
+                        help="steps per timed streaming repetition (default 200)")
+    parser.add_argument("--commands", default=",".join(bench_sections.COMMANDS),
+                        help="comma-separated commands of the commands section "
+                             "(default: all four)")
+
+
+def _format_shapes(shapes) -> str:
+    return ";".join(",".join(map(str, s)) for s in shapes)
+
+
+def _shapes(text: str, option: str):
+    """B,T,I,H shapes from 'B,T,I,H;B,T,I,H...' (UsageError naming ``option``), checked
+    against the memory available."""
+    from rnnkit.cli.limits import check_memory, training_bytes
+    from rnnkit.errors import UsageError
+
+    try:
+        shapes = [tuple(int(v) for v in s.split(",")) for s in text.split(";")]
+    except ValueError:
+        shapes = []
+    if not shapes or any(len(s) != 4 or min(s) < 1 for s in shapes):
+        raise UsageError(f"{option}: expected B,T,I,H[;B,T,I,H...] with positive integers, "
+                         f"got {text!r}")
+    for B, T, _, H in shapes:  # both libraries' forward and backward of the largest layer
+        check_memory(2 * training_bytes(0, B, T, H, 1, cell="lstm"),
+                     f"{option} {B},{T},...,{H}", option=False)
+    return shapes
+
+
+def _names(text: str, known, option: str) -> list[str]:
+    """The comma-separated names of ``text``, each one of ``known`` (else UsageError)."""
+    from rnnkit.errors import UsageError
+
+    names = [k.strip() for k in text.split(",") if k.strip()]
+    bad = [k for k in names if k not in known]
+    if bad or not names:
+        raise UsageError(f"{option}: unknown {bad}; expected some of {', '.join(known)}")
+    return names
 
 
 def _parse(args):
+    """The checked options: sections, kinds, layer shapes, model shapes and commands."""
     from rnnkit.errors import UsageError
 
-    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    bad = [k for k in kinds if k not in KINDS]
-    if bad or not kinds:
-        raise UsageError(f"--kinds: unknown kind(s) {bad}; expected some of {', '.join(KINDS)}")
-    if args.shapes in SHAPES:
-        shapes = SHAPES[args.shapes]
-    else:
-        try:
-            shapes = [tuple(int(v) for v in s.split(",")) for s in args.shapes.split(";")]
-        except ValueError:
-            shapes = []
-        if not shapes or any(len(s) != 4 or min(s) < 1 for s in shapes):
-            raise UsageError(f"--shapes: expected quick, full or B,T,I,H[;B,T,I,H...] with "
-                             f"positive integers, got {args.shapes!r}")
+    sections = _names(args.sections, SECTIONS, "--sections")
+    kinds = _names(args.kinds, KINDS, "--kinds")
+    shapes = SHAPES.get(args.shapes) or _shapes(args.shapes, "--shapes")
+    model_shapes = _shapes(args.model_shapes, "--model-shapes")
+    commands = _names(args.commands, bench_sections.COMMANDS, "--commands")
     if not (1 <= args.repeat <= MAX_REPEAT and 0 <= args.warmup <= MAX_REPEAT):
         raise UsageError(f"--repeat must be from 1 to {MAX_REPEAT} and --warmup from 0 to "
                          f"{MAX_REPEAT}")
-    from rnnkit.cli.limits import check_memory, training_bytes
-
-    for B, T, _, H in shapes:  # both libraries' forward and backward of the largest layer
-        check_memory(2 * training_bytes(0, B, T, H, 1, cell="lstm"),
-                     f"--shapes {B},{T},...,{H}", option=False)
-    if args.repeat < 1 or args.warmup < 0:
-        raise UsageError("--repeat must be >= 1 and --warmup >= 0")
-    return kinds, shapes
+    if not 1 <= args.stream_steps <= MAX_REPEAT:
+        raise UsageError(f"--stream-steps must be from 1 to {MAX_REPEAT}")
+    return sections, kinds, shapes, model_shapes, commands
 
 
 def _import_torch():
@@ -121,22 +163,8 @@ def _pair(torch, kind, B, T, I, H, seed=0):
 
 
 def _median_times(fns, repeat, warmup):
-    """Median seconds of each function, alternating them (and their order) every repetition.
-
-    Each turn starts with one untimed call: the other library's thread pool may still be
-    spinning from its last call (OpenMP and OpenBLAS workers busy-wait for a while), and on
-    2 cores that would be charged to whichever library runs next.
-    """
-    times = [[] for _ in fns]
-    for rep in range(warmup + repeat):
-        order = range(len(fns)) if rep % 2 == 0 else reversed(range(len(fns)))
-        for i in order:
-            fns[i]()  # absorbs the switch from the other library
-            start = time.perf_counter()
-            fns[i]()
-            if rep >= warmup:
-                times[i].append(time.perf_counter() - start)
-    return [float(np.median(t)) for t in times]
+    """Median seconds of each function, interleaved (``bench_timing.interleaved``)."""
+    return [float(np.median(t)) for t in interleaved(fns, repeat, warmup)]
 
 
 def benchmark(kinds, shapes, repeat=11, warmup=2, log=print) -> list[dict]:
@@ -180,18 +208,53 @@ def environment() -> str:
             f"{platform.machine()}, float32, times are medians in milliseconds")
 
 
+MODEL_TEXT = ("SequenceModel(\"lstm\", head=\"last\") + MSE + Adam against its torch twin, "
+              "each through its engine; times in ms, median (interquartile range).")
+STREAM_TEXT = ("`layer.step` at batch 1, {inputs} inputs, against torch's cell under no_grad, "
+               "{steps} steps per repetition; median (interquartile range). Memory: "
+               "tracemalloc's peak over the steps.")
+COMMANDS_TEXT = ("Updates of the command's default model on its first default batch (forward, "
+                 "loss, backward, clipping, optimizer), `--engine numpy` against `--engine "
+                 "torch`, in sequences per second: median (interquartile range).")
+
+
+def _section(title: str, text: str, *tables) -> str:
+    """A Markdown section: its title, a paragraph, and tables given as lists of lines."""
+    return f"## {title}\n\n{text}\n\n" + "\n\n".join("\n".join(t) for t in tables)
+
+
 def run(args) -> int:
-    kinds, shapes = _parse(args)
-    _import_torch()  # fail early, before any timing
-    print(table([]))
-    rows = benchmark(kinds, shapes, args.repeat, args.warmup)
-    text = (f"# Benchmarks: rnnkit against torch.nn\n\nGenerated by `rnnkit bench` (interleaved "
-            "in one process after warm-up; ratio = rnnkit time / torch time, below 1 means "
-            "rnnkit is faster). What the numbers mean and where the time goes: "
-            f"`benchmarks/README.md`.\n\n{environment()}\n\n{table(rows)}\n")
+    sections, kinds, shapes, model_shapes, commands = _parse(args)
+    torch = _import_torch()  # fail early, before any timing
+    parts = [(f"# Benchmarks: rnnkit against torch\n\nGenerated by `rnnkit bench` "
+              "(interleaved in one process after warm-up, an untimed call after each switch "
+              "of library; ratio = rnnkit time / torch time, below 1 means rnnkit is faster). "
+              "What the numbers mean and where the time goes: `benchmarks/README.md`.\n\n"
+              f"{environment()}")]
+    if "layers" in sections:
+        print(table([]))
+        rows = benchmark(kinds, shapes, args.repeat, args.warmup)
+        parts.append(f"## Layers\n\n{table(rows)}")
+    if "model" in sections:
+        print(bench_sections.MODEL_HEAD)
+        rows = bench_sections.model_step(model_shapes, args.repeat, args.warmup)
+        parts.append(_section("A model's training step", MODEL_TEXT,
+                              [bench_sections.MODEL_HEAD, *rows]))
+    if "stream" in sections:
+        print(bench_sections.STREAM_HEAD)
+        rows, memory = bench_sections.streaming(torch, bench_sections.STREAM_SIZES,
+                                                args.stream_steps, args.repeat, args.warmup)
+        parts.append(_section("Streaming inference", STREAM_TEXT.format(
+            inputs=bench_sections.STREAM_INPUT, steps=args.stream_steps),
+            [bench_sections.STREAM_HEAD, *rows], [bench_sections.MEMORY_HEAD, *memory]))
+    if "commands" in sections:
+        print(bench_sections.COMMANDS_HEAD)
+        rows = bench_sections.commands(commands, args.repeat, args.warmup)
+        parts.append(_section("Each command's default training", COMMANDS_TEXT,
+                              [bench_sections.COMMANDS_HEAD, *rows]))
     if args.out:
         from rnnkit.io.files import atomic_write_text
 
-        atomic_write_text(args.out, text)
+        atomic_write_text(args.out, "\n\n".join(parts) + "\n")
         print(f"wrote {args.out}")
     return 0

@@ -1,0 +1,151 @@
+"""Where an LSTM training step's time goes in rnnkit, at the shapes of ``rnnkit bench``.
+
+    python benchmarks/where_time_goes.py                 # the five shapes, Markdown table
+    python benchmarks/where_time_goes.py --shapes 32,50,1,64 --repeat 5
+
+For each (B, T, I, H), float32, each part timed alone (median of --repeat runs):
+
+* step: ``layer.forward(x)`` + ``layer.backward(dy)`` (what the layer table times);
+* loop: the time loops alone, ``kernels.scan_forward`` + ``scan_backward``;
+* GEMM: the 2T per-step recurrent products alone, h_{t-1} W_hh^T forward and dG_t W_hh
+  backward, the way the kernels run them at that shape (OpenBLAS from a Python loop, or the
+  hand-written product inside one numba function for small shapes, ``FUSED_MAX_MACS``);
+* elementwise: the fused step kernels of all 2T steps alone, inside one numba loop;
+* loop overhead: loop - GEMM - elementwise (the Python loop over time, numba dispatch, the
+  buffers);
+* outside GEMMs: the four products over all steps at once (x W_ih^T, dW_ih, dW_hh, dx);
+* rest: step - loop - outside GEMMs (batch-first transposes, bias sums, checks, copies);
+* threads: the recurrent GEMMs with OpenBLAS limited to 1 thread (threadpoolctl) against
+  its default (2 on this machine).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from numba import njit
+
+import rnnkit
+from rnnkit.core import kernels
+
+SHAPES = [(1, 100, 10, 20), (32, 50, 1, 64), (64, 100, 128, 128), (16, 200, 64, 256),
+          (64, 100, 256, 512)]
+
+
+def median_seconds(fn, repeat: int) -> float:
+    fn()  # warm-up (and numba compilation)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+JIT = {**kernels._JIT, "cache": False}  # the kernels' flags: fastmath decides vectorisation
+
+
+@njit(**JIT)
+def _fused_products(hs, w_t, gh, dgx, w_hh, dgemm):
+    """The 2T recurrent products of the fused path: h_{t-1} W_hh^T and dG_t W_hh."""
+    for t in range(dgx.shape[0]):
+        kernels._matmul_into(hs[t], w_t, gh)
+    for t in range(dgx.shape[0] - 1, -1, -1):
+        kernels._matmul_into(dgx[t], w_hh, dgemm)
+
+
+@njit(**JIT)
+def _elementwise(gx, gh, b, mask, peep, states, acts, dys, dgemm, dcarry, dgx):
+    """The LSTM step kernels of all T steps forward and backward, without the products."""
+    for t in range(gx.shape[0]):
+        kernels._lstm_step(t, gx, gh, b, mask, 0, peep, states, acts)
+    for t in range(gx.shape[0] - 1, -1, -1):
+        kernels._lstm_step_back(t, dys, dgemm, dcarry, mask, 0, peep, states, acts, dgx, dgx)
+
+
+def blas_products(hs, w_t, gh, dgx, w_hh, dgemm):
+    """The 2T recurrent products of the BLAS path, as ``kernels`` runs them."""
+    for t in range(dgx.shape[0]):
+        np.matmul(hs[t], w_t, out=gh)
+    for t in range(dgx.shape[0] - 1, -1, -1):
+        np.matmul(dgx[t], w_hh, out=dgemm)
+
+
+def measure(B, T, I, H, repeat) -> dict:
+    """Seconds of each part (see the module doc) for one shape."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    layer = rnnkit.LSTM(I, H, seed=0)
+    x = rng.standard_normal((B, T, I)).astype(f32)  # (B, T, I)
+    dy = rng.standard_normal((B, T, H)).astype(f32)  # (B, T, H)
+    w_ih, w_hh = layer.params["weight_ih_l0"], layer.params["weight_hh_l0"]  # (4H, I), (4H, H)
+    gx = rng.standard_normal((T, B, 4 * H)).astype(f32)  # (T, B, 4H)
+    carry = [np.zeros((B, H), f32), np.zeros((B, H), f32)]
+    dys = np.ascontiguousarray(dy.transpose(1, 0, 2))  # (T, B, H)
+    sc = kernels.scan_forward("lstm", gx, carry, w_hh)
+    dgx = rng.standard_normal((T, B, 4 * H)).astype(f32)  # (T, B, 4H)
+    gh, dgemm = np.empty((B, 4 * H), f32), np.empty((B, H), f32)
+    w_t = np.ascontiguousarray(w_hh.T)  # (H, 4H)
+    fused = kernels._fused(B, H, 4)
+    products = _fused_products if fused else blas_products
+    args = (sc.states[0], w_t, gh, dgx, w_hh, dgemm)
+    x2, h2 = x.reshape(T * B, I), sc.states[0, :T].reshape(T * B, H)
+    dgx2 = dgx.reshape(T * B, 4 * H)
+
+    def step():
+        layer.forward(x)
+        layer.backward(dy)
+
+    def loop():
+        kernels.scan_backward(kernels.scan_forward("lstm", gx, carry, w_hh), dys, carry, w_hh)
+
+    def outside():
+        x2 @ w_ih.T, dgx2.T @ x2, dgx2.T @ h2, dgx2 @ w_ih
+
+    parts = {"step": step, "loop": loop, "GEMM": lambda: products(*args), "outside": outside,
+             "elementwise": lambda: _elementwise(
+                 gx, gh, np.zeros(4 * H, f32), np.empty((0, 0), f32), np.empty(0, f32),
+                 sc.states.copy(), sc.acts.copy(), dys, np.zeros((B, H), f32),
+                 np.zeros((2, B, H), f32), dgx.copy())}
+    got = {name: median_seconds(fn, repeat) for name, fn in parts.items()}
+    with threadpool_limits(limits=1, user_api="blas"):
+        got["GEMM 1 thread"] = median_seconds(lambda: products(*args), repeat)
+        got["outside 1 thread"] = median_seconds(outside, repeat)
+    got["fused"] = fused
+    return got
+
+
+def row(shape, s) -> str:
+    step = s["step"]
+    overhead = s["loop"] - s["GEMM"] - s["elementwise"]
+    rest = step - s["loop"] - s["outside"]
+    pct = [f"{1e3 * v:.2f} ({100 * v / step:.0f}%)" for v in
+           (s["GEMM"], s["elementwise"], overhead, s["outside"], rest)]
+    threads = "-" if s["fused"] else f"{1e3 * s['GEMM 1 thread']:.2f} / {1e3 * s['GEMM']:.2f}"
+    return (f"| {','.join(map(str, shape))} | {'fused' if s['fused'] else 'BLAS'} | "
+            f"{1e3 * step:.2f} | " + " | ".join(pct) + f" | {threads} | "
+            f"{1e3 * s['outside 1 thread']:.2f} / {1e3 * s['outside']:.2f} |")
+
+
+HEAD = ("| B,T,I,H | path | step ms | recurrent GEMM ms | elementwise ms | loop overhead ms "
+        "| outside GEMMs ms | rest ms | GEMM 1 / 2 threads ms | outside 1 / 2 threads ms |\n"
+        "|---|---|---|---|---|---|---|---|---|---|")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shapes", default=";".join(",".join(map(str, s)) for s in SHAPES),
+                        help="B,T,I,H shapes separated by ';' (default: the table's five)")
+    parser.add_argument("--repeat", type=int, default=7, help="timed runs per part")
+    args = parser.parse_args()
+    shapes = [tuple(int(v) for v in s.split(",")) for s in args.shapes.split(";")]
+    print(HEAD, flush=True)
+    for shape in shapes:
+        print(row(shape, measure(*shape, args.repeat)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
