@@ -17,7 +17,9 @@ def test_bench_runs_and_writes_table(tmp_path, capsys):
     rows = [line for line in text.splitlines() if line.startswith("| lstm") or
             line.startswith("| gru")]
     assert len(rows) == 4
-    assert rows[0].startswith("| lstm | 2 | 3 | 4 | 5 |") and rows[0].endswith("x |")
+    assert rows[0].startswith("| lstm | 2 | 3 | 4 | 5 |")
+    assert "x | train <= 1.0x, forward <= 1.0x | m" in rows[0]
+    assert rows[2].endswith(("| train <= 0.6x | meets |", "| train <= 0.6x | misses (train) |"))
     assert "| lstm | 2 | 3 | 4 | 5 |" in capsys.readouterr().out
 
 

@@ -181,18 +181,29 @@ def benchmark(kinds, shapes, repeat=11, warmup=2, log=print) -> list[dict]:
     return rows
 
 
+# issue 12's targets, ratio rnnkit / torch at most: {kind: {op: limit}}
+TARGETS = {"lstm": {"train": 1.0, "forward": 1.0}, "gru": {"train": 0.6},
+           "rnn": {"train": 0.6}}
+
+
 def _format_row(row) -> str:
     cells = [row["kind"], *map(str, row["shape"])]
+    ratios = {}
     for op in ("train", "forward"):
         ours, theirs = row[op]
-        cells += [f"{ours * 1e3:.3f}", f"{theirs * 1e3:.3f}", f"{ours / theirs:.2f}x"]
+        ratios[op] = ours / theirs
+        cells += [f"{ours * 1e3:.3f}", f"{theirs * 1e3:.3f}", f"{ratios[op]:.2f}x"]
+    targets = TARGETS[row["kind"]]
+    cells.append(", ".join(f"{op} <= {limit}x" for op, limit in targets.items()))
+    missed = [op for op, limit in targets.items() if ratios[op] > limit]
+    cells.append(f"misses ({', '.join(missed)})" if missed else "meets")
     return "| " + " | ".join(cells) + " |"
 
 
 def table(rows) -> str:
     head = ("| kind | B | T | I | H | train rnnkit ms | train torch ms | train ratio "
-            "| forward rnnkit ms | forward torch ms | forward ratio |")
-    sep = "|" + "---|" * 11
+            "| forward rnnkit ms | forward torch ms | forward ratio | target | verdict |")
+    sep = "|" + "---|" * 13
     return "\n".join([head, sep, *map(_format_row, rows)])
 
 
