@@ -250,7 +250,8 @@ def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstat
     state, shaped like it. Adds each parameter's gradient into ``grads[name]`` (in place, as
     PyTorch accumulates). Returns dx (T, B, I) and the gradient of the initial state, shaped
     like it. ``input_grad=False`` skips dx = dG W_ih of the first layer (None is returned),
-    as torch does for an input that does not require a gradient: a fifth of the work at I = H.
+    as torch does for an input that does not require a gradient (at I = H one of six
+    equal products).
     """
     T, B, _ = dy.shape
     H, D, W = spec.hidden_size, spec.num_directions, spec.output_size
