@@ -4,10 +4,12 @@
   MSE loss, Adam) against its torch twin (``rnnkit.to_torch``), each driven by its engine
   (``NumpyEngine`` / ``TorchEngine``, what ``--engine numpy|torch`` run): forward, loss,
   backward, gradient norm and the Adam update. Target: <= 1.0x torch.
-* ``stream``: streaming inference, ``layer.step`` one step at a time at batch 1 against
+* ``stream``: streaming inference one step at a time at batch 1, the fused path
+  ``layer.stream().step`` (and the plain ``layer.step`` beside it) against
   ``torch.nn.LSTMCell``/``GRUCell`` under ``no_grad`` (the fastest torch way measured: the
   layer module called on one step is 1.1-50x slower), in microseconds per step; target
-  < 5 us at H=64. And its memory: the tracemalloc peak of 100 and of 10,000 steps.
+  < 5 us at H=64 for the fused path. And its memory: the tracemalloc peak of 100 and of
+  10,000 steps.
 * ``commands``: each command's default training, ``--engine numpy`` against
   ``--engine torch``, in sequences per second. The command runs with its defaults until its
   first update, where its engine, model and first batch are taken (:func:`capture`); then
@@ -79,14 +81,16 @@ def model_step(shapes, repeat, warmup, log=print) -> list[str]:
 
 
 # --- streaming inference -------------------------------------------------------------------
-STREAM_HEAD = ("| stream (cell, H) | rnnkit us/step | torch cell us/step | ratio | target "
-               "| verdict |\n|---|---|---|---|---|---|")
+STREAM_HEAD = ("| stream (cell, H) | rnnkit stream us/step | layer.step us/step "
+               "| torch cell us/step | ratio (stream / torch) | target | verdict |\n"
+               "|---|---|---|---|---|---|---|")
 MEMORY_HEAD = (f"| stream memory (cell, H) | state bytes | peak bytes, {MEMORY_STEPS[0]} steps "
                f"| peak bytes, {MEMORY_STEPS[1]:,} steps | flat in T |\n|---|---|---|---|---|")
 
 
-def _stream_pair(torch, cell, H, steps):
-    """(rnnkit_fn, torch_fn, layer): each runs ``steps`` steps from a zero state, batch 1."""
+def _stream_fns(torch, cell, H, steps):
+    """(fused_fn, step_fn, torch_fn, layer): each runs ``steps`` steps from a zero state,
+    batch 1: through ``layer.stream()``, ``layer.step`` and torch's cell."""
     from rnnkit.interop.torch_convert import to_torch
     from rnnkit.nn.recurrent import LAYERS
 
@@ -98,8 +102,14 @@ def _stream_pair(torch, cell, H, steps):
             getattr(torch_cell, name).copy_(getattr(module, name + "_l0"))
     x = np.ones((1, STREAM_INPUT), np.float32)  # (B=1, I)
     xt = torch.from_numpy(x)
+    stream = layer.stream(1)
 
-    def ours():
+    def fused():
+        stream.reset()
+        for _ in range(steps):
+            stream.step(x)
+
+    def plain():
         state = None
         for _ in range(steps):
             _, state = layer.step(x, state)
@@ -110,37 +120,44 @@ def _stream_pair(torch, cell, H, steps):
             for _ in range(steps):
                 state = torch_cell(xt, state)
 
-    return ours, theirs, layer
+    return fused, plain, theirs, layer
 
 
-def stream_memory(layer, steps: int) -> tuple[int, int]:
-    """(bytes of the state, tracemalloc peak) over ``steps`` steps of ``layer.step``."""
+def stream_memory(layer, steps: int, fused: bool = False) -> tuple[int, int]:
+    """(bytes of the state, tracemalloc peak) over ``steps`` steps of ``layer.step``, or of
+    ``layer.stream().step`` with ``fused``."""
     x = np.ones((1, layer.input_size), np.float32)  # (B=1, I)
-    state = None
+    state, stream = None, layer.stream(1) if fused else None
     tracemalloc.start()
     for _ in range(steps):
-        _, state = layer.step(x, state)
+        if fused:
+            stream.step(x)
+        else:
+            _, state = layer.step(x, state)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
+    state = stream.state if fused else state
     nbytes = sum(a.nbytes for a in (state if isinstance(state, tuple) else (state,)))
     return nbytes, peak
 
 
 def streaming(torch, sizes, steps, repeat, warmup, memory_steps=MEMORY_STEPS,
               log=print) -> tuple[list[str], list[str]]:
-    """Rows of per-step latency and rows of memory, one per (cell, H)."""
+    """Rows of per-step latency and rows of the fused path's memory, one per (cell, H)."""
     rows, memory = [], []
     for cell, H in sizes:
-        ours, theirs, layer = _stream_pair(torch, cell, H, steps)
-        t_ours, t_theirs = interleaved([ours, theirs], repeat, warmup)
+        fused, plain, theirs, layer = _stream_fns(torch, cell, H, steps)
+        t_fused, t_plain, t_theirs = interleaved([fused, plain, theirs], repeat, warmup)
         us = 1e6 / steps
-        ratio = median_iqr(t_ours)[0] / median_iqr(t_theirs)[0]
-        target, meets = ("< 5 us", verdict(median_iqr(t_ours)[0] * us, 5.0, strict=True)) \
+        ratio = median_iqr(t_fused)[0] / median_iqr(t_theirs)[0]
+        target, meets = ("< 5 us", verdict(median_iqr(t_fused)[0] * us, 5.0, strict=True)) \
             if H == 64 else ("-", "-")
-        rows.append(f"| {cell} ({H}) | {with_spread(t_ours, us, 1)} | "
-                    f"{with_spread(t_theirs, us, 1)} | {ratio:.2f}x | {target} | {meets} |")
+        rows.append(f"| {cell} ({H}) | {with_spread(t_fused, us, 1)} | "
+                    f"{with_spread(t_plain, us, 1)} | {with_spread(t_theirs, us, 1)} | "
+                    f"{ratio:.2f}x | {target} | {meets} |")
         log(rows[-1])
-        (state_bytes, short), (_, long) = (stream_memory(layer, n) for n in memory_steps)
+        (state_bytes, short), (_, long) = (stream_memory(layer, n, fused=True)
+                                           for n in memory_steps)
         memory.append(f"| {cell} ({H}) | {state_bytes:,} | {short:,} | {long:,} | "
                       f"{'yes' if long <= 1.5 * short else 'no'} |")
     log("\n".join([MEMORY_HEAD, *memory]))

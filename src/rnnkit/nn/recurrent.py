@@ -4,6 +4,7 @@
     dx, dstate0 = layer.backward(dy, dstate=None)             full BPTT, grads accumulate
     _, dstate0 = layer.backward(dy, need_input_grad=False)    x is data: dx None, not computed
     y_t, state = layer.step(x_t, state)                       streaming, O(1) memory in T
+    stream = layer.stream(batch_size=1); y_t = stream.step(x_t)   the same, one fused call
 
 ``state`` is h of shape (L*D, B, H), or the pair (h, c) for the LSTM. ``lengths`` (B,) gives
 each sequence's valid length in a right-padded batch, with the semantics of PyTorch's packed
@@ -43,6 +44,7 @@ from rnnkit.core.init import NORMED, init_recurrent, param_suffix, seed_sequence
 from rnnkit.core.stack import RecurrentSpec, recurrent_backward, recurrent_forward
 from rnnkit.nn.module import Module, grad_enabled
 from rnnkit.nn.registry import register_module
+from rnnkit.nn.stream import Stream
 from rnnkit.validation import (check_finite, check_input, check_lengths, check_number,
                                check_state, float_dtype, positive_int)
 
@@ -346,6 +348,12 @@ class Recurrent(Module):
                 state_n[c][layer] = carry[c]
         y = inp[0] if unbatched else inp  # (H,) or (B, H)
         return y, self._join_state(state_n, unbatched)
+
+    def stream(self, batch_size: int = 1, state=None):
+        """A :class:`rnnkit.nn.stream.Stream`: :meth:`step` with the settings, weights and
+        initial state checked and laid out once, each step one fused numba call into state
+        buffers updated in place. Not for bidirectional or layer_norm layers (ValueError)."""
+        return Stream(self, batch_size, state)
 
 
 @register_module
