@@ -88,3 +88,40 @@ def test_damped_growth_works_on_logs_of_a_positive_series():
     assert sm.damped_log_forecast(y, 3) == pytest.approx(expected)
     z = y - 150  # not all positive: the additive damped trend
     assert sm.damped_log_forecast(z, 3) == pytest.approx(sm.damped_forecast(z, 3))
+
+
+def test_drift_log_is_the_mean_growth_rate():
+    y = np.array([100.0, 110.0, 99.0, 121.0])
+    growth = (121.0 / 100.0) ** (1 / 3)
+    assert sm.drift_log_forecast(y, 3) == pytest.approx(121.0 * growth ** np.arange(1, 4))
+    z = np.array([1.0, -2.0, 4.0, 7.0])  # a value <= 0: the additive drift
+    assert sm.drift_log_forecast(z, 3) == pytest.approx(sm.drift_forecast(z, 3))
+
+
+def test_the_median_combination_and_unknown_combinations():
+    rng = np.random.default_rng(3)
+    y = 50 + np.cumsum(rng.normal(1, 2, size=40))
+    methods = ("damped", "drift", "damped_log", "drift_log")
+    out = sm.statistical_forecast(y, 5, 1, methods=methods, combine="median")
+    each = np.stack([out[m] for m in methods])  # (4, 5)
+    assert out["combined"] == pytest.approx(np.median(each, axis=0))
+    assert not np.allclose(out["combined"], each.mean(axis=0))
+    with pytest.raises(ValueError, match="unknown combine 'max'"):
+        sm.statistical_forecast(y, 5, 1, methods=methods, combine="max")
+
+
+def test_fewer_than_five_values_forecast_the_last_one():
+    y = np.array([10.0, 9.0, 9.0, 8.0])  # a trend fitted on 4 points would be noise
+    out = sm.statistical_forecast(y, 6, 1, methods=("damped", "drift"))
+    assert np.all(out["combined"] == 8.0) and np.all(out["drift"] == 8.0)
+    five = sm.statistical_forecast(np.r_[y, 7.0], 6, 1, methods=("drift",))
+    assert five["combined"] == pytest.approx(7.0 - 0.75 * np.arange(1, 7))
+
+
+def test_the_naive_method_is_never_reseasonalised():
+    t = np.arange(48)
+    y = 20 + 5 * np.sin(2 * np.pi * t / 4)  # seasonal at period 4
+    assert sm.season_of(y, 4)[0] is not None
+    out = sm.statistical_forecast(y, 6, 4, methods=("naive", "drift"))
+    assert np.all(out["naive"] == y[-1])
+    assert out["combined"] == pytest.approx((out["naive"] + out["drift"]) / 2)

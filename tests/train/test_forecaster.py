@@ -48,7 +48,8 @@ def test_forecast_is_the_base_plus_the_scaled_mean_correction():
     assert members.shape == (2, len(origins), 6)
     assert f.predict_origins(x, origins) == pytest.approx(members.mean(axis=0))
     o = origins[3]
-    base = smoothing.statistical_forecast(x[: o + 1], 6, 1, methods=f.settings.base)
+    base = smoothing.statistical_forecast(x[: o + 1], 6, 1, methods=f.settings.base,
+                                       combine=f.settings.combine)
     s = np.mean(np.abs(np.diff(x[: o + 1])))
     w = fc.normalised_windows(x, [o], f.settings.window, [s]).astype(np.float32)
     expected = base["combined"] + s * np.mean([m.forward(w)[0] for m in
@@ -131,3 +132,48 @@ def test_a_time_limit_cuts_every_network_short_and_says_so():
                           max_minutes=1e-9)
     assert [m["epochs"] for m in f.report["members"]] == [1, 1]
     assert all("time limit" in m["stop_reason"] for m in f.report["members"])
+
+
+def stopping_series(n=160, stop=135, seed=0):
+    """Counts around 4 that stop: zeros from ``stop`` on (as the PBS series does)."""
+    rng = np.random.default_rng(seed)
+    x = rng.poisson(4.0, size=n).astype(np.float64) + np.linspace(0, 3, n)
+    x[stop:] = 0.0
+    return x
+
+
+def test_a_series_that_stops_is_forecast_by_the_naive_and_says_why():
+    x = stopping_series()
+    settings = fc.choose_forecaster_settings(len(x), 6, 1)
+    reason = fc.recent_regime_check(x, settings, 6, 1)
+    assert reason is not None and "the forecast is the naive" in reason
+    f = fc.fit_forecaster(x, 6, 1, seed=0, **FAST)
+    assert f.network is None and f.settings.base == ("naive",)
+    assert "recent regime" in f.settings.reasons[0] and "no network" in f.settings.reasons[0]
+    assert np.all(f.predict(x) == 0.0)
+    # before the stop, the same series keeps the base and its networks
+    assert fc.recent_regime_check(x[:120], settings, 6, 1) is None
+    kept = fc.fit_forecaster(x[:120], 6, 1, seed=0, **FAST)
+    assert kept.network is not None and kept.settings.base == fc.ForecasterSettings().base
+
+
+def test_short_series_and_a_given_base_are_not_checked():
+    x = stopping_series(n=40, stop=28)  # too few windows for a network: not checked
+    settings = fc.choose_forecaster_settings(len(x), 6, 1)
+    assert fc.recent_regime_check(x, settings, 6, 1) is None
+    long = stopping_series()
+    given = fc.fit_forecaster(long, 6, 1, seed=0, base=("damped", "drift"), **FAST)
+    assert given.settings.base == ("damped", "drift") and given.network is not None
+
+
+def test_a_checkpoint_from_before_the_median_base_keeps_its_mean():
+    x = seasonal_series()
+    f = fc.fit_forecaster(x[:120], 6, 1, seed=0, network=False)
+    d = f.to_dict()
+    assert d["settings"]["combine"] == "median"
+    del d["settings"]["combine"]
+    old = fc.Forecaster.from_dict(d)
+    assert old.settings.combine == "mean"
+    methods = old.settings.base
+    parts = smoothing.statistical_forecast(x[:120], 6, 1, methods=methods)
+    assert old.predict(x[:120]) == pytest.approx(np.mean([parts[m] for m in methods], axis=0))

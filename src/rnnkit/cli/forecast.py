@@ -10,7 +10,8 @@ The pipeline (the forecaster is ``rnnkit.train.forecaster``):
    from the autocorrelation, and the output says how sure that estimate is.
 2. Split, in time order: training part | held-out tail (``--test-size``, default the larger
    of 2H and 20% of the points). Nothing from the tail is seen in training.
-3. The forecaster: a statistical base (damped trend and Theta, refitted at every origin)
+3. The forecaster: a statistical base (the median of the damped trend and the drift, on the
+   series and on its logs; refitted at every origin)
    corrected by an ensemble of recurrent networks trained on the base's errors over the
    training part; several series train one global model. Short series get padded windows,
    or no network, and a line saying so.

@@ -28,6 +28,7 @@ HOLT_ALPHAS = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
 HOLT_BETA_FRACTIONS = np.array([0.01, 0.05, 0.1, 0.2, 0.4])  # beta = fraction * alpha
 HOLT_PHIS = np.array([0.8, 0.85, 0.9, 0.95, 0.98])
 METHODS = ("damped", "theta")
+MIN_TREND_HISTORY = 5  # fewer values seen: every method forecasts the last value
 
 
 # --- seasonality --------------------------------------------------------------------------
@@ -162,9 +163,24 @@ def drift_forecast(y, horizon: int) -> np.ndarray:
     return y[-1] + slope * np.arange(1, horizon + 1)
 
 
-FORECASTS = {"ses": ses_forecast, "damped": damped_forecast,
+def drift_log_forecast(y, horizon: int) -> np.ndarray:
+    """The drift on log y, exponentiated (the mean growth rate, ``y_n (y_n / y_1)^(h/(n-1))``),
+    for a positive series; the additive drift otherwise; (H,)."""
+    y = np.asarray(y, dtype=np.float64)
+    if np.all(y > 0):
+        return np.exp(drift_forecast(np.log(y), horizon))
+    return drift_forecast(y, horizon)
+
+
+def last_value_forecast(y, horizon: int) -> np.ndarray:
+    """The naive forecast: the last value, H times; (H,)."""
+    return np.full(horizon, float(np.asarray(y, dtype=np.float64)[-1]))
+
+
+FORECASTS = {"naive": last_value_forecast, "ses": ses_forecast, "damped": damped_forecast,
              "damped_log": damped_log_forecast, "theta": theta_forecast,
-             "drift": drift_forecast}
+             "drift": drift_forecast, "drift_log": drift_log_forecast}
+COMBINE = {"mean": np.mean, "median": np.median}
 
 
 # --- the combination --------------------------------------------------------------------------
@@ -179,12 +195,21 @@ def season_of(y, period: int) -> tuple[np.ndarray | None, bool]:
 
 
 def statistical_forecast(y, horizon: int, period: int = 1, methods=METHODS,
-                         season=None) -> dict:
-    """Each method's forecast and their mean, on the seasonally adjusted series when it is
-    seasonal (reseasonalised after): ``{"ses": (H,), "damped": (H,), "theta": (H,),
-    "combined": (H,)}``. ``season`` = (indices, multiplicative) fixed by the caller, else
-    tested and estimated on y."""
+                         season=None, combine: str = "mean") -> dict:
+    """Each method's forecast and their mean (or median: ``combine``), on the seasonally
+    adjusted series when it is seasonal (reseasonalised after): ``{"ses": (H,),
+    "damped": (H,), "theta": (H,), "combined": (H,)}``. ``season`` = (indices,
+    multiplicative) fixed by the caller, else tested and estimated on y; "naive" is the last
+    value of y itself, never adjusted. With fewer than
+    ``MIN_TREND_HISTORY`` values every method gives the last value: no trend can be told from
+    three or four points (M1 yearly series with 3-point training parts: a trend fitted there
+    forecast worse than twice the naive)."""
     y = np.asarray(y, dtype=np.float64)
+    if combine not in COMBINE:
+        raise ValueError(f"unknown combine {combine!r}; expected one of {sorted(COMBINE)}")
+    if len(y) < MIN_TREND_HISTORY:
+        last = np.full(horizon, y[-1])
+        return {**{name: last for name in methods}, "combined": last}
     indices, multiplicative = season if season is not None else season_of(y, period)
     n = len(y)
     if indices is not None:
@@ -193,8 +218,10 @@ def statistical_forecast(y, horizon: int, period: int = 1, methods=METHODS,
         adjusted = y / past if multiplicative else y - past
     else:
         adjusted = y
-    out = {name: FORECASTS[name](adjusted, horizon) for name in methods}
-    out["combined"] = np.mean([out[name] for name in methods], axis=0)
+    out = {name: FORECASTS[name](adjusted, horizon) for name in methods if name != "naive"}
     if indices is not None:
         out = {name: f * future if multiplicative else f + future for name, f in out.items()}
+    if "naive" in methods:  # the last value as it is, never reseasonalised
+        out["naive"] = last_value_forecast(y, horizon)
+    out["combined"] = COMBINE[combine]([out[name] for name in methods], axis=0)
     return out
