@@ -125,3 +125,15 @@ def test_the_naive_method_is_never_reseasonalised():
     out = sm.statistical_forecast(y, 6, 4, methods=("naive", "drift"))
     assert np.all(out["naive"] == y[-1])
     assert out["combined"] == pytest.approx((out["naive"] + out["drift"]) / 2)
+
+
+def test_the_local_drift_reads_the_recent_half():
+    y = np.array([12.0, 143, 178, 122, 111, 93, 94, 80, 74, 84])  # M1 yearly T24's start
+    # max(5, 10 // 2) = 5 values: 93 .. 84
+    expected = 84 + (84 - 93) / 4 * np.arange(1, 4)
+    assert sm.local_drift_forecast(y, 3) == pytest.approx(expected)
+    assert sm.drift_forecast(y, 3)[0] > y[-1] > sm.local_drift_forecast(y, 3)[0]
+    growth = (84 / 93) ** (1 / 4)
+    assert sm.local_drift_log_forecast(y, 3) == pytest.approx(84 * growth ** np.arange(1, 4))
+    short = np.array([3.0, 5.0, 4.0, 6.0, 8.0, 7.0])  # 6 values: the last 5
+    assert sm.local_drift_forecast(short, 2) == pytest.approx(7 + 0.5 * np.arange(1, 3))

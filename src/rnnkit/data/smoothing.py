@@ -163,6 +163,25 @@ def drift_forecast(y, horizon: int) -> np.ndarray:
     return y[-1] + slope * np.arange(1, horizon + 1)
 
 
+def local_drift_forecast(y, horizon: int) -> np.ndarray:
+    """The drift of the recent half: ``y_n + h (y_n - y_k) / (n - k)`` over the last
+    max(5, n // 2) values (all of them when fewer), so that a level shift early in the
+    series does not set the slope (M1 yearly T24 starts at 12, then 143, 178, and falls
+    from there: the drift from the first value forecast growth, worse than twice the
+    naive); (H,)."""
+    y = np.asarray(y, dtype=np.float64)
+    return drift_forecast(y[-max(5, len(y) // 2):], horizon)
+
+
+def local_drift_log_forecast(y, horizon: int) -> np.ndarray:
+    """:func:`local_drift_forecast` on log y, exponentiated (the recent growth rate), for a
+    positive series; on y itself otherwise; (H,)."""
+    y = np.asarray(y, dtype=np.float64)
+    if np.all(y > 0):
+        return np.exp(local_drift_forecast(np.log(y), horizon))
+    return local_drift_forecast(y, horizon)
+
+
 def drift_log_forecast(y, horizon: int) -> np.ndarray:
     """The drift on log y, exponentiated (the mean growth rate, ``y_n (y_n / y_1)^(h/(n-1))``),
     for a positive series; the additive drift otherwise; (H,)."""
@@ -179,7 +198,8 @@ def last_value_forecast(y, horizon: int) -> np.ndarray:
 
 FORECASTS = {"naive": last_value_forecast, "ses": ses_forecast, "damped": damped_forecast,
              "damped_log": damped_log_forecast, "theta": theta_forecast,
-             "drift": drift_forecast, "drift_log": drift_log_forecast}
+             "drift": drift_forecast, "drift_log": drift_log_forecast,
+             "local_drift": local_drift_forecast, "local_drift_log": local_drift_log_forecast}
 COMBINE = {"mean": np.mean, "median": np.median}
 
 
