@@ -106,8 +106,14 @@ def test_a_panel_trains_one_model_and_forecasts_each_series():
     assert f.report["windows"] == 5 * fc.count_windows(25, f.settings, 4) == 5 * 19
     for x in series:
         assert f.predict(x).shape == (4,)
+    # a panel's base is the mean of the damped trend and the drift; one series' the median
+    assert (f.settings.base, f.settings.combine) == (fc.PANEL_BASE, fc.PANEL_COMBINE)
+    assert "mean of damped, drift" in f.settings.reasons[0]
     small = fc.fit_forecaster(series[0][:25], 4, 1, seed=0, **FAST)  # alone: 19 windows
     assert small.network is None
+    assert small.settings.base == fc.ForecasterSettings().base and small.settings.combine == "median"
+    given = fc.choose_forecaster_settings([25] * 5, 4, 1, base=("damped_log",), combine="median")
+    assert (given.base, given.combine) == (("damped_log",), "median")
     assert small.predict(series[0]) == pytest.approx(small.base(series[0]))
 
 
