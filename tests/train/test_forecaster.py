@@ -183,3 +183,23 @@ def test_a_checkpoint_from_before_the_median_base_keeps_its_mean():
     methods = old.settings.base
     parts = smoothing.statistical_forecast(x[:120], 6, 1, methods=methods)
     assert old.predict(x[:120]) == pytest.approx(np.mean([parts[m] for m in methods], axis=0))
+
+
+def test_a_series_never_below_zero_is_never_forecast_below_zero():
+    rng = np.random.default_rng(1)
+    x = np.maximum(0.0, np.r_[np.linspace(30, 2, 100), np.full(40, 1.0)]
+                   + rng.normal(0, 1.5, 140))  # falls to near zero; values >= 0
+    f = fc.fit_forecaster(x[:100], 12, 1, seed=0, **FAST)
+    assert f.floor == 0.0
+    origins = np.arange(99, 128)
+    assert np.any(f.base(x[:100]) < 0)  # the trend alone runs below zero here
+    members = f.member_forecasts(x, origins)
+    assert members.min() >= 0.0 and f.predict_origins(x, origins).min() >= 0.0
+    f.calibrate(x[:100])
+    lower = f.intervals(x, origins)[80][0]
+    assert lower.min() == 0.0
+    again = fc.Forecaster.from_dict(f.to_dict(), f.network)
+    assert again.floor == 0.0
+    assert again.predict_origins(x, origins) == pytest.approx(f.predict_origins(x, origins))
+    signed = fc.fit_forecaster(x[:100] - 5.0, 12, 1, seed=0, **FAST)  # goes below zero
+    assert signed.floor is None and np.any(signed.predict(x[:100] - 5.0) < 0)

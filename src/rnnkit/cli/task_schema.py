@@ -25,12 +25,13 @@ CELLS = choice("rnn", "lstm", "gru")
 VOCABULARY = list_of(text(), min_len=2, unique=True)
 
 FORECASTER = fields(
-    optional_keys=("min_history", "interval_scales"),
+    optional_keys=("min_history", "interval_scales", "floor"),
     settings=fields(base=list_of(text(), min_len=1), network=boolean(),
                     window=integer(1, BIG), cell=CELLS, hidden=integer(1, BIG),
                     layers=integer(1, 10**4), members=integer(1, MAX_MEMBERS)),
     horizon=integer(1, 10**6), period=integer(1, 10**6), network=boolean(),
     min_history=integer(1, BIG), interval_scales=dict_of(list_of(number(low=0))),
+    floor=optional(number()),
 )
 TASKS = {
     "forecast": fields(

@@ -183,8 +183,12 @@ class Forecaster:
     None for the base alone) and the interval widths of :meth:`calibrate`."""
 
     def __init__(self, settings: ForecasterSettings, horizon: int, period: int,
-                 network=None, report=None, interval_scales=None, min_history=MIN_HISTORY):
+                 network=None, report=None, interval_scales=None, min_history=MIN_HISTORY,
+                 floor=None):
         self.settings, self.horizon, self.period = settings, horizon, period
+        # 0.0 when every training value was >= 0 (counts, sales, prices): no forecast or
+        # interval goes below it; None for a series that can be negative
+        self.floor = floor
         self.network = network
         self.min_history = min_history  # the fewest values the networks learned from
         self.report = report if report is not None else {}
@@ -213,10 +217,11 @@ class Forecaster:
         return base, scales, corrections
 
     def member_forecasts(self, x, origins) -> np.ndarray:
-        """Every network's own forecast (base + its correction); (M, n, H), M = 1 without
-        networks."""
+        """Every network's own forecast (base + its correction, not below ``floor``);
+        (M, n, H), M = 1 without networks."""
         base, scales, corrections = self._parts(x, origins)
-        return base + scales[:, None] * corrections
+        members = base + scales[:, None] * corrections  # (M, n, H)
+        return members if self.floor is None else np.maximum(members, self.floor)
 
     def predict_origins(self, x, origins) -> np.ndarray:
         """Forecasts of x[o+1..o+H] from every origin o, fed x[..o]: the base plus the
@@ -259,7 +264,8 @@ class Forecaster:
         x = np.asarray(x, dtype=np.float64)
         forecast = self.predict_origins(x, origins) if forecast is None else forecast
         scales = np.array([step_scale(x[: o + 1]) for o in origins])[:, None]  # (n, 1)
-        return {level: (forecast - w * scales, forecast + w * scales)
+        low = -np.inf if self.floor is None else self.floor
+        return {level: (np.maximum(forecast - w * scales, low), forecast + w * scales)
                 for level, w in self.interval_scales.items()}
 
     def to_dict(self) -> dict:
@@ -268,6 +274,7 @@ class Forecaster:
         settings["base"] = list(settings["base"])
         return {"settings": settings, "horizon": self.horizon, "period": self.period,
                 "network": self.network is not None, "min_history": self.min_history,
+                "floor": self.floor,
                 "interval_scales": {str(k): np.asarray(v).tolist()
                                     for k, v in self.interval_scales.items()}}
 
@@ -280,7 +287,8 @@ class Forecaster:
                   for k, v in d.get("interval_scales", {}).items()}
         return cls(settings, int(d["horizon"]), int(d["period"]),
                    network if d.get("network") else None, interval_scales=scales,
-                   min_history=int(d.get("min_history", MIN_HISTORY)))
+                   min_history=int(d.get("min_history", MIN_HISTORY)),
+                   floor=None if d.get("floor") is None else float(d["floor"]))
 
 
 def normalised_windows(x, origins, window: int, scales) -> np.ndarray:
@@ -406,5 +414,6 @@ def fit_forecaster(series, horizon: int, period: int = 1, seed=0, *,
     report["seconds"] = time.perf_counter() - start
     least = min((first_origin(len(x), settings, horizon) + 1 for x in many
                  if count_windows(len(x), settings, horizon)), default=MIN_HISTORY)
+    floor = 0.0 if all(np.min(x) >= 0 for x in many) else None  # never negative: stays so
     return Forecaster(settings, horizon, period, network, report,
-                      min_history=least if network is not None else MIN_HISTORY)
+                      min_history=least if network is not None else MIN_HISTORY, floor=floor)
