@@ -37,14 +37,13 @@ September (``rnnkit/data/SOURCES.md``).
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from rnnkit.cli.classify_report import history_csv, honesty, plot_confusion
 from rnnkit.cli.common import (
     TrainingOptions,
     add_common_arguments,
@@ -55,7 +54,6 @@ from rnnkit.cli.common import (
     member_store,
     out_dir,
     require_positive,
-    save_figure,
     save_run,
     torch_engine,
 )
@@ -114,32 +112,6 @@ def add_arguments(parser) -> None:
     add_common_arguments(parser, epochs=None, hidden=128, cell="gru", lr=3e-3, batch_size=None,
                          bidirectional=True, embedding_dim=32)
     add_variant_arguments(parser)
-
-
-def plot_confusion(cm, classes, path, title):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    K = len(classes)
-    size = min(3.0 + 0.45 * K, 14.0)
-    fig, ax = plt.subplots(figsize=(size + 1.0, size))
-    im = ax.imshow(cm, cmap="Blues")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    if K <= 40:
-        names = [c if len(c) <= 12 else c[:11] + "~" for c in classes]
-        ax.set_xticks(range(K), names, rotation=90 if K > 6 else 0)
-        ax.set_yticks(range(K), names)
-    if K <= 20:
-        for i, j in np.ndindex(cm.shape):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
-                    color="white" if cm[i, j] > cm.max() / 2 else "black")
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    ax.set_title(title)
-    save_figure(fig, path)
-    plt.close(fig)
 
 
 # --- from examples to arrays ---------------------------------------------------------------
@@ -343,43 +315,12 @@ def _describe(p: Prepared) -> str:
             f"{len(p.task['classes'])} classes")
 
 
-def honesty(train_acc, test_acc, pred, y_train, y_test, K) -> list[str]:
-    """Warnings a reader must see: a model at chance, or one that predicts a single class."""
-    warnings = []
-    majority = np.bincount(y_test, minlength=K).max() / len(y_test)
-    noise = 2 * np.sqrt(majority * (1 - majority) / len(y_test))  # two binomial std errors
-    if test_acc <= majority + noise:
-        warnings.append(f"test accuracy {test_acc:.3f} is within noise of always predicting "
-                        f"the majority class ({majority:.3f} +- {noise:.3f}): the model is at "
-                        "chance on this test set")
-    if len(np.unique(pred)) == 1:
-        warnings.append(f"the model predicts one class for every test example "
-                        f"(class {int(pred[0])})")
-    train_majority = np.bincount(y_train, minlength=K).max() / len(y_train)
-    if train_acc <= train_majority + 1e-9:
-        warnings.append(f"training accuracy {train_acc:.3f} is no better than the majority "
-                        f"class ({train_majority:.3f}): the networks did not fit the data")
-    return warnings
-
-
 def _accuracy_on(model, part):
     """Accuracy on a part (x, y, lengths), or None without that part."""
     if part is None:
         return None
     x, y, lengths = part
     return accuracy(predict_logits(model, x, lengths), y)
-
-
-def history_csv(report) -> str:
-    """One row per network and epoch: network, epoch, loss, accuracy (on augmented batches)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["network", "epoch", "loss", "accuracy"])
-    for i, member in enumerate(report["members"]):
-        h = member["history"]
-        for epoch, (loss, acc) in enumerate(zip(h["loss"], h["accuracy"])):
-            w.writerow([i + 1, epoch + 1, f"{loss:.6g}", f"{acc:.6g}"])
-    return buf.getvalue()
 
 
 def run(args) -> int:
