@@ -132,13 +132,19 @@ def damped_forecast(y, horizon: int) -> np.ndarray:
     return p["level"] + damping * p["trend"]
 
 
+def on_logs(forecast, y, horizon: int) -> np.ndarray:
+    """``exp(forecast(log y))`` for a positive series (trends become growth rates);
+    ``forecast(y)`` when a value is <= 0; (H,)."""
+    y = np.asarray(y, dtype=np.float64)
+    if np.all(y > 0):
+        return np.exp(forecast(np.log(y), horizon))
+    return forecast(y, horizon)
+
+
 def damped_log_forecast(y, horizon: int) -> np.ndarray:
     """Damped trend on log y, exponentiated (a damped growth rate), for a positive series;
     the additive damped trend otherwise; (H,)."""
-    y = np.asarray(y, dtype=np.float64)
-    if np.all(y > 0):
-        return np.exp(damped_forecast(np.log(y), horizon))
-    return damped_forecast(y, horizon)
+    return on_logs(damped_forecast, y, horizon)
 
 
 def theta_forecast(y, horizon: int) -> np.ndarray:
@@ -176,19 +182,13 @@ def local_drift_forecast(y, horizon: int) -> np.ndarray:
 def local_drift_log_forecast(y, horizon: int) -> np.ndarray:
     """:func:`local_drift_forecast` on log y, exponentiated (the recent growth rate), for a
     positive series; on y itself otherwise; (H,)."""
-    y = np.asarray(y, dtype=np.float64)
-    if np.all(y > 0):
-        return np.exp(local_drift_forecast(np.log(y), horizon))
-    return local_drift_forecast(y, horizon)
+    return on_logs(local_drift_forecast, y, horizon)
 
 
 def drift_log_forecast(y, horizon: int) -> np.ndarray:
     """The drift on log y, exponentiated (the mean growth rate, ``y_n (y_n / y_1)^(h/(n-1))``),
     for a positive series; the additive drift otherwise; (H,)."""
-    y = np.asarray(y, dtype=np.float64)
-    if np.all(y > 0):
-        return np.exp(drift_forecast(np.log(y), horizon))
-    return drift_forecast(y, horizon)
+    return on_logs(drift_forecast, y, horizon)
 
 
 def last_value_forecast(y, horizon: int) -> np.ndarray:
