@@ -1,4 +1,5 @@
-"""SequenceModel with patches and a pooled read-out: finite differences, torch twin, saving."""
+"""SequenceModel with patches (after a convolution or not) and a pooled read-out: finite
+differences, torch twin, saving."""
 import numpy as np
 import pytest
 from helpers import check_module_grads, rel_error
@@ -7,10 +8,10 @@ import rnnkit
 from rnnkit.nn import no_grad
 
 
-def patch_pool_model(dtype="float64", cell="gru"):
+def patch_pool_model(dtype="float64", cell="gru", conv_channels=None):
     return rnnkit.SequenceModel(cell, input_size=2, hidden_size=4, output_size=3,
                                 patch_size=3, head="pool", bidirectional=True, dtype=dtype,
-                                seed=0)
+                                seed=0, conv_channels=conv_channels, conv_kernel=3)
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
@@ -21,10 +22,11 @@ def test_patch_pool_model_gradients(cell):
                        backward_kwargs={"need_input_grad": True})
 
 
+@pytest.mark.parametrize("conv_channels", [None, 5])
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 1e-5)])
-def test_patch_pool_model_equals_its_torch_twin(dtype, tol):
+def test_patch_pool_model_equals_its_torch_twin(dtype, tol, conv_channels):
     torch = pytest.importorskip("torch")
-    model = patch_pool_model(dtype).eval()
+    model = patch_pool_model(dtype, conv_channels=conv_channels).eval()
     x = np.random.default_rng(1).standard_normal((3, 11, 2)).astype(dtype)
     lengths = np.array([11, 5, 2])
     twin = rnnkit.to_torch(model)
@@ -36,8 +38,9 @@ def test_patch_pool_model_equals_its_torch_twin(dtype, tol):
     assert back.config() == model.config()
 
 
-def test_patch_pool_model_saves_and_loads(tmp_path):
-    model = patch_pool_model()
+@pytest.mark.parametrize("conv_channels", [None, 1])  # 1 < input_size: the size check's bound
+def test_patch_pool_model_saves_and_loads(tmp_path, conv_channels):
+    model = patch_pool_model(conv_channels=conv_channels)
     rnnkit.save(model, tmp_path / "m.safetensors")
     again = rnnkit.load(tmp_path / "m.safetensors")
     x = np.random.default_rng(2).standard_normal((2, 7, 2))

@@ -156,7 +156,7 @@ def _sequence_model(g: Graph, model: SequenceModel, x: str, shape: list, base: s
     """SequenceModel: embedding? -> recurrent -> last step? -> Linear. Returns
     ((out, shape), h_n, c_n)."""
     prefix = f"{base}." if base else ""
-    for part in ("patch", "pool"):
+    for part in ("conv", "patch", "pool"):
         if part in model.modules:
             raise OnnxExportError(f"{base or 'the model'} has a {type(model.modules[part]).__name__}"
                                   f" ({part}), which has no ONNX export yet")

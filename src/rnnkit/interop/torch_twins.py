@@ -226,6 +226,26 @@ def _patch_to_torch(m):
                                        dtype=torch_dtype(m.dtype)), m.params)
 
 
+class Conv1d(nn.Conv1d):
+    """rnnkit.nn.conv.Conv1d: Conv1d(C, D, K, padding="same") on (B, T, C), then relu (or
+    not), returning (B, T, D); parameters ``weight`` (D, C, K), ``bias``."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, activation="relu",
+                 dtype=torch.float32):
+        super().__init__(in_channels, out_channels, kernel_size, padding="same", dtype=dtype)
+        self.activation = activation
+
+    def forward(self, x):
+        z = super().forward(x.transpose(1, 2)).transpose(1, 2)  # (B, T, D)
+        return torch.relu(z) if self.activation == "relu" else z
+
+
+@register_converter("to_torch", knn.Conv1d)
+def _conv_to_torch(m):
+    return with_weights(Conv1d(m.in_channels, m.out_channels, m.kernel_size, m.activation,
+                               dtype=torch_dtype(m.dtype)), m.params)
+
+
 class MeanMaxPool(nn.Module):
     """rnnkit.nn.pooling.MeanMaxPool: mean and max over the valid steps, concatenated."""
 
@@ -244,8 +264,8 @@ def _pool_to_torch(m):
 
 
 class SequenceModel(nn.Module):
-    """rnnkit.nn.models.SequenceModel: embedding or patches? -> rnn -> last step or pooling?
-    -> fc."""
+    """rnnkit.nn.models.SequenceModel: embedding, or convolution? and patches? -> rnn -> last
+    step or pooling? -> fc."""
 
     def __init__(self, config: dict, modules: dict[str, nn.Module]):
         super().__init__()
@@ -255,6 +275,8 @@ class SequenceModel(nn.Module):
 
     def forward(self, x, lengths=None, state=None, return_state=False):
         h = self.embedding(x) if hasattr(self, "embedding") else x
+        if hasattr(self, "conv"):
+            h = self.conv(h)
         if hasattr(self, "patch"):
             h = self.patch(h)
             if lengths is not None:

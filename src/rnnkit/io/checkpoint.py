@@ -132,7 +132,7 @@ def check_description(desc, where: str = "model") -> int:
     """Check a model description's form (known classes, configs of plain values) and return
     a lower bound on the parameters the model it describes holds: per recurrent layer and
     direction ``hidden_size**2``, the first layer's ``input_size * hidden_size``, plus
-    embeddings, linear maps and patch projections. Lets a
+    embeddings, linear maps, convolutions and patch projections. Lets a
     loader refuse a description that asks for more than its file holds before allocating."""
     from rnnkit.nn.registry import MODULES
 
@@ -153,11 +153,13 @@ def check_description(desc, where: str = "model") -> int:
 
     h, d = size("hidden_size"), 2 if config.get("bidirectional") is True else 1
     return (size("num_layers", 1) * d * h * h + size("output_size") * h + size("input_size") * h
-            + size("patch_size") * size("input_size") * h
+            + size("patch_size") * size("conv_channels", size("input_size")) * h
+            + size("conv_kernel") * size("input_size") * size("conv_channels")
             + (size("vocab_size") + size("src_vocab_size") + size("tgt_vocab_size")
                + size("num_embeddings")) * size("embedding_dim")
             + size("in_features") * size("out_features")
             + size("in_channels") * size("patch_size") * size("out_features")
+            + size("in_channels") * size("kernel_size") * size("out_channels")
             + size("out_size") * size("memory_size"))
 
 

@@ -4,6 +4,7 @@ Every module has ``params`` and ``grads`` keyed by PyTorch's names, ``forward``/
 by hand, and registers itself (``rnnkit.nn.registry``) so checkpoints can rebuild it.
 """
 from rnnkit.nn.attention import LuongAttention
+from rnnkit.nn.conv import Conv1d
 from rnnkit.nn.dropout import Dropout
 from rnnkit.nn.embedding import Embedding
 from rnnkit.nn.ensemble import Ensemble
@@ -20,6 +21,6 @@ from rnnkit.nn.seq2seq import Seq2Seq
 from rnnkit.nn.sequential import Sequential
 
 __all__ = ["RNN", "LSTM", "GRU", "Linear", "Embedding", "Dropout", "LastStep", "Sequential",
-           "SequenceModel", "Seq2Seq", "LuongAttention", "PatchEmbedding", "MeanMaxPool",
+           "SequenceModel", "Seq2Seq", "LuongAttention", "PatchEmbedding", "Conv1d", "MeanMaxPool",
            "Ensemble",
            "MSELoss", "CrossEntropyLoss", "Module", "Container", "no_grad", "register_module"]

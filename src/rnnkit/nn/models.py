@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnkit.core.init import seed_sequence
+from rnnkit.nn.conv import Conv1d
 from rnnkit.nn.embedding import Embedding
 from rnnkit.nn.heads import LastStep
 from rnnkit.nn.linear import Linear
@@ -38,7 +39,8 @@ class SequenceModel(Container):
                  num_layers=1, bidirectional=False, dropout=0.0, head="last", vocab_size=None,
                  embedding_dim=None, nonlinearity="tanh", dtype="float32", seed=None,
                  patch_size=None, proj_size=0, peephole=False, layer_norm=False,
-                 learn_initial_state=False, recurrent_dropout=0.0):
+                 learn_initial_state=False, recurrent_dropout=0.0, conv_channels=None,
+                 conv_kernel=7):
         if cell not in LAYERS:
             raise ValueError(f"Unknown cell {cell!r}; expected one of {sorted(LAYERS)}")
         if head not in ("last", "pool", "all"):
@@ -48,6 +50,8 @@ class SequenceModel(Container):
                              "embedding_dim (token ids)")
         if patch_size is not None and input_size is None:
             raise ValueError("patch_size applies to real-valued inputs (input_size)")
+        if conv_channels is not None and input_size is None:
+            raise ValueError("conv_channels applies to real-valued inputs (input_size)")
         self.settings = dict(cell=cell, input_size=input_size, hidden_size=hidden_size,
                              output_size=output_size, num_layers=num_layers,
                              bidirectional=bidirectional, dropout=dropout, head=head,
@@ -55,6 +59,8 @@ class SequenceModel(Container):
                              nonlinearity=nonlinearity, dtype=np.dtype(dtype).name, seed=seed)
         if patch_size is not None:
             self.settings["patch_size"] = patch_size
+        if conv_channels is not None:
+            self.settings.update(conv_channels=conv_channels, conv_kernel=conv_kernel)
         variants = {name: value for name, value in [("proj_size", proj_size),
                                                      ("peephole", peephole),
                                                      ("layer_norm", layer_norm),
@@ -63,7 +69,7 @@ class SequenceModel(Container):
                     if value != VARIANTS[name]}  # the recurrent layer's; only those set
         self.settings.update(variants)
         super().__init__()
-        seeds = seed_sequence(seed).spawn(4)  # children 0-2 as before patches existed
+        seeds = seed_sequence(seed).spawn(5)  # children 0-2 as before patches, 3 as before conv
         self.modules: dict[str, Module] = {}
         if vocab_size is not None:
             if embedding_dim is None:
@@ -71,6 +77,10 @@ class SequenceModel(Container):
             self.modules["embedding"] = Embedding(vocab_size, embedding_dim, dtype=dtype,
                                                   seed=seeds[0])
             input_size = embedding_dim
+        if conv_channels is not None:
+            self.modules["conv"] = Conv1d(input_size, conv_channels, conv_kernel, dtype=dtype,
+                                          seed=seeds[4])
+            input_size = conv_channels
         if patch_size is not None:
             self.modules["patch"] = PatchEmbedding(input_size, hidden_size, patch_size,
                                                    dtype=dtype, seed=seeds[3])
@@ -106,6 +116,8 @@ class SequenceModel(Container):
         (B, T', O) with T' = T, or ceil(T / patch_size) with patches."""
         m = self.modules
         h = m["embedding"].forward(x) if "embedding" in m else x
+        if "conv" in m:
+            h = m["conv"].forward(h)  # (B, T, conv_channels)
         if "patch" in m:
             h = m["patch"].forward(h)  # (B, T', H)
             lengths = None if lengths is None else patch_lengths(lengths, m["patch"].patch_size)
@@ -126,10 +138,12 @@ class SequenceModel(Container):
         for name in ("last", "pool"):
             if name in m:
                 d = m[name].backward(d)
-        front_end = "patch" in m or "embedding" in m
+        front_end = "patch" in m or "embedding" in m or "conv" in m
         d, _ = self.rnn.backward(d, need_input_grad=need_input_grad or front_end)
         if "patch" in m:
             d = m["patch"].backward(d)
+        if "conv" in m:
+            d = m["conv"].backward(d)
         if "embedding" in m:
             return m["embedding"].backward(d)
         return d if need_input_grad else None
@@ -140,9 +154,9 @@ class SequenceModel(Container):
         """One step of streaming inference: x_t (B, F) or (B,) token ids -> (out_t (B, O),
         state). Keeps only the current state; for unidirectional models read step by step
         (not with patches or a pooled read-out, which need the whole sequence)."""
-        if "patch" in self.modules or "pool" in self.modules:
-            raise ValueError("step() reads one time step; a model with patches or a pooled "
-                             "read-out needs the whole sequence")
+        if any(name in self.modules for name in ("patch", "pool", "conv")):
+            raise ValueError("step() reads one time step; a model with patches, a convolution "
+                             "or a pooled read-out needs the whole sequence")
         with no_grad():  # streaming keeps no cache in any child
             h = self.modules["embedding"].forward(x_t) if "embedding" in self.modules else x_t
             y, state = self.rnn.step(h, state)  # (B, H)
