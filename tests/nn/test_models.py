@@ -8,10 +8,21 @@ import rnnkit
 from rnnkit.nn import no_grad
 
 
-def patch_pool_model(dtype="float64", cell="gru", conv_channels=None):
+def patch_pool_model(dtype="float64", cell="gru", conv_channels=None, patch_mode="linear"):
     return rnnkit.SequenceModel(cell, input_size=2, hidden_size=4, output_size=3,
                                 patch_size=3, head="pool", bidirectional=True, dtype=dtype,
-                                seed=0, conv_channels=conv_channels, conv_kernel=3)
+                                seed=0, conv_channels=conv_channels, conv_kernel=3,
+                                patch_mode=patch_mode)
+
+
+@pytest.mark.parametrize("patch_mode", ["linear", "max"])
+def test_conv_patch_pool_model_gradients(patch_mode):
+    model = patch_pool_model(conv_channels=5, patch_mode=patch_mode)
+    x = np.random.default_rng(0).standard_normal((3, 10, 2))
+    check_module_grads(model, x, forward_kwargs={"lengths": np.array([10, 4, 1])},
+                       backward_kwargs={"need_input_grad": True})
+    assert type(model.modules["patch"]).__name__ == {"linear": "PatchEmbedding",
+                                                     "max": "PatchMaxPool"}[patch_mode]
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
@@ -22,11 +33,12 @@ def test_patch_pool_model_gradients(cell):
                        backward_kwargs={"need_input_grad": True})
 
 
-@pytest.mark.parametrize("conv_channels", [None, 5])
+@pytest.mark.parametrize("conv_channels,patch_mode", [(None, "linear"), (5, "linear"),
+                                                      (5, "max")])
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 1e-5)])
-def test_patch_pool_model_equals_its_torch_twin(dtype, tol, conv_channels):
+def test_patch_pool_model_equals_its_torch_twin(dtype, tol, conv_channels, patch_mode):
     torch = pytest.importorskip("torch")
-    model = patch_pool_model(dtype, conv_channels=conv_channels).eval()
+    model = patch_pool_model(dtype, conv_channels=conv_channels, patch_mode=patch_mode).eval()
     x = np.random.default_rng(1).standard_normal((3, 11, 2)).astype(dtype)
     lengths = np.array([11, 5, 2])
     twin = rnnkit.to_torch(model)
@@ -38,9 +50,10 @@ def test_patch_pool_model_equals_its_torch_twin(dtype, tol, conv_channels):
     assert back.config() == model.config()
 
 
-@pytest.mark.parametrize("conv_channels", [None, 1])  # 1 < input_size: the size check's bound
-def test_patch_pool_model_saves_and_loads(tmp_path, conv_channels):
-    model = patch_pool_model(conv_channels=conv_channels)
+@pytest.mark.parametrize("conv_channels,patch_mode", [(None, "linear"), (1, "linear"),
+                                                      (3, "max")])  # 1 < input_size: a bound
+def test_patch_pool_model_saves_and_loads(tmp_path, conv_channels, patch_mode):
+    model = patch_pool_model(conv_channels=conv_channels, patch_mode=patch_mode)
     rnnkit.save(model, tmp_path / "m.safetensors")
     again = rnnkit.load(tmp_path / "m.safetensors")
     x = np.random.default_rng(2).standard_normal((2, 7, 2))
@@ -52,6 +65,8 @@ def test_patch_and_pool_refuse_what_they_cannot_do():
         patch_pool_model().step(np.zeros((1, 2)))
     with pytest.raises(ValueError, match="patch_size applies to real-valued inputs"):
         rnnkit.SequenceModel("gru", vocab_size=5, embedding_dim=2, patch_size=2)
+    with pytest.raises(ValueError, match="patch_mode must be 'linear' or 'max'"):
+        patch_pool_model(patch_mode="mean")
     with pytest.raises(ValueError, match="head must be 'last', 'pool' or 'all'"):
         rnnkit.SequenceModel("gru", input_size=2, head="mean")
 

@@ -226,6 +226,24 @@ def _patch_to_torch(m):
                                        dtype=torch_dtype(m.dtype)), m.params)
 
 
+class PatchMaxPool(nn.Module):
+    """rnnkit.nn.patch.PatchMaxPool: max_pool1d with kernel = stride = p, ceil_mode, on
+    (B, T, F), returning (B, ceil(T/p), F)."""
+
+    def __init__(self, patch_size):
+        super().__init__()
+        self.patch_size = patch_size
+
+    def forward(self, z):
+        p = self.patch_size
+        return nn.functional.max_pool1d(z.transpose(1, 2), p, p, ceil_mode=True).transpose(1, 2)
+
+
+@register_converter("to_torch", knn.PatchMaxPool)
+def _patch_max_to_torch(m):
+    return PatchMaxPool(m.patch_size)
+
+
 class Conv1d(nn.Conv1d):
     """rnnkit.nn.conv.Conv1d: Conv1d(C, D, K, padding="same") on (B, T, C), then relu (or
     not), returning (B, T, D); parameters ``weight`` (D, C, K), ``bias``."""

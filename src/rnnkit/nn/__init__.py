@@ -13,7 +13,7 @@ from rnnkit.nn.linear import Linear
 from rnnkit.nn.losses import CrossEntropyLoss, MSELoss
 from rnnkit.nn.models import SequenceModel
 from rnnkit.nn.module import Container, Module, no_grad
-from rnnkit.nn.patch import PatchEmbedding
+from rnnkit.nn.patch import PatchEmbedding, PatchMaxPool
 from rnnkit.nn.pooling import MeanMaxPool
 from rnnkit.nn.recurrent import GRU, LSTM, RNN
 from rnnkit.nn.registry import register_module
@@ -21,6 +21,6 @@ from rnnkit.nn.seq2seq import Seq2Seq
 from rnnkit.nn.sequential import Sequential
 
 __all__ = ["RNN", "LSTM", "GRU", "Linear", "Embedding", "Dropout", "LastStep", "Sequential",
-           "SequenceModel", "Seq2Seq", "LuongAttention", "PatchEmbedding", "Conv1d", "MeanMaxPool",
+           "SequenceModel", "Seq2Seq", "LuongAttention", "PatchEmbedding", "PatchMaxPool", "Conv1d", "MeanMaxPool",
            "Ensemble",
            "MSELoss", "CrossEntropyLoss", "Module", "Container", "no_grad", "register_module"]

@@ -27,7 +27,7 @@ from rnnkit.nn.embedding import Embedding
 from rnnkit.nn.heads import LastStep
 from rnnkit.nn.linear import Linear
 from rnnkit.nn.module import Container, Module, no_grad
-from rnnkit.nn.patch import PatchEmbedding, patch_lengths
+from rnnkit.nn.patch import PatchEmbedding, PatchMaxPool, patch_lengths
 from rnnkit.nn.pooling import MeanMaxPool
 from rnnkit.nn.recurrent import LAYERS, VARIANTS
 from rnnkit.nn.registry import register_module
@@ -40,7 +40,7 @@ class SequenceModel(Container):
                  embedding_dim=None, nonlinearity="tanh", dtype="float32", seed=None,
                  patch_size=None, proj_size=0, peephole=False, layer_norm=False,
                  learn_initial_state=False, recurrent_dropout=0.0, conv_channels=None,
-                 conv_kernel=7):
+                 conv_kernel=7, patch_mode="linear"):
         if cell not in LAYERS:
             raise ValueError(f"Unknown cell {cell!r}; expected one of {sorted(LAYERS)}")
         if head not in ("last", "pool", "all"):
@@ -50,6 +50,8 @@ class SequenceModel(Container):
                              "embedding_dim (token ids)")
         if patch_size is not None and input_size is None:
             raise ValueError("patch_size applies to real-valued inputs (input_size)")
+        if patch_mode not in ("linear", "max"):
+            raise ValueError(f"patch_mode must be 'linear' or 'max', got {patch_mode!r}")
         if conv_channels is not None and input_size is None:
             raise ValueError("conv_channels applies to real-valued inputs (input_size)")
         self.settings = dict(cell=cell, input_size=input_size, hidden_size=hidden_size,
@@ -59,6 +61,8 @@ class SequenceModel(Container):
                              nonlinearity=nonlinearity, dtype=np.dtype(dtype).name, seed=seed)
         if patch_size is not None:
             self.settings["patch_size"] = patch_size
+        if patch_mode != "linear":
+            self.settings["patch_mode"] = patch_mode
         if conv_channels is not None:
             self.settings.update(conv_channels=conv_channels, conv_kernel=conv_kernel)
         variants = {name: value for name, value in [("proj_size", proj_size),
@@ -81,7 +85,9 @@ class SequenceModel(Container):
             self.modules["conv"] = Conv1d(input_size, conv_channels, conv_kernel, dtype=dtype,
                                           seed=seeds[4])
             input_size = conv_channels
-        if patch_size is not None:
+        if patch_size is not None and patch_mode == "max":
+            self.modules["patch"] = PatchMaxPool(patch_size)  # keeps the features
+        elif patch_size is not None:
             self.modules["patch"] = PatchEmbedding(input_size, hidden_size, patch_size,
                                                    dtype=dtype, seed=seeds[3])
             input_size = hidden_size

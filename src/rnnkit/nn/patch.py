@@ -110,3 +110,57 @@ class PatchEmbedding(Module):
         return patch_backward(self.params, xp, dz, steps, self.grads)
 
     __call__ = forward
+
+
+def patch_max_forward(z: np.ndarray, patch: int):
+    """Max of each feature over each patch of p steps: z (B, T, F) -> (B, ceil(T/p), F);
+    the steps past T count as -inf. The cache is the winning step of each patch."""
+    B, T, F = z.shape
+    n = -(-T // patch)
+    padded = np.full((B, n * patch, F), -np.inf, z.dtype)  # (B, n*p, F)
+    padded[:, :T] = z
+    windows = padded.reshape(B, n, patch, F)
+    arg = windows.argmax(axis=2)  # (B, n, F) position inside the patch
+    out = np.take_along_axis(windows, arg[:, :, None, :], axis=2)[:, :, 0]  # (B, n, F)
+    return out, arg
+
+
+def patch_max_backward(arg: np.ndarray, dout: np.ndarray, patch: int, steps: int):
+    """Each patch's gradient goes to the step that attained its maximum (the first on ties):
+    dout (B, n, F) -> dz (B, T, F)."""
+    B, n, F = dout.shape
+    dwin = np.zeros((B, n, patch, F), dout.dtype)
+    np.put_along_axis(dwin, arg[:, :, None, :], dout[:, :, None, :], axis=2)
+    return dwin.reshape(B, n * patch, F)[:, :steps]
+
+
+@register_module
+class PatchMaxPool(Module):
+    """The maximum over each patch of ``patch_size`` steps, feature by feature:
+    z (B, T, F) -> (B, ceil(T/p), F), no parameters. ``torch.nn.functional.max_pool1d``
+    with kernel = stride = p and ``ceil_mode=True``."""
+
+    def __init__(self, patch_size):
+        self.patch_size = positive_int(patch_size, "patch_size")
+        super().__init__({})
+
+    def config(self) -> dict:
+        return dict(patch_size=self.patch_size)
+
+    def __repr__(self):
+        return f"PatchMaxPool(patch_size={self.patch_size})"
+
+    def forward(self, z):
+        z = np.asarray(z)
+        if z.ndim != 3:
+            raise ValueError(f"Expected input of shape (B, T, F), got {z.shape}")
+        out, arg = patch_max_forward(z, self.patch_size)
+        self.save_for_backward((arg, z.shape, z.dtype))
+        return out
+
+    def backward(self, dout):
+        arg, shape, dtype = self.saved()
+        dout = check_gradient(dout, arg.shape, dtype, "dout")
+        return patch_max_backward(arg, dout, self.patch_size, shape[1])
+
+    __call__ = forward

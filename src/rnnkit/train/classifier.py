@@ -47,6 +47,7 @@ class ClassifierSettings:
     patch_size: int = 1
     conv_channels: int | None = None  # a Conv1d + ReLU over the raw steps before the patches
     conv_kernel: int = 7
+    patch_mode: str = "linear"  # "max": the maximum of each conv feature over a patch
     updates: int = 1000
     batch_size: int = 16
     lr: float = 3e-3
@@ -71,7 +72,8 @@ class ClassifierSettings:
     def model_config(self, classes: int, seed, member: int = 0) -> dict:
         patch = self.member_patch(member)
         conv = ({} if self.conv_channels is None else
-                dict(conv_channels=self.conv_channels, conv_kernel=self.conv_kernel))
+                dict(conv_channels=self.conv_channels, conv_kernel=self.conv_kernel,
+                     patch_mode=self.patch_mode))
         return dict(cell=self.cell, hidden_size=self.hidden, output_size=classes,
                     num_layers=self.layers, bidirectional=self.bidirectional, head="pool",
                     patch_size=patch if patch > 1 else None, seed=seed, **conv, **self.inputs,
