@@ -19,8 +19,9 @@ $(VENV)/.installed-test: $(VENV)/.installed-base
 demo: $(VENV)/.installed-base
 	$(VENV)/bin/rnnkit forecast
 
+# two workers (pytest-xdist): the suite on both cores of the CI machine
 test: $(VENV)/.installed-test
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 bench: $(VENV)/.installed-test
 	$(VENV)/bin/rnnkit bench --out BENCHMARKS.md
