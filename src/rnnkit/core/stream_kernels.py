@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from rnnkit.core.kernels import _JIT, _NONLINEARITY, _sigmoid, _tanh
+from rnnkit.core.jit_math import _JIT, _NONLINEARITY, _sigmoid, _tanh
 
 __all__ = ["KINDS", "NONLINEARITY", "stack_weights", "stream_step", "stream_work_size"]
 
