@@ -50,3 +50,19 @@ def test_ensemble_members_read_the_series_at_several_patch_sizes():
     assert choose_settings(36, 251, 1, 3, patch_size=8).patch_scales == (1.0,)  # as given
     short = choose_settings(270, 29, 12, 9)
     assert short.patch_scales == (1.0,) and short.model_config(9, 0, 3)["patch_size"] is None
+
+
+def test_every_second_network_of_a_patched_ensemble_reads_through_a_convolution():
+    s = choose_settings(36, 251, 1, 3)
+    configs = [s.model_config(3, seed=0, member=i) for i in range(5)]
+    assert [c.get("conv_channels") for c in configs] == [None, 64, None, 64, None]
+    assert "network(s) 2, 4 read the series through a convolution of 64 filters" in s.reasons[3]
+    models = [SequenceModel(**c) for c in configs[:2]]
+    assert "conv" not in models[0].modules and models[1].modules["conv"].kernel_size == 7
+    # no patches (short series), one network, much data, or the user's own choice
+    assert choose_settings(270, 29, 12, 9).conv_channels is None
+    assert choose_settings(36, 251, 1, 3, members=1).conv_channels is None
+    assert choose_settings(100, 1460, 1, 10).conv_channels is None  # n T > 100,000: time
+    assert choose_settings(36, 251, 1, 3, text=True).conv_channels is None
+    mine = choose_settings(36, 251, 1, 3, conv_channels=8, conv_pattern=(True,))
+    assert all(mine.model_config(3, 0, i)["conv_channels"] == 8 for i in range(5))

@@ -293,6 +293,8 @@ def check_size(p: Prepared, settings, args) -> None:
     batch = min(s.batch_size, len(y))
     need = training_bytes(params, batch, -(-steps // max(1, s.patch_size)), s.hidden, s.layers,
                           cell=s.cell, bidirectional=s.bidirectional, members=s.members)
+    if s.conv_channels:  # the convolution's windows, outputs and their gradients, float32
+        need += 4 * batch * steps * 2 * (p.task["channels"] * s.conv_kernel + 2 * s.conv_channels)
     check_memory(need, f"{s.members} {s.cell.upper()} network(s) of hidden size {s.hidden}, "
                  f"{s.layers} layer(s), batches of {batch}", getattr(args, "max_memory", None))
 
