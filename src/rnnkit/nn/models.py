@@ -5,6 +5,10 @@
     SequenceModel(cell="gru", input_size=3, patch_size=8, head="pool", bidirectional=True, ...)
         a long series in patches of 8 steps (``PatchEmbedding`` to hidden_size features), then
         the mean and max of the recurrent outputs over the valid steps: x (B, T, F) -> (B, O)
+    SequenceModel(cell="gru", input_size=1, conv_channels=64, patch_size=8, head="pool", ...)
+        the series through a ``Conv1d`` of 64 filters of ``conv_kernel`` steps and a ReLU first
+        (same length), then patches of its 64 features (``patch_mode="max"``: the maximum of
+        each feature over a patch, ``PatchMaxPool``, instead of a learned map)
     SequenceModel(cell="gru", vocab_size=80, embedding_dim=32, ..., head="all")
         many-to-many on token ids: x (B, T) ints -> out (B, T, O)
 
@@ -15,7 +19,8 @@ current state. ``proj_size``, ``peephole``, ``layer_norm``, ``learn_initial_stat
 ``recurrent_dropout`` are the recurrent layer's variants (``rnnkit.nn.recurrent``), off by
 default; with proj_size the read-out sees D*proj_size features. Parameter names are
 PyTorch's: ``embedding.weight``, ``rnn.weight_ih_l0``, ``fc.weight`` — those of a torch module
-with submodules ``embedding``, ``rnn`` and ``fc`` (``patch.weight`` is a ``torch.nn.Conv1d``'s).
+with submodules ``embedding``, ``rnn`` and ``fc`` (``conv.weight`` and ``patch.weight`` are
+``torch.nn.Conv1d``'s).
 """
 from __future__ import annotations
 
