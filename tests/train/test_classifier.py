@@ -62,7 +62,8 @@ def test_every_second_network_of_a_patched_ensemble_reads_through_a_convolution(
     # no patches (short series), one network, much data, or the user's own choice
     assert choose_settings(270, 29, 12, 9).conv_channels is None
     assert choose_settings(36, 251, 1, 3, members=1).conv_channels is None
-    assert choose_settings(100, 1460, 1, 10).conv_channels is None  # n T > 100,000: time
+    assert choose_settings(100, 1460, 1, 10).conv_channels is None  # n T > 90,000: time
+    assert choose_settings(200, 427, 1, 6).conv_channels == 64  # OSULeaf, 85,400 values
     assert choose_settings(36, 251, 1, 3, text=True).conv_channels is None
     mine = choose_settings(36, 251, 1, 3, conv_channels=8, conv_pattern=(True,))
     assert all(mine.model_config(3, 0, i)["conv_channels"] == 8 for i in range(5))

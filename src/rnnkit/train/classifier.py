@@ -8,7 +8,7 @@ augmentation and an ensemble over seeds.
 Rules (measured on the development suite of ``benchmarks/classify``):
   - patches of p = round(T / 32) steps (at least 1), so the recurrence sees about 32 steps;
     when p > 1 the ensemble's networks read patches of p, p/2, 2p, 3p/4 and 3p/2 steps;
-  - when patched, with several networks and n * T <= 100,000 values, every second network
+  - when patched, with several networks and n * T <= 90,000 values, every second network
     reads the series through a convolution (64 filters of 7 steps, ReLU) before its patches
     (OSULeaf seeds 0-3: 0.842 against 0.814; the other patched sets level);
   - a bidirectional GRU read out by the mean and max of its outputs over the valid steps;
@@ -39,9 +39,10 @@ from rnnkit.train.trainer import Trainer
 TARGET_STEPS = 32  # recurrent steps after patching
 MULTISCALE = (1.0, 0.5, 2.0, 0.75, 1.5)  # members' patch scales when the series is patched
 CONV_CHANNELS = 64  # filters of the convolution that every second member reads through
-# n * T up to which the convolution is added: it costs about twice a plain network's time
-# (its patches read 64 features per step), which above this would pass 3 minutes per run
-CONV_MAX_VALUES = 100_000
+# n * T up to which the convolution is added. The whole default run's time grows with n * T;
+# with the convolution OSULeaf (200 x 427 = 85,400 values) took 170 s on 2 cores
+# (benchmarks/classify/RESULTS.md), so past ~90,000 values it would pass 3 minutes
+CONV_MAX_VALUES = 90_000
 
 
 @dataclass
