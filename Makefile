@@ -19,9 +19,10 @@ $(VENV)/.installed-test: $(VENV)/.installed-base
 demo: $(VENV)/.installed-base
 	$(VENV)/bin/rnnkit forecast
 
-# two workers (pytest-xdist): the suite on both cores of the CI machine
+# two workers (pytest-xdist), a test file each at a time: the suite on both cores, and each
+# numba kernel compiled once (the other worker reads its cache) rather than by both at once
 test: $(VENV)/.installed-test
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: $(VENV)/.installed-test
 	$(VENV)/bin/rnnkit bench --out BENCHMARKS.md
