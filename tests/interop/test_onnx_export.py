@@ -323,6 +323,10 @@ class Doubler(Module):
     (rnnkit.GRU(2, 3, layer_norm=True), {}, "layer_norm has no ONNX export"),
     (SequenceModel("lstm", input_size=2, hidden_size=3, layer_norm=True), {},
      "layer_norm has no ONNX export"),
+    (SequenceModel("gru", input_size=2, hidden_size=3, conv_channels=4), {},
+     r"has a Conv1d \(conv\), which has no ONNX export yet"),
+    (SequenceModel("gru", input_size=2, hidden_size=3, patch_size=2), {},
+     r"has a PatchEmbedding \(patch\), which has no ONNX export yet"),
 ])
 def test_unsupported_models_and_options_are_refused(tmp_path, model, options, message):
     with pytest.raises(OnnxExportError, match=message):

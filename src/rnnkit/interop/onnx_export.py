@@ -186,7 +186,8 @@ def _input_kind(module):
                 if not isinstance(m, Dropout)]
     if children:
         return _input_kind(children[0])
-    size = getattr(module, "input_size", None) or getattr(module, "in_features", None)
+    size = (getattr(module, "input_size", None) or getattr(module, "in_features", None)
+            or getattr(module, "in_channels", None))  # Conv1d, PatchEmbedding
     return ("float", size) if size else None
 
 
