@@ -143,3 +143,12 @@ def check_state(h, name: str, shape: tuple, dtype) -> np.ndarray:
         raise ValueError(f"Expected {name} of shape {shape}, got {h.shape}")
     check_finite(h, name)
     return h
+
+
+def series_input(x, channels: int, dtype) -> np.ndarray:
+    """x as a finite float array of shape (B, T, channels), or a ValueError naming the shape."""
+    x = as_float_array(x, "input", dtype)
+    if x.ndim != 3 or x.shape[-1] != channels:
+        raise ValueError(f"Expected input of shape (B, T, {channels}), got {x.shape}")
+    check_finite(x, "input")
+    return x

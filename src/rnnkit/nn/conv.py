@@ -19,16 +19,14 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from rnnkit.core.activations import relu
-from rnnkit.core.init import seed_sequence
-from rnnkit.nn.linear import init_linear
+from rnnkit.nn.linear import init_conv1d
 from rnnkit.nn.module import Module
 from rnnkit.nn.registry import register_module
 from rnnkit.validation import (
-    as_float_array,
-    check_finite,
     check_gradient,
     float_dtype,
     positive_int,
+    series_input,
 )
 
 ACTIVATIONS = ("relu", None)
@@ -92,12 +90,8 @@ class Conv1d(Module):
         self.activation = activation
         self.dtype = float_dtype(dtype)
         self.seed = seed
-        rng = np.random.default_rng(seed_sequence(seed))
-        fan_in = self.in_channels * self.kernel_size
-        params = init_linear(fan_in, self.out_channels, True, self.dtype, rng)  # Conv1d's
-        params["weight"] = params["weight"].reshape(self.out_channels, self.in_channels,
-                                                    self.kernel_size)
-        super().__init__(params)
+        super().__init__(init_conv1d(self.in_channels, self.out_channels, self.kernel_size, self.dtype,
+                                     seed))
 
     def config(self) -> dict:
         return dict(in_channels=self.in_channels, out_channels=self.out_channels,
@@ -109,11 +103,7 @@ class Conv1d(Module):
                 f"kernel_size={self.kernel_size}, activation={self.activation!r})")
 
     def forward(self, x):
-        x = as_float_array(x, "input", self.dtype)
-        if x.ndim != 3 or x.shape[-1] != self.in_channels:
-            raise ValueError(f"Expected input of shape (B, T, {self.in_channels}), "
-                             f"got {x.shape}")
-        check_finite(x, "input")
+        x = series_input(x, self.in_channels, self.dtype)
         z, cache = conv_forward(self.params, x, self.activation)
         self.save_for_backward((cache, z.shape))
         return z

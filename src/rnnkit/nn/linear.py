@@ -26,6 +26,14 @@ def init_linear(in_features, out_features, bias=True, dtype=np.float32, rng=None
     return params
 
 
+def init_conv1d(in_channels, out_channels, kernel_size, dtype=np.float32, seed=None) -> dict:
+    """torch.nn.Conv1d's default: ``init_linear`` with fan-in C*K, weight (D, C, K), bias (D,)."""
+    rng = np.random.default_rng(seed_sequence(seed))
+    params = init_linear(in_channels * kernel_size, out_channels, True, dtype, rng)
+    params["weight"] = params["weight"].reshape(out_channels, in_channels, kernel_size)
+    return params
+
+
 def linear_forward(params: dict, x: np.ndarray):
     """``y = x W^T + b``; x (..., I) -> y (..., O). The cache is x."""
     y = x @ params["weight"].T  # (..., O)

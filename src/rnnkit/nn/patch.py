@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnkit.core.init import seed_sequence
-from rnnkit.nn.linear import init_linear
+from rnnkit.nn.linear import init_conv1d
 from rnnkit.nn.module import Module
 from rnnkit.nn.registry import register_module
 from rnnkit.validation import (
-    as_float_array,
-    check_finite,
     check_gradient,
     float_dtype,
     positive_int,
+    series_input,
 )
 
 
@@ -79,12 +77,8 @@ class PatchEmbedding(Module):
         self.patch_size = positive_int(patch_size, "patch_size")
         self.dtype = float_dtype(dtype)
         self.seed = seed
-        rng = np.random.default_rng(seed_sequence(seed))
-        fan_in = self.in_channels * self.patch_size
-        params = init_linear(fan_in, self.out_features, True, self.dtype, rng)  # Conv1d's
-        params["weight"] = params["weight"].reshape(self.out_features, self.in_channels,
-                                                    self.patch_size)
-        super().__init__(params)
+        super().__init__(init_conv1d(self.in_channels, self.out_features, self.patch_size, self.dtype,
+                                     seed))
 
     def config(self) -> dict:
         return dict(in_channels=self.in_channels, out_features=self.out_features,
@@ -95,11 +89,7 @@ class PatchEmbedding(Module):
                 f"patch_size={self.patch_size})")
 
     def forward(self, x):
-        x = as_float_array(x, "input", self.dtype)
-        if x.ndim != 3 or x.shape[-1] != self.in_channels:
-            raise ValueError(f"Expected input of shape (B, T, {self.in_channels}), "
-                             f"got {x.shape}")
-        check_finite(x, "input")
+        x = series_input(x, self.in_channels, self.dtype)
         z, xp = patch_forward(self.params, x, self.patch_size)
         self.save_for_backward((xp, x.shape[1], z.shape))
         return z
