@@ -152,3 +152,16 @@ def test_checkpoints_of_a_torch_engine_run_hold_its_current_weights(tmp_path):
     saved = rnnkit.load(ckpt)
     for k, v in engine.state_dict().items():
         np.testing.assert_array_equal(saved.params[k], v)
+
+
+@pytest.mark.parametrize("options", [{}, {"ignore_index": 2}, {"label_smoothing": 0.2}])
+def test_torch_engine_loss_is_the_rnnkit_loss(options):
+    import torch
+
+    from rnnkit.interop.torch_engine import _loss_fn
+    from rnnkit.nn.losses import CrossEntropyLoss
+    rng = np.random.default_rng(0)
+    logits, target = rng.standard_normal((2, 5, 4)), rng.integers(0, 4, size=(2, 5))
+    loss = CrossEntropyLoss(**options)
+    ours = _loss_fn(torch, loss)(torch.tensor(logits), torch.tensor(target))
+    assert abs(float(ours) - loss.forward(logits, target)) < 1e-12

@@ -94,6 +94,26 @@ def test_cross_entropy_matches_torch(shape, reduction):
     check_loss(CrossEntropyLoss, logits, target, torch_ce, reduction=reduction)
 
 
+@pytest.mark.parametrize("smoothing", [0.1, 0.5, 1.0])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cross_entropy_label_smoothing_matches_torch(smoothing, reduction):
+    logits = 2 * rng.standard_normal((3, 4, 5))
+    target = rng.integers(0, 5, size=(3, 4))
+    target[0, 1] = -100  # ignored entries stay out of the smoothed loss too, as in torch
+    check_loss(CrossEntropyLoss, logits, target,
+               lambda x, t: F.cross_entropy(x.permute(0, 2, 1), t, reduction=reduction,
+                                            label_smoothing=smoothing),
+               reduction=reduction, label_smoothing=smoothing)
+    # against the definition: cross-entropy with the target q = (1 - e) onehot + e / C
+    x, t = logits[1], target[1]
+    q = np.full((4, 5), smoothing / 5) + (1 - smoothing) * np.eye(5)[t]
+    expected = -(q * log_softmax(x)).sum() / (4 if reduction == "mean" else 1)
+    assert abs(cross_entropy(x, t, reduction=reduction, label_smoothing=smoothing)[0]
+               - expected) < 1e-12
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\], got 1.5"):
+        CrossEntropyLoss(label_smoothing=1.5)
+
+
 def test_cross_entropy_mask_equals_ignoring_padding():
     logits = rng.standard_normal((3, 4, 5))
     target = rng.integers(0, 5, size=(3, 4))

@@ -54,7 +54,8 @@ def _loss_fn(torch, loss):
     if isinstance(loss, CrossEntropyLoss):
         def ce(out, y):
             return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1),
-                                   ignore_index=loss.ignore_index)
+                                   ignore_index=loss.ignore_index,
+                                   label_smoothing=loss.label_smoothing)
         return ce
     raise TypeError(f"--engine torch does not know the loss {type(loss).__name__}")
 

@@ -103,14 +103,25 @@ def _check_target(target, shape, num_classes, ignore_index):
     return target
 
 
-def cross_entropy(logits, target, mask=None, ignore_index=-100, reduction="mean"):
-    """``L = -sum_n w_n log softmax(logits_n)[target_n] / Z``, Z = sum_n w_n ("mean") or 1.
+def _check_smoothing(label_smoothing) -> float:
+    e = float(label_smoothing)
+    if not 0.0 <= e <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    return e
+
+
+def cross_entropy(logits, target, mask=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0):
+    """``L = sum_n w_n l_n / Z``, Z = sum_n w_n ("mean") or 1, with
+    ``l_n = -(1 - e) log p_n[target_n] - (e / C) sum_k log p_n[k]``, p_n = softmax(logits_n)
+    and e = ``label_smoothing`` (0: plain cross-entropy; as ``torch.nn.CrossEntropyLoss``).
 
     logits: (N, C) or (B, T, C), class axis last. target: integers (N,) or (B, T) in
     0..C-1; entries equal to ``ignore_index`` get w = 0. mask: optional weights shaped like
     target (0 for padding). Returns the loss (float) and the cache for the backward.
     """
     _check_reduction(reduction)
+    e = _check_smoothing(label_smoothing)
     logits = _as_float(logits, "logits")
     if logits.ndim not in (2, 3):
         raise ValueError(f"Expected logits to be 2D (N, C) or 3D (B, T, C), got {logits.ndim}D "
@@ -125,14 +136,19 @@ def cross_entropy(logits, target, mask=None, ignore_index=-100, reduction="mean"
     logp = log_softmax(x)  # (N, C)
     z = _normaliser(float(w.sum()), reduction)
     nll = -logp[np.arange(len(t)), t]  # (N,)
+    if e:
+        nll = (1 - e) * nll - (e / C) * logp.sum(axis=-1)  # (N,)
     loss = float((w * nll).sum() / z)
-    return loss, (logp, t, w, z, logits.shape)
+    return loss, (logp, t, w, z, logits.shape, e)
 
 
 def cross_entropy_backward(cache, dloss=1.0) -> np.ndarray:
-    logp, t, w, z, shape = cache
+    logp, t, w, z, shape, e = cache
     dx = np.exp(logp)  # softmax (N, C)
-    dx[np.arange(len(t)), t] -= 1  # d(-log p_t)/dx = softmax - onehot
+    # d l_n / dx = softmax - q with q = (1 - e) onehot + e / C (sums to 1)
+    dx[np.arange(len(t)), t] -= 1 - e
+    if e:
+        dx -= e / logp.shape[-1]
     dx *= (dloss / z) * w[:, None]  # undo the weighted sum
     return dx.reshape(shape)
 
@@ -168,12 +184,14 @@ class CrossEntropyLoss(_Loss):
     ``forward(logits, target, mask=None) -> float``; logits (N, C) or (B, T, C).
     """
 
-    def __init__(self, reduction="mean", ignore_index=-100):
+    def __init__(self, reduction="mean", ignore_index=-100, label_smoothing=0.0):
         super().__init__(reduction)
         self.ignore_index = int(ignore_index)
+        self.label_smoothing = _check_smoothing(label_smoothing)
 
     def forward(self, logits, target, mask=None) -> float:
-        loss, cache = cross_entropy(logits, target, mask, self.ignore_index, self.reduction)
+        loss, cache = cross_entropy(logits, target, mask, self.ignore_index, self.reduction,
+                                    self.label_smoothing)
         self.save_for_backward(cache)
         return loss
 
