@@ -39,6 +39,40 @@ def test_conv_equals_torch_conv1d(T, K, activation):
     assert rel_error(m.grads["weight"], dW_t) < 1e-12 and rel_error(m.grads["bias"], db_t) < 1e-12
 
 
+def test_conv_with_lengths_zeroes_the_padded_steps():
+    """z[b, t] = 0 for t >= lengths[b]; the valid part equals the series run alone, whatever
+    padding follows it; gradients by finite differences and equal to torch's twin."""
+    m = Conv1d(2, 4, 3, dtype=np.float64, seed=0)
+    rng = np.random.default_rng(5)
+    lengths = np.array([7, 3, 1])
+    x = rng.standard_normal((3, 7, 2))
+    x[np.arange(7)[None, :] >= lengths[:, None]] = 0.0  # zero padding, as the batches have
+    z = m.forward(x, lengths=lengths)
+    for b, L in enumerate(lengths):
+        assert not z[b, L:].any()
+        alone = m.forward(x[b : b + 1, :L])
+        np.testing.assert_allclose(z[b, :L], alone[0], atol=1e-14)
+        wider = np.concatenate([x[b : b + 1], np.zeros((1, 4, 2))], axis=1)  # more padding
+        np.testing.assert_allclose(m.forward(wider, lengths=[L])[0, :7], z[b], atol=1e-14)
+    check_module_grads(m, x, forward_kwargs={"lengths": lengths})
+    torch = pytest.importorskip("torch")
+    from rnnkit.interop.torch_twins import Conv1d as TorchConv1d
+    twin = TorchConv1d(2, 4, 3, dtype=torch.float64)
+    with torch.no_grad():
+        twin.weight.copy_(torch.from_numpy(m.params["weight"]))
+        twin.bias.copy_(torch.from_numpy(m.params["bias"]))
+    dz = rng.standard_normal(z.shape)
+    x_t = torch.from_numpy(x).requires_grad_()
+    z_t = twin(x_t, lengths)
+    z_t.backward(torch.from_numpy(dz))
+    m.zero_grad()
+    assert rel_error(m.forward(x, lengths=lengths), z_t.detach().numpy()) < 1e-12
+    assert rel_error(m.backward(dz), x_t.grad.numpy()) < 1e-12
+    assert rel_error(m.grads["weight"], twin.weight.grad.numpy()) < 1e-12
+    with pytest.raises(ValueError, match="lengths must lie in 1..7"):
+        m.forward(x, lengths=[8, 1, 1])
+
+
 def test_conv_initialisation_follows_torch():
     """Uniform(-1/sqrt(C K), 1/sqrt(C K)) for weight and bias, as torch.nn.Conv1d."""
     m = Conv1d(4, 256, 5, seed=0)

@@ -50,6 +50,23 @@ def test_patch_pool_model_equals_its_torch_twin(dtype, tol, conv_channels, patch
     assert back.config() == model.config()
 
 
+@pytest.mark.parametrize("conv_channels", [None, 5])
+def test_a_series_result_does_not_depend_on_its_batch_padding(conv_channels):
+    """The same series, padded to 9 or to 20 steps, gives the same logits: the convolution's
+    outputs at padded steps are 0 before the patches read them (they used to be
+    relu(bias + ...), so the last patch depended on the batch's longest series)."""
+    model = patch_pool_model(conv_channels=conv_channels).eval()
+    x = np.random.default_rng(3).standard_normal((2, 9, 2))
+    x[1, 4:] = 0.0
+    lengths = np.array([9, 4])
+    wide = np.concatenate([x, np.zeros((2, 11, 2))], axis=1)
+    with no_grad():
+        np.testing.assert_allclose(model.forward(wide, lengths=lengths),
+                                   model.forward(x, lengths=lengths), atol=1e-12)
+        np.testing.assert_allclose(model.forward(x[1:, :4], lengths=[4]),
+                                   model.forward(x, lengths=lengths)[1:], atol=1e-12)
+
+
 @pytest.mark.parametrize("conv_channels,patch_mode", [(None, "linear"), (1, "linear"),
                                                       (3, "max")])  # 1 < input_size: a bound
 def test_patch_pool_model_saves_and_loads(tmp_path, conv_channels, patch_mode):

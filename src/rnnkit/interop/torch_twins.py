@@ -253,9 +253,13 @@ class Conv1d(nn.Conv1d):
         super().__init__(in_channels, out_channels, kernel_size, padding="same", dtype=dtype)
         self.activation = activation
 
-    def forward(self, x):
+    def forward(self, x, lengths=None):
         z = super().forward(x.transpose(1, 2)).transpose(1, 2)  # (B, T, D)
-        return torch.relu(z) if self.activation == "relu" else z
+        z = torch.relu(z) if self.activation == "relu" else z
+        if lengths is not None:  # the padded steps' outputs are 0, as rnnkit's
+            lengths = torch.as_tensor(lengths, device=z.device)
+            z = z * (torch.arange(z.shape[1], device=z.device)[None, :] < lengths[:, None])[..., None]
+        return z
 
 
 @register_converter("to_torch", knn.Conv1d)
@@ -294,7 +298,7 @@ class SequenceModel(nn.Module):
     def forward(self, x, lengths=None, state=None, return_state=False):
         h = self.embedding(x) if hasattr(self, "embedding") else x
         if hasattr(self, "conv"):
-            h = self.conv(h)
+            h = self.conv(h, lengths)
         if hasattr(self, "patch"):
             h = self.patch(h)
             if lengths is not None:

@@ -9,6 +9,10 @@ This is ``torch.nn.Conv1d(C, D, kernel_size=K, padding="same")`` on x (B, C, T) 
 ``torch.relu``): its parameter names ``weight`` (D, C, K) and ``bias`` (D,), layout and
 default initialisation. Shapes: x (B, T, C) -> z (B, T, D).
 
+With valid ``lengths`` (B,), z[b, t] = 0 for t >= lengths[b]: a padded step's output would
+otherwise be relu(bias + the last real steps), and a patch or pooling after the convolution
+would read it, so a series' result would depend on how much padding its batch has.
+
 Backward, with dA = dz * [z > 0]:
     dW[d, c, k] = sum_{b, t} dA[b, t, d] x[b, t + k - P, c]      db[d] = sum_{b, t} dA[b, t, d]
     dx[b, s, c] = sum_{d, k} dA[b, s - k + P, d] W[d, c, k]
@@ -24,6 +28,7 @@ from rnnkit.nn.module import Module
 from rnnkit.nn.registry import register_module
 from rnnkit.validation import (
     check_gradient,
+    check_lengths,
     float_dtype,
     positive_int,
     series_input,
@@ -75,8 +80,8 @@ def conv_backward(params: dict, cache, dz: np.ndarray, activation, grads: dict):
 class Conv1d(Module):
     """``kernel_size`` steps of ``in_channels`` channels -> ``out_channels`` at every step.
 
-    ``z = m.forward(x)``: x (B, T, in_channels) -> z (B, T, out_channels);
-    ``dx = m.backward(dz)``. ``activation``: "relu" (default) or None. See the module
+    ``z = m.forward(x, lengths=None)``: x (B, T, in_channels) -> z (B, T, out_channels),
+    zero at the padded steps t >= lengths[b]; ``dx = m.backward(dz)``. ``activation``: "relu" (default) or None. See the module
     docstring for the equation.
     """
 
@@ -102,15 +107,22 @@ class Conv1d(Module):
         return (f"Conv1d({self.in_channels}, {self.out_channels}, "
                 f"kernel_size={self.kernel_size}, activation={self.activation!r})")
 
-    def forward(self, x):
+    def forward(self, x, lengths=None):
         x = series_input(x, self.in_channels, self.dtype)
         z, cache = conv_forward(self.params, x, self.activation)
-        self.save_for_backward((cache, z.shape))
+        valid = None
+        if lengths is not None:
+            lengths = check_lengths(lengths, x.shape[0], x.shape[1])
+            valid = np.arange(x.shape[1])[None, :, None] < lengths[:, None, None]  # (B, T, 1)
+            z *= valid
+        self.save_for_backward((cache, z.shape, valid))
         return z
 
     def backward(self, dz):
-        cache, shape = self.saved()
+        cache, shape, valid = self.saved()
         dz = check_gradient(dz, shape, self.dtype, "dz")
+        if valid is not None:
+            dz = dz * valid  # the padded outputs were set to 0
         return conv_backward(self.params, cache, dz, self.activation, self.grads)
 
     __call__ = forward

@@ -128,7 +128,7 @@ class SequenceModel(Container):
         m = self.modules
         h = m["embedding"].forward(x) if "embedding" in m else x
         if "conv" in m:
-            h = m["conv"].forward(h)  # (B, T, conv_channels)
+            h = m["conv"].forward(h, lengths=lengths)  # (B, T, conv_channels), 0 when padded
         if "patch" in m:
             h = m["patch"].forward(h)  # (B, T', H)
             lengths = None if lengths is None else patch_lengths(lengths, m["patch"].patch_size)

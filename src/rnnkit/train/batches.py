@@ -45,12 +45,21 @@ class ArrayData:
         return -(-len(self) // batch_size)
 
     def batches(self, batch_size: int, rng: np.random.Generator | None = None):
-        """Mini-batches, shuffled by ``rng`` when given, else in order."""
+        """Mini-batches, shuffled by ``rng`` when given, else in order. With lengths, each
+        batch is cut to its longest valid series (x (B, T_b, ...) with T_b = max lengths,
+        and y too where it has the same time axis): the steps after T_b are padding in every
+        series of the batch, and a recurrent layer would still run them."""
         order = rng.permutation(len(self)) if rng is not None else np.arange(len(self))
+        per_step = self.y.ndim >= 2 and self.y.shape[:2] == self.x.shape[:2]
         for start in range(0, len(self), batch_size):
             idx = order[start : start + batch_size]
-            yield {"x": self.x[idx], "y": self.y[idx],
-                   "lengths": None if self.lengths is None else self.lengths[idx]}
+            x, y = self.x[idx], self.y[idx]
+            lengths = None if self.lengths is None else self.lengths[idx]
+            if lengths is not None and x.ndim >= 2:
+                steps = max(int(lengths.max()), 1)
+                x = x[:, :steps]
+                y = y[:, :steps] if per_step else y
+            yield {"x": x, "y": y, "lengths": lengths}
 
 
 class StreamData:
