@@ -135,6 +135,20 @@ def test_seed_makes_runs_reproducible(ts_files, tmp_path, capsys):
     assert not all(np.array_equal(a[k], c[k]) for k in a)  # another seed, another model
 
 
+def test_unequal_lengths_take_patches_from_the_median_series(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    xs, labels = ramps(rng, 20, lengths=(40, 200))
+    xs[0] = xs[0][:40]
+    median = np.median([len(x) for x in xs])
+    train = write_ts(tmp_path / "L_TRAIN.ts", xs, labels)
+    code, out, err, m = classify(capsys, "--train", train, "--test", train, "--out",
+                                 tmp_path / "run", "--updates", 2, "--json", *FAST)
+    assert code == 0, err
+    patch = max(1, round(median / 32))
+    assert f"patches of {patch} steps: series of median length {median:g} (longest" in out + err
+    assert json.loads((tmp_path / "run" / "task.json").read_text())  # a valid run folder
+
+
 def test_default_data_is_italy_power_demand(tmp_path, capsys):
     code, stdout, err, m = classify(capsys, "--out", tmp_path / "run", "--updates", 4,
                                     "--hidden", 4, "--json")

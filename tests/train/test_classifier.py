@@ -14,6 +14,12 @@ def test_settings_follow_the_shape_and_options_win():
     assert choose_settings(2000, 5, 1, 2).batch_size == 32
     text = choose_settings(100, 80, 1, 2, text=True)
     assert text.patch_size == 1 and not text.augment  # token ids take neither
+    # lengths that differ: the patch follows the median series, not the longest
+    pickup = choose_settings(50, 361, 1, 10, median_steps=136)
+    assert pickup.patch_size == 4 and choose_settings(50, 361, 1, 10).patch_size == 11
+    assert ("series of median length 136 (longest 361) become 34 recurrent steps "
+            "(the longest 91)") in pickup.reasons[0]
+    assert choose_settings(36, 251, 1, 3, median_steps=251).reasons[0] == s.reasons[0]
     given = choose_settings(36, 251, 1, 3, members=2, patch_size=None)
     assert given.members == 2 and given.patch_size == 8 and "(as given)" in given.reasons[2]
 

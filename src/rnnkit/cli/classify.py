@@ -259,7 +259,8 @@ def settings_for(p: Prepared, opts, args):
     x, y, lengths = p.data["fit"]
     text = p.task["mode"] == "text"
     return choose_settings(len(y), int(lengths.max()), 1 if text else x.shape[2],
-                           len(p.task["classes"]), text=text, cell=opts.cell,
+                           len(p.task["classes"]), text=text,
+                           median_steps=float(np.median(lengths)), cell=opts.cell,
                            hidden=opts.hidden, layers=opts.layers,
                            bidirectional=opts.bidirectional, lr=opts.lr,
                            batch_size=opts.batch_size, updates=args.updates,
