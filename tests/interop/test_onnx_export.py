@@ -327,6 +327,8 @@ class Doubler(Module):
      r"has a Conv1d \(conv\), which has no ONNX export yet"),
     (SequenceModel("gru", input_size=2, hidden_size=3, patch_size=2), {},
      r"has a PatchEmbedding \(patch\), which has no ONNX export yet"),
+    (SequenceModel("gru", input_size=2, hidden_size=3, diff_scale=1.0), {},
+     r"has a Difference \(diff\), which has no ONNX export yet"),
 ])
 def test_unsupported_models_and_options_are_refused(tmp_path, model, options, message):
     with pytest.raises(OnnxExportError, match=message):

@@ -7,7 +7,8 @@ from rnnkit.train.classifier import choose_settings, fit_classifier, predict_log
 
 def test_settings_follow_the_shape_and_options_win():
     s = choose_settings(n=36, steps=251, channels=1, classes=3)
-    assert (s.patch_size, s.batch_size, s.members) == (8, 9, 5) and s.augment
+    assert (s.patch_size, s.batch_size, s.members, s.updates) == (8, 9, 5, 500) and s.augment
+    assert choose_settings(270, 29, 12, 9).updates == 1000  # not patched: no differences
     assert choose_settings(270, 29, 12, 9).patch_size == 1  # short series: no patches
     assert choose_settings(100, 1460, 1, 10).patch_size == 46  # about 32 recurrent steps
     assert choose_settings(5000, 500, 1, 2).members == 1  # large data: one network
@@ -20,8 +21,9 @@ def test_settings_follow_the_shape_and_options_win():
     assert ("series of median length 136 (longest 361) become 34 recurrent steps "
             "(the longest 91)") in pickup.reasons[0]
     assert choose_settings(36, 251, 1, 3, median_steps=251).reasons[0] == s.reasons[0]
-    given = choose_settings(36, 251, 1, 3, members=2, patch_size=None)
+    given = choose_settings(36, 251, 1, 3, members=2, patch_size=None, updates=70)
     assert given.members == 2 and given.patch_size == 8 and "(as given)" in given.reasons[2]
+    assert given.updates == 70 and "70 updates (as given)" in given.reasons[1]
 
 
 def test_fit_classifier_learns_and_reports(capsys):
@@ -56,6 +58,38 @@ def test_ensemble_members_read_the_series_at_several_patch_sizes():
     assert choose_settings(36, 251, 1, 3, patch_size=8).patch_scales == (1.0,)  # as given
     short = choose_settings(270, 29, 12, 9)
     assert short.patch_scales == (1.0,) and short.model_config(9, 0, 3)["patch_size"] is None
+
+
+def test_every_second_network_reads_the_series_beside_its_differences():
+    s = choose_settings(36, 251, 1, 3)
+    scale = [2.5]
+    configs = [s.model_config(3, seed=0, member=i, diff_scale=scale) for i in range(5)]
+    assert [c.get("diff_scale") for c in configs] == [None, scale, None, scale, None]
+    assert "network(s) 2, 4 read each channel beside its first difference" in s.reasons[4]
+    model = SequenceModel(**configs[1])
+    assert model.modules["diff"].scale.tolist() == [2.5]
+    assert list(model.modules)[:3] == ["diff", "conv", "patch"]  # through the convolution
+    acsf1 = choose_settings(100, 1460, 1, 10)  # n T > 90,000: differences, no convolution
+    assert acsf1.reads_differences(1) and acsf1.conv_channels is None
+    # not patched (short series), one network, the user's own choice or much data: none
+    assert choose_settings(270, 29, 12, 9).diff_pattern == (False,)
+    assert choose_settings(36, 251, 1, 3, members=1).diff_pattern == (False,)
+    own = choose_settings(36, 251, 1, 3, diff_pattern=(False,))  # the networks of before
+    assert own.updates == 1000 and not any(own.reads_differences(i) for i in range(5))
+    assert choose_settings(1000, 251, 1, 3).diff_pattern == (False,)
+
+
+def test_fit_classifier_scales_the_differences_on_the_training_data():
+    rng = np.random.default_rng(0)
+    x = np.cumsum(rng.normal(0, 0.2, (12, 40, 1)), axis=1).astype(np.float32)
+    y, lengths = np.arange(12) % 2, np.full(12, 40)
+    s = choose_settings(12, 40, 1, 2, hidden=4, updates=2, members=2, patch_size=4)
+    assert [s.reads_differences(i) for i in range(2)] == [False, True]
+    model, _ = fit_classifier(x, y, lengths, s, 2, seed=0, log=None)
+    d = np.diff(x[..., 0], axis=1)
+    np.testing.assert_allclose(model.modules["1"].modules["diff"].scale, [1 / d.std()],
+                               rtol=1e-5)
+    assert "diff" not in model.modules["0"].modules
 
 
 def test_every_second_network_of_a_patched_ensemble_reads_through_a_convolution():

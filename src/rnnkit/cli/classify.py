@@ -99,8 +99,8 @@ def add_arguments(parser) -> None:
                    help="vocabulary: tokens seen at least this often in training (default 1)")
     g = parser.add_argument_group("training budget (defaults follow from the data's shape)")
     g.add_argument("--updates", type=int, default=None,
-                   help="optimizer updates per network (default 1000), with warm-up and "
-                        "cosine decay")
+                   help="optimizer updates per network (default 500 for an ensemble of "
+                        "patched series, else 1000), with warm-up and cosine decay")
     g.add_argument("--members", type=int, default=None,
                    help="networks in the ensemble, each with its own seed (default 5 for "
                         "small data, fewer for large)")
@@ -283,7 +283,8 @@ def check_size(p: Prepared, settings, args) -> None:
     s, K = settings, len(p.task["classes"])
     d = 2 if s.bidirectional else 1
     if p.task["mode"] == "series":
-        size = p.task["channels"]
+        diffs = any(s.reads_differences(i) for i in range(s.members))
+        size = p.task["channels"] * (2 if diffs else 1)  # a series beside its differences
         first = size * s.patch_size * s.hidden + s.hidden if s.patch_size > 1 else 0
         size = s.hidden if s.patch_size > 1 else size
     else:

@@ -156,7 +156,7 @@ def _sequence_model(g: Graph, model: SequenceModel, x: str, shape: list, base: s
     """SequenceModel: embedding? -> recurrent -> last step? -> Linear. Returns
     ((out, shape), h_n, c_n)."""
     prefix = f"{base}." if base else ""
-    for part in ("conv", "patch", "pool"):
+    for part in ("diff", "conv", "patch", "pool"):
         if part in model.modules:
             raise OnnxExportError(f"{base or 'the model'} has a {type(model.modules[part]).__name__}"
                                   f" ({part}), which has no ONNX export yet")
@@ -187,7 +187,8 @@ def _input_kind(module):
     if children:
         return _input_kind(children[0])
     size = (getattr(module, "input_size", None) or getattr(module, "in_features", None)
-            or getattr(module, "in_channels", None))  # Conv1d, PatchEmbedding
+            or getattr(module, "in_channels", None)  # Conv1d, PatchEmbedding
+            or getattr(module, "channels", None))  # Difference
     return ("float", size) if size else None
 
 

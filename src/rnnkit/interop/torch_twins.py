@@ -268,6 +268,28 @@ def _conv_to_torch(m):
                                dtype=torch_dtype(m.dtype)), m.params)
 
 
+class Difference(nn.Module):
+    """rnnkit.nn.difference.Difference: x (B, T, C) -> [x, scale * first difference] (B, T,
+    2C), the difference 0 at t = 0 and at the padded steps; ``scale`` a buffer, not learned."""
+
+    def __init__(self, channels, scale, dtype=torch.float32):
+        super().__init__()
+        # not in the state dict: it is part of the config, as rnnkit keeps it
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=dtype), persistent=False)
+
+    def forward(self, x, lengths=None):
+        d = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)  # (B, T, C)
+        if lengths is not None:
+            lengths = torch.as_tensor(lengths, device=x.device)
+            d = d * (torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None])[..., None]
+        return torch.cat([x, d * self.scale], dim=-1)
+
+
+@register_converter("to_torch", knn.Difference)
+def _difference_to_torch(m):
+    return Difference(m.channels, m.scale, dtype=torch_dtype(m.dtype))
+
+
 class MeanMaxPool(nn.Module):
     """rnnkit.nn.pooling.MeanMaxPool: mean and max over the valid steps, concatenated."""
 
@@ -286,7 +308,7 @@ def _pool_to_torch(m):
 
 
 class SequenceModel(nn.Module):
-    """rnnkit.nn.models.SequenceModel: embedding, or convolution? and patches? -> rnn -> last
+    """rnnkit.nn.models.SequenceModel: embedding, or differences? convolution? patches? -> rnn -> last
     step or pooling? -> fc."""
 
     def __init__(self, config: dict, modules: dict[str, nn.Module]):
@@ -297,6 +319,8 @@ class SequenceModel(nn.Module):
 
     def forward(self, x, lengths=None, state=None, return_state=False):
         h = self.embedding(x) if hasattr(self, "embedding") else x
+        if hasattr(self, "diff"):
+            h = self.diff(h, lengths)
         if hasattr(self, "conv"):
             h = self.conv(h, lengths)
         if hasattr(self, "patch"):

@@ -5,6 +5,7 @@ by hand, and registers itself (``rnnkit.nn.registry``) so checkpoints can rebuil
 """
 from rnnkit.nn.attention import LuongAttention
 from rnnkit.nn.conv import Conv1d
+from rnnkit.nn.difference import Difference
 from rnnkit.nn.dropout import Dropout
 from rnnkit.nn.embedding import Embedding
 from rnnkit.nn.ensemble import Ensemble
@@ -21,6 +22,7 @@ from rnnkit.nn.seq2seq import Seq2Seq
 from rnnkit.nn.sequential import Sequential
 
 __all__ = ["RNN", "LSTM", "GRU", "Linear", "Embedding", "Dropout", "LastStep", "Sequential",
-           "SequenceModel", "Seq2Seq", "LuongAttention", "PatchEmbedding", "PatchMaxPool", "Conv1d", "MeanMaxPool",
+           "SequenceModel", "Seq2Seq", "LuongAttention", "PatchEmbedding", "PatchMaxPool", "Conv1d", "Difference",
+           "MeanMaxPool",
            "Ensemble",
            "MSELoss", "CrossEntropyLoss", "Module", "Container", "no_grad", "register_module"]

@@ -9,6 +9,9 @@
         the series through a ``Conv1d`` of 64 filters of ``conv_kernel`` steps and a ReLU first
         (same length), then patches of its 64 features (``patch_mode="max"``: the maximum of
         each feature over a patch, ``PatchMaxPool``, instead of a learned map)
+    SequenceModel(cell="gru", input_size=1, diff_scale=[2.5], patch_size=8, ...)
+        reads each channel beside its first difference times diff_scale (``Difference``:
+        x (B, T, F) -> (B, T, 2F)), before the convolution or patches if any
     SequenceModel(cell="gru", vocab_size=80, embedding_dim=32, ..., head="all")
         many-to-many on token ids: x (B, T) ints -> out (B, T, O)
 
@@ -28,6 +31,7 @@ import numpy as np
 
 from rnnkit.core.init import seed_sequence
 from rnnkit.nn.conv import Conv1d
+from rnnkit.nn.difference import Difference
 from rnnkit.nn.embedding import Embedding
 from rnnkit.nn.heads import LastStep
 from rnnkit.nn.linear import Linear
@@ -45,7 +49,7 @@ class SequenceModel(Container):
                  embedding_dim=None, nonlinearity="tanh", dtype="float32", seed=None,
                  patch_size=None, proj_size=0, peephole=False, layer_norm=False,
                  learn_initial_state=False, recurrent_dropout=0.0, conv_channels=None,
-                 conv_kernel=7, patch_mode="linear"):
+                 conv_kernel=7, patch_mode="linear", diff_scale=None):
         if cell not in LAYERS:
             raise ValueError(f"Unknown cell {cell!r}; expected one of {sorted(LAYERS)}")
         if head not in ("last", "pool", "all"):
@@ -59,6 +63,8 @@ class SequenceModel(Container):
             raise ValueError(f"patch_mode must be 'linear' or 'max', got {patch_mode!r}")
         if conv_channels is not None and input_size is None:
             raise ValueError("conv_channels applies to real-valued inputs (input_size)")
+        if diff_scale is not None and input_size is None:
+            raise ValueError("diff_scale applies to real-valued inputs (input_size)")
         self.settings = dict(cell=cell, input_size=input_size, hidden_size=hidden_size,
                              output_size=output_size, num_layers=num_layers,
                              bidirectional=bidirectional, dropout=dropout, head=head,
@@ -70,6 +76,9 @@ class SequenceModel(Container):
             self.settings["patch_mode"] = patch_mode
         if conv_channels is not None:
             self.settings.update(conv_channels=conv_channels, conv_kernel=conv_kernel)
+        if diff_scale is not None:
+            diff_scale = [float(v) for v in np.broadcast_to(diff_scale, (int(input_size),))]
+            self.settings["diff_scale"] = diff_scale
         variants = {name: value for name, value in [("proj_size", proj_size),
                                                      ("peephole", peephole),
                                                      ("layer_norm", layer_norm),
@@ -86,6 +95,9 @@ class SequenceModel(Container):
             self.modules["embedding"] = Embedding(vocab_size, embedding_dim, dtype=dtype,
                                                   seed=seeds[0])
             input_size = embedding_dim
+        if diff_scale is not None:
+            self.modules["diff"] = Difference(input_size, diff_scale, dtype=dtype)
+            input_size = 2 * input_size
         if conv_channels is not None:
             self.modules["conv"] = Conv1d(input_size, conv_channels, conv_kernel, dtype=dtype,
                                           seed=seeds[4])
@@ -127,6 +139,8 @@ class SequenceModel(Container):
         (B, T', O) with T' = T, or ceil(T / patch_size) with patches."""
         m = self.modules
         h = m["embedding"].forward(x) if "embedding" in m else x
+        if "diff" in m:
+            h = m["diff"].forward(h, lengths=lengths)  # (B, T, 2F): the series and its slopes
         if "conv" in m:
             h = m["conv"].forward(h, lengths=lengths)  # (B, T, conv_channels), 0 when padded
         if "patch" in m:
@@ -150,11 +164,15 @@ class SequenceModel(Container):
             if name in m:
                 d = m[name].backward(d)
         front_end = "patch" in m or "embedding" in m or "conv" in m
+        if need_input_grad and "diff" in m:
+            front_end = True  # Difference has no parameters: its dx only when asked
         d, _ = self.rnn.backward(d, need_input_grad=need_input_grad or front_end)
         if "patch" in m:
             d = m["patch"].backward(d)
         if "conv" in m:
             d = m["conv"].backward(d)
+        if "diff" in m and d is not None:
+            d = m["diff"].backward(d)
         if "embedding" in m:
             return m["embedding"].backward(d)
         return d if need_input_grad else None
@@ -164,10 +182,10 @@ class SequenceModel(Container):
     def step(self, x_t, state=None):
         """One step of streaming inference: x_t (B, F) or (B,) token ids -> (out_t (B, O),
         state). Keeps only the current state; for unidirectional models read step by step
-        (not with patches or a pooled read-out, which need the whole sequence)."""
-        if any(name in self.modules for name in ("patch", "pool", "conv")):
-            raise ValueError("step() reads one time step; a model with patches, a convolution "
-                             "or a pooled read-out needs the whole sequence")
+        (not with patches, a convolution, differences or a pooled read-out)."""
+        if any(name in self.modules for name in ("patch", "pool", "conv", "diff")):
+            raise ValueError("step() reads one time step; a model with patches, a convolution, "
+                             "differences or a pooled read-out needs the whole sequence")
         with no_grad():  # streaming keeps no cache in any child
             h = self.modules["embedding"].forward(x_t) if "embedding" in self.modules else x_t
             y, state = self.rnn.step(h, state)  # (B, H)
