@@ -107,3 +107,24 @@ def test_every_second_network_of_a_patched_ensemble_reads_through_a_convolution(
     assert choose_settings(36, 251, 1, 3, text=True).conv_channels is None
     mine = choose_settings(36, 251, 1, 3, conv_channels=8, conv_pattern=(True,))
     assert all(mine.model_config(3, 0, i)["conv_channels"] == 8 for i in range(5))
+
+
+def test_networks_that_read_differences_train_on_scaled_copies_without_jitter(monkeypatch):
+    import rnnkit.train.classifier as C
+    seen = {}
+
+    class Spy(C.AugmentedData):
+        def __init__(self, data, augment, seed=None):
+            super().__init__(data, augment, seed)
+            seen[len(seen)] = augment
+
+    monkeypatch.setattr(C, "AugmentedData", Spy)
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (8, 24, 1)).astype(np.float32) + 2.0
+    y, lengths = np.arange(8) % 2, np.full(8, 24)
+    s = choose_settings(8, 24, 1, 2, hidden=4, updates=1, members=2, patch_size=4)
+    fit_classifier(x, y, lengths, s, 2, seed=0, log=None)
+    plain, diff = (seen[i](x, lengths, np.random.default_rng(1)) for i in (0, 1))
+    ratio = diff / x  # scaling alone: one factor per series and channel
+    np.testing.assert_allclose(ratio, np.broadcast_to(ratio[:, :1], ratio.shape), rtol=1e-5)
+    assert not np.allclose(plain / x, (plain / x)[:, :1], rtol=1e-3)  # jittered

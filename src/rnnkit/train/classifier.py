@@ -25,6 +25,7 @@ Rules (measured on the development suite of ``benchmarks/classify``):
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -199,7 +200,11 @@ def fit_member(x, y, lengths, settings: ClassifierSettings, classes: int, seed, 
     schedule = WarmupCosineLR(optimizer, total, int(settings.warmup_fraction * total))
     shuffle_seed, augment_seed = seed_sequence(seed).spawn(2)
     if settings.augment:
-        data = AugmentedData(data, augment_series, augment_seed)
+        # jitter would swamp the differences a network reads (on a smooth series a step's
+        # change is a few percent of the spread, about the jitter's size): scaling only
+        augment = (functools.partial(augment_series, jitter_sigma=0.0)
+                   if settings.reads_differences(member) else augment_series)
+        data = AugmentedData(data, augment, augment_seed)
     engine = None if engine_factory is None else engine_factory(model, optimizer)
     trainer = Trainer(model, CrossEntropyLoss(), optimizer, schedule=schedule,
                       clip_norm=settings.clip_norm, progress=False, engine=engine,
