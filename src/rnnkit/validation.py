@@ -119,6 +119,11 @@ def check_input(x, input_size: int, dtype) -> np.ndarray:
     return x
 
 
+def valid_steps(lengths, steps: int) -> np.ndarray:
+    """(B, T) booleans of a right-padded batch, True at the real steps t < lengths[b]."""
+    return np.arange(steps)[None, :] < np.asarray(lengths)[:, None]
+
+
 def check_lengths(lengths, batch: int, steps: int) -> np.ndarray:
     """Valid lengths of a right-padded batch: integers in 1..T, one per sequence."""
     arr = np.asarray(lengths)

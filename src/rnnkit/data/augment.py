@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _valid(lengths, T):
-    return (np.arange(T)[None, :] < np.asarray(lengths)[:, None])[..., None]  # (B, T, 1)
+from rnnkit.validation import valid_steps
 
 
 def jitter(x, lengths, rng: np.random.Generator, sigma: float = 0.03) -> np.ndarray:
-    valid = _valid(lengths, x.shape[1])  # (B, T, 1)
+    valid = valid_steps(lengths, x.shape[1])[..., None]  # (B, T, 1)
     n = np.asarray(lengths)[:, None, None]  # (B, 1, 1)
     mean = (x * valid).sum(axis=1, keepdims=True) / n  # (B, 1, C)
     own = np.sqrt((((x - mean) * valid) ** 2).sum(axis=1, keepdims=True) / n)  # (B, 1, C)

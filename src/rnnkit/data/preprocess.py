@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnkit.errors import UsageError
+from rnnkit.validation import valid_steps
 
 
 def fill_missing(x, lengths, where):
@@ -33,14 +34,11 @@ def fill_missing(x, lengths, where):
     return x, lengths, filled
 
 
-def valid_mask(lengths, T):
-    return np.arange(T)[None, :] < lengths[:, None]  # (N, T)
-
 
 def channel_stats(x, lengths):
     """Mean and standard deviation (C,) of each channel over the valid steps of x (N, T, C);
     a constant channel gets std 1."""
-    m = valid_mask(lengths, x.shape[1])[..., None]  # (N, T, 1)
+    m = valid_steps(lengths, x.shape[1])[..., None]  # (N, T, 1)
     count = m.sum()
     mean = (x * m).sum(axis=(0, 1)) / count  # (C,)
     std = np.sqrt((((x - mean) * m) ** 2).sum(axis=(0, 1)) / count)  # (C,)
@@ -50,7 +48,7 @@ def channel_stats(x, lengths):
 def standardise(x, lengths, mean, std):
     """``z = (x - mean) / std`` per channel, 0 after each series' length; float32."""
     z = (x - mean) / std  # (N, T, C)
-    z[~valid_mask(lengths, x.shape[1])] = 0.0
+    z[~valid_steps(lengths, x.shape[1])] = 0.0
     return z.astype(np.float32)
 
 

@@ -43,6 +43,12 @@ def weights(module: nn.Module) -> dict:
     return {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
 
 
+def valid_steps(lengths, y) -> "torch.Tensor":
+    """(B, T, 1) booleans for y (B, T, ...) right-padded: True at the steps t < lengths[b]."""
+    lengths = torch.as_tensor(lengths, device=y.device)
+    return (torch.arange(y.shape[1], device=y.device)[None, :] < lengths[:, None])[..., None]
+
+
 def child_to_torch(m) -> nn.Module:
     """A child of a container, converted through the registry (as ``rnnkit.to_torch``)."""
     return converter("to_torch", m)(m).train(m.training)
@@ -257,8 +263,7 @@ class Conv1d(nn.Conv1d):
         z = super().forward(x.transpose(1, 2)).transpose(1, 2)  # (B, T, D)
         z = torch.relu(z) if self.activation == "relu" else z
         if lengths is not None:  # the padded steps' outputs are 0, as rnnkit's
-            lengths = torch.as_tensor(lengths, device=z.device)
-            z = z * (torch.arange(z.shape[1], device=z.device)[None, :] < lengths[:, None])[..., None]
+            z = z * valid_steps(lengths, z)
         return z
 
 
@@ -280,8 +285,7 @@ class Difference(nn.Module):
     def forward(self, x, lengths=None):
         d = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)  # (B, T, C)
         if lengths is not None:
-            lengths = torch.as_tensor(lengths, device=x.device)
-            d = d * (torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None])[..., None]
+            d = d * valid_steps(lengths, x)
         return torch.cat([x, d * self.scale], dim=-1)
 
 
@@ -296,8 +300,8 @@ class MeanMaxPool(nn.Module):
     def forward(self, y, lengths=None):
         if lengths is None:
             return torch.cat([y.mean(1), y.amax(1)], dim=1)
+        valid = valid_steps(lengths, y)
         lengths = torch.as_tensor(lengths, device=y.device)
-        valid = (torch.arange(y.shape[1], device=y.device)[None, :] < lengths[:, None])[..., None]
         mean = (y * valid).sum(1) / lengths[:, None].to(y.dtype)
         return torch.cat([mean, y.masked_fill(~valid, float("-inf")).amax(1)], dim=1)
 

@@ -27,6 +27,7 @@ from rnnkit.validation import (
     check_lengths,
     float_dtype,
     positive_int,
+    valid_steps,
 )
 
 
@@ -47,11 +48,6 @@ def attention_keys(params: dict, memory: np.ndarray) -> np.ndarray:
     return memory @ params["weight_a"].T
 
 
-def source_mask(lengths: np.ndarray, steps: int) -> np.ndarray:
-    """(B, Tk) booleans, True at the valid positions s < lengths[b]."""
-    return np.arange(steps)[None, :] < np.asarray(lengths)[:, None]
-
-
 def attention_forward(params: dict, q, memory, lengths, keys=None):
     """Forward pass (see the module docstring). ``keys`` = :func:`attention_keys` if given.
 
@@ -59,7 +55,7 @@ def attention_forward(params: dict, q, memory, lengths, keys=None):
     """
     if keys is None:
         keys = attention_keys(params, memory)  # (B, Tk, Dq)
-    mask = source_mask(lengths, memory.shape[1])[:, None, :]  # (B, 1, Tk)
+    mask = valid_steps(lengths, memory.shape[1])[:, None, :]  # (B, 1, Tk)
     scores = q @ keys.transpose(0, 2, 1)  # (B, Tq, Tk)
     scores = np.where(mask, scores, -np.inf)
     scores = scores - scores.max(axis=-1, keepdims=True)  # every row has a valid position

@@ -32,6 +32,7 @@ from rnnkit.validation import (
     float_dtype,
     positive_int,
     series_input,
+    valid_steps,
 )
 
 ACTIVATIONS = ("relu", None)
@@ -113,7 +114,7 @@ class Conv1d(Module):
         valid = None
         if lengths is not None:
             lengths = check_lengths(lengths, x.shape[0], x.shape[1])
-            valid = np.arange(x.shape[1])[None, :, None] < lengths[:, None, None]  # (B, T, 1)
+            valid = valid_steps(lengths, x.shape[1])[..., None]  # (B, T, 1)
             z *= valid
         self.save_for_backward((cache, z.shape, valid))
         return z

@@ -18,7 +18,13 @@ import numpy as np
 
 from rnnkit.nn.module import Module
 from rnnkit.nn.registry import register_module
-from rnnkit.validation import check_gradient, check_lengths, float_dtype, series_input
+from rnnkit.validation import (
+    check_gradient,
+    check_lengths,
+    float_dtype,
+    series_input,
+    valid_steps,
+)
 
 
 def difference_scale(x, lengths=None) -> list[float]:
@@ -63,7 +69,7 @@ class Difference(Module):
         if lengths is None:
             return None
         lengths = check_lengths(lengths, B, T)
-        return (np.arange(T)[None, :] < lengths[:, None])[..., None]  # (B, T, 1)
+        return valid_steps(lengths, T)[..., None]  # (B, T, 1)
 
     def forward(self, x, lengths=None):
         x = series_input(x, self.channels, self.dtype)

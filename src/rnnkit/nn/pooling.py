@@ -13,13 +13,13 @@ import numpy as np
 
 from rnnkit.nn.module import Module
 from rnnkit.nn.registry import register_module
-from rnnkit.validation import check_gradient, check_lengths
+from rnnkit.validation import check_gradient, check_lengths, valid_steps
 
 
 def mean_max_forward(y: np.ndarray, lengths: np.ndarray):
     """(out (B, 2F), cache); lengths (B,) ints in 1..T."""
     B, T, F = y.shape
-    valid = (np.arange(T)[None, :] < lengths[:, None])[..., None]  # (B, T, 1)
+    valid = valid_steps(lengths, T)[..., None]  # (B, T, 1)
     mean = (y * valid).sum(axis=1) / lengths[:, None]  # (B, F)
     masked = np.where(valid, y, -np.inf)  # (B, T, F)
     arg = masked.argmax(axis=1)  # (B, F) the step holding each maximum

@@ -106,13 +106,13 @@ class ClassifierSettings:
         members that read differences."""
         patch = self.member_patch(member)
         use = self.conv_pattern[member % len(self.conv_pattern)]
-        conv = ({} if self.conv_channels is None or not use else
-                dict(conv_channels=self.conv_channels, conv_kernel=self.conv_kernel))
+        front = ({} if self.conv_channels is None or not use else
+                 dict(conv_channels=self.conv_channels, conv_kernel=self.conv_kernel))
         if self.reads_differences(member):
-            conv["diff_scale"] = 1.0 if diff_scale is None else diff_scale
+            front["diff_scale"] = 1.0 if diff_scale is None else diff_scale
         return dict(cell=self.cell, hidden_size=self.hidden, output_size=classes,
                     num_layers=self.layers, bidirectional=self.bidirectional, head="pool",
-                    patch_size=patch if patch > 1 else None, seed=seed, **conv, **self.inputs,
+                    patch_size=patch if patch > 1 else None, seed=seed, **front, **self.inputs,
                     **self.variants)
 
 
