@@ -34,7 +34,7 @@ def difference_scale(x, lengths=None) -> list[float]:
     x = np.asarray(x, np.float64)
     B, T, C = x.shape
     lengths = np.full(B, T) if lengths is None else np.asarray(lengths)
-    valid = np.arange(1, T)[None, :] < lengths[:, None]  # (B, T-1): both ends real
+    valid = valid_steps(lengths, T)[:, 1:]  # (B, T-1): both ends of the step real
     d = (x[:, 1:] - x[:, :-1])[valid]  # (N, C)
     if len(d) == 0:
         return [1.0] * C
