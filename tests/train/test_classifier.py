@@ -10,7 +10,9 @@ def test_settings_follow_the_shape_and_options_win():
     assert (s.patch_size, s.batch_size, s.members, s.updates) == (8, 9, 5, 500) and s.augment
     assert choose_settings(270, 29, 12, 9).updates == 1000  # not patched: no differences
     assert choose_settings(270, 29, 12, 9).patch_size == 1  # short series: no patches
-    assert choose_settings(100, 1460, 1, 10).patch_size == 46  # about 32 recurrent steps
+    assert choose_settings(100, 960, 1, 10).patch_size == 30  # about 32 recurrent steps
+    long = choose_settings(100, 1460, 1, 10)  # but the base patch holds at most 30 steps
+    assert long.patch_size == 30 and "1460 steps become 49 recurrent steps" in long.reasons[0]
     assert choose_settings(5000, 500, 1, 2).members == 1  # large data: one network
     assert choose_settings(2000, 5, 1, 2).batch_size == 32
     text = choose_settings(100, 80, 1, 2, text=True)

@@ -106,7 +106,7 @@ def add_arguments(parser) -> None:
                         "small data, fewer for large)")
     g.add_argument("--patch", type=int, default=None,
                    help="series: steps per patch before the recurrence (default: about "
-                        "length / 32)")
+                        "length / 32, at most 30)")
     g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                    help="series: jitter and scaling of training batches (default yes)")
     add_common_arguments(parser, epochs=None, hidden=128, cell="gru", lr=3e-3, batch_size=None,
