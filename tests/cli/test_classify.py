@@ -328,3 +328,16 @@ def test_predict_bad_input(ts_files, tmp_path, capsys):
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def test_a_probe_chooses_the_ensemble_and_the_output_says_so(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    xs, labels = ramps(rng, 100, lengths=(64, 65))  # 100 series of 64 steps: probed
+    train = write_ts(tmp_path / "P_TRAIN.ts", xs, labels)
+    code, out, err, m = classify(capsys, "--train", train, "--test", train, "--out",
+                                 tmp_path / "run", "--updates", 2, "--hidden", 4, "--json")
+    assert code == 0, err
+    assert "a probe first trains one network of each kind" in err
+    assert "probe on 34 held-out series: networks reading the series" in err
+    probe = m["probe"]
+    assert probe["held_out"] == 34 and m["networks"] == (3 if probe["switch"] else 5)

@@ -2,6 +2,7 @@
 import numpy as np
 
 from rnnkit.nn import Ensemble, SequenceModel
+import rnnkit.train.classifier as C
 from rnnkit.train.classifier import choose_settings, fit_classifier, predict_logits
 
 
@@ -130,3 +131,62 @@ def test_networks_that_read_differences_train_on_scaled_copies_without_jitter(mo
     ratio = diff / x  # scaling alone: one factor per series and channel
     np.testing.assert_allclose(ratio, np.broadcast_to(ratio[:, :1], ratio.shape), rtol=1e-5)
     assert not np.allclose(plain / x, (plain / x)[:, :1], rtol=1e-3)  # jittered
+
+
+def test_a_probe_decides_the_ensemble_where_there_are_enough_examples():
+    osuleaf = choose_settings(200, 427, 1, 6)  # convolution, 200 examples: probed
+    assert osuleaf.probe and "a probe first trains one network of each kind" in \
+        osuleaf.reasons[-1]
+    assert not choose_settings(36, 251, 1, 3).probe  # 36 examples: a third decides nothing
+    assert not choose_settings(100, 1460, 1, 10).probe  # no convolution to compare
+    assert not choose_settings(200, 427, 1, 6, members=5).probe  # the user's own ensemble
+    assert not choose_settings(200, 427, 1, 6, conv_pattern=(True,)).probe
+    switched = C.conv_only(osuleaf)
+    assert (switched.members, switched.probe) == (3, False)
+    configs = [switched.model_config(6, 0, i, diff_scale=[2.0]) for i in range(3)]
+    assert [c["patch_size"] for c in configs] == [6, 10, 13]  # p/2, 3p/4, p of 13
+    assert all(c["conv_channels"] == 64 and c["diff_scale"] == [2.0] for c in configs)
+
+
+def _sloped(rng, n, T):
+    """Class 1 holds a bump whose slope, not level, tells it apart."""
+    y = np.arange(n) % 2
+    x = rng.normal(0, 0.1, (n, T, 1)).astype(np.float32)
+    x[y == 1, T // 2 : T // 2 + 4, 0] += 1.0
+    return x, y, np.full(n, T)
+
+
+def test_probe_holds_out_a_stratified_third_and_is_reproducible():
+    x, y, lengths = _sloped(np.random.default_rng(0), 30, 32)
+    s = choose_settings(30, 32, 1, 2, hidden=4, updates=4, patch_size=4, members=2,
+                        conv_channels=4, conv_pattern=(False, True))
+    first = C.probe_kinds(x, y, lengths, s, 2, seed=3)
+    assert first["held_out"] == 10 and len(first["accuracy"]) == 2
+    assert all(0.0 <= a <= 1.0 for a in first["accuracy"])
+    assert first["switch"] == (first["accuracy"][1] >= first["accuracy"][0] + C.PROBE_MARGIN)
+    assert C.probe_kinds(x, y, lengths, s, 2, seed=3) == first
+
+
+def test_fit_classifier_follows_the_probe(monkeypatch):
+    x, y, lengths = _sloped(np.random.default_rng(1), 12, 32)
+    s = choose_settings(12, 32, 1, 2, hidden=4, updates=2, patch_size=4, members=5,
+                        conv_channels=4, conv_pattern=(False, True))
+    s.probe = True
+    calls = []
+
+    def probe(*args, **kwargs):
+        calls.append(kwargs)
+        return {"held_out": 4, "accuracy": [0.5, 1.0], "switch": True}
+
+    monkeypatch.setattr(C, "probe_kinds", probe)
+    model, report = C.fit_classifier(x, y, lengths, s, 2, seed=0, log=None)
+    assert len(calls) == 1 and report["probe"]["switch"]
+    nets = list(model.modules.values())
+    assert len(nets) == 3 and report["settings"]["members"] == 3
+    assert all("conv" in m.modules and "diff" in m.modules for m in nets)
+    monkeypatch.setattr(C, "probe_kinds",
+                        lambda *a, **k: {"held_out": 4, "accuracy": [0.9, 0.9], "switch": False})
+    model, report = C.fit_classifier(x, y, lengths, s, 2, seed=0, log=None)
+    nets = list(model.modules.values())
+    assert len(nets) == 5 and not report["settings"]["probe"]
+    assert ["conv" in m.modules for m in nets] == [False, True, False, True, False]

@@ -361,7 +361,8 @@ def run(args) -> int:
         "test_f1_per_class": f1_scores(cm), "confusion_matrix": cm,
         "majority_class_accuracy": float(np.bincount(y_test, minlength=K).max() / len(y_test)),
         "val_accuracy": _accuracy_on(model, p.data.get("val")),
-        "networks": settings.members, "updates_per_network": report["members"][0]["updates"],
+        "networks": len(report["members"]), "probe": report["probe"],
+        "updates_per_network": report["members"][0]["updates"],
         "member_train_accuracy": [m["train_accuracy"] for m in report["members"]],
         "patch_size": settings.patch_size, "batch_size": settings.batch_size,
         "stop_reason": report["stop_reason"], "warnings": warnings,
@@ -380,7 +381,7 @@ def run(args) -> int:
          f"{p.name}: test accuracy {test_acc:.4f} ({int(np.trace(cm))}/{len(y_test)}), "
          f"macro F1 {metrics['test_macro_f1']:.4f} (majority class "
          f"{metrics['majority_class_accuracy']:.4f}); training accuracy "
-         f"{report['train_accuracy']:.4f}; {settings.members} network(s) x "
+         f"{report['train_accuracy']:.4f}; {len(report['members'])} network(s) x "
          f"{metrics['updates_per_network']} updates in {report['seconds']:.1f} s; {report['stop_reason']}; "
          f"saved to {out}" + "".join(f"\nwarning: {w}" for w in warnings))
     return 0
