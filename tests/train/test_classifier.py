@@ -190,3 +190,22 @@ def test_fit_classifier_follows_the_probe(monkeypatch):
     nets = list(model.modules.values())
     assert len(nets) == 5 and not report["settings"]["probe"]
     assert ["conv" in m.modules for m in nets] == [False, True, False, True, False]
+
+
+def test_a_resumed_fit_keeps_the_probe_verdict_it_trained_under(tmp_path, monkeypatch):
+    from rnnkit.train.members import MemberStore
+    x, y, lengths = _sloped(np.random.default_rng(1), 12, 32)
+    s = choose_settings(12, 32, 1, 2, hidden=4, updates=2, patch_size=4, members=5,
+                        conv_channels=4, conv_pattern=(False, True))
+    s.probe = True
+    verdicts = iter([{"held_out": 4, "accuracy": [0.5, 1.0], "switch": True},
+                     {"held_out": 4, "accuracy": [1.0, 0.5], "switch": False}])
+    monkeypatch.setattr(C, "probe_kinds", lambda *a, **k: next(verdicts))
+    first, report = C.fit_classifier(x, y, lengths, s, 2, seed=0, log=None,
+                                     store=MemberStore(tmp_path / "m"))
+    assert report["probe"]["switch"] and (tmp_path / "m" / "probe.json").is_file()
+    again, report = C.fit_classifier(x, y, lengths, s, 2, seed=0, log=None,
+                                     store=MemberStore(tmp_path / "m", resume=True))
+    assert report["probe"]["switch"] and len(again.modules) == 3  # not probed a second time
+    for k, v in first.params.items():
+        np.testing.assert_array_equal(again.params[k], v)

@@ -16,3 +16,11 @@ def test_members_round_trip_only_when_resuming(tmp_path):
     assert all(np.array_equal(model.params[k], again.params[k]) for k in model.params)
     store.clear()
     assert not (tmp_path / "members").exists()
+
+
+def test_the_probe_verdict_is_kept_for_a_resumed_fit(tmp_path):
+    verdict = {"held_out": 67, "accuracy": [0.7, 0.9], "switch": True}
+    MemberStore(tmp_path / "members").save_probe(verdict)
+    assert MemberStore(tmp_path / "members").load_probe() is None  # a fresh fit probes again
+    assert MemberStore(tmp_path / "members", resume=True).load_probe() == verdict
+    assert MemberStore(tmp_path / "other", resume=True).load_probe() is None

@@ -284,13 +284,21 @@ def fit_classifier(x, y, lengths, settings: ClassifierSettings, classes: int, se
     ``max_minutes`` bounds the whole fit: each network gets an equal share of what is left,
     and a network cut short by it says so in the report. ``store``
     (:class:`rnnkit.train.members.MemberStore`) keeps each network as it finishes and hands
-    back those a killed fit already trained."""
+    back those a killed fit already trained. With ``settings.probe``, :func:`probe_kinds`
+    runs first and may replace the ensemble by :func:`conv_only`'s; the report's "probe" and
+    "settings" say what was measured and what was trained."""
     start = time.perf_counter()
     probe = None
     if settings.probe:
-        probe = probe_kinds(x, y, lengths, settings, classes, seed, log=log,
-                            max_minutes=None if max_minutes is None else max_minutes / 7,
-                            engine_factory=engine_factory)
+        probe = store.load_probe() if store is not None else None
+        if probe is None:
+            probe = probe_kinds(x, y, lengths, settings, classes, seed, log=log,
+                                max_minutes=None if max_minutes is None else max_minutes / 7,
+                                engine_factory=engine_factory)
+            if store is not None:
+                store.save_probe(probe)
+        elif log:
+            log("probe: its verdict before the interruption is kept")
         settings = conv_only(settings) if probe["switch"] else replace(settings, probe=False)
     members, report = [], {"members": [], "settings": asdict(settings), "probe": probe}
     # an int per network, so that the saved configs are plain JSON and rebuild exactly

@@ -2,14 +2,19 @@
 stopped: network i goes to ``folder/<i>.safetensors`` (its weights, and its report entry in
 the metadata) the moment it is trained; a store opened to ``resume`` hands back the ones
 already there instead of training them again. Each network depends only on its own seed and
-the data, so a resumed fit ends with the same ensemble as an uninterrupted one.
+the data, so a resumed fit ends with the same ensemble as an uninterrupted one. The probe's
+verdict (``rnnkit.train.classifier.probe_kinds``) is kept too (``folder/probe.json``): a
+resumed fit builds the ensemble it decided on, even where another BLAS thread count would
+have trained the probe's networks to another verdict.
 """
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 from rnnkit.io.checkpoint import load_checkpoint, save_checkpoint
+from rnnkit.io.files import atomic_write_text
 
 
 class MemberStore:
@@ -32,6 +37,15 @@ class MemberStore:
 
     def save(self, i: int, model, entry: dict) -> None:
         save_checkpoint(self.path(i), model, training={"report": entry})
+
+    def load_probe(self):
+        """The probe's result saved by an interrupted fit, or None."""
+        path = self.folder / "probe.json"
+        return json.loads(path.read_text()) if self.resume and path.is_file() else None
+
+    def save_probe(self, result: dict) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.folder / "probe.json", json.dumps(result))
 
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
