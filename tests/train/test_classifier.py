@@ -136,7 +136,7 @@ def test_networks_that_read_differences_train_on_scaled_copies_without_jitter(mo
 def test_a_probe_decides_the_ensemble_where_there_are_enough_examples():
     osuleaf = choose_settings(200, 427, 1, 6)  # convolution, 200 examples: probed
     assert osuleaf.probe and "a probe first trains one network of each kind" in \
-        osuleaf.reasons[-1]
+        osuleaf.reasons[-1] and "(patches of 6, 10, 13 steps)" in osuleaf.reasons[-1]
     assert not choose_settings(36, 251, 1, 3).probe  # 36 examples: a third decides nothing
     assert not choose_settings(100, 1460, 1, 10).probe  # no convolution to compare
     assert not choose_settings(200, 427, 1, 6, members=5).probe  # the user's own ensemble
