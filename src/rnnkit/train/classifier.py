@@ -179,8 +179,9 @@ def choose_settings(n: int, steps: int, channels: int, classes: int, *, text: bo
     convs = [i + 1 for i in range(s.members)
              if s.conv_channels and s.conv_pattern[i % len(s.conv_pattern)]]
     diffs = [i + 1 for i in range(s.members) if s.reads_differences(i)]
-    switched = conv_only(s)
-    probe_sizes = ", ".join(str(switched.member_patch(i)) for i in range(switched.members))
+    switched = conv_only(s) if s.probe else None
+    probe_sizes = (", ".join(str(switched.member_patch(i)) for i in range(switched.members))
+                   if s.probe else "")
     s.reasons = [
         f"patches of {s.patch_size} steps{mark['patch_size']}{scales}: " + (
             f"{steps} steps become {-(-steps // s.patch_size)} recurrent steps"
