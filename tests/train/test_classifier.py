@@ -156,6 +156,14 @@ def _sloped(rng, n, T):
     return x, y, np.full(n, T)
 
 
+def _probed_settings():
+    """A tiny mixed ensemble of 5 that probes (the rule would not at 12 examples)."""
+    s = choose_settings(12, 32, 1, 2, hidden=4, updates=2, patch_size=4, members=5,
+                        conv_channels=4, conv_pattern=(False, True))
+    s.probe = True
+    return s
+
+
 def test_probe_holds_out_a_stratified_third_and_is_reproducible():
     x, y, lengths = _sloped(np.random.default_rng(0), 30, 32)
     s = choose_settings(30, 32, 1, 2, hidden=4, updates=4, patch_size=4, members=2,
@@ -169,9 +177,7 @@ def test_probe_holds_out_a_stratified_third_and_is_reproducible():
 
 def test_fit_classifier_follows_the_probe(monkeypatch):
     x, y, lengths = _sloped(np.random.default_rng(1), 12, 32)
-    s = choose_settings(12, 32, 1, 2, hidden=4, updates=2, patch_size=4, members=5,
-                        conv_channels=4, conv_pattern=(False, True))
-    s.probe = True
+    s = _probed_settings()
     calls = []
 
     def probe(*args, **kwargs):
@@ -195,9 +201,7 @@ def test_fit_classifier_follows_the_probe(monkeypatch):
 def test_a_resumed_fit_keeps_the_probe_verdict_it_trained_under(tmp_path, monkeypatch):
     from rnnkit.train.members import MemberStore
     x, y, lengths = _sloped(np.random.default_rng(1), 12, 32)
-    s = choose_settings(12, 32, 1, 2, hidden=4, updates=2, patch_size=4, members=5,
-                        conv_channels=4, conv_pattern=(False, True))
-    s.probe = True
+    s = _probed_settings()
     verdicts = iter([{"held_out": 4, "accuracy": [0.5, 1.0], "switch": True},
                      {"held_out": 4, "accuracy": [1.0, 0.5], "switch": False}])
     monkeypatch.setattr(C, "probe_kinds", lambda *a, **k: next(verdicts))

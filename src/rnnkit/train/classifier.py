@@ -123,6 +123,10 @@ class ClassifierSettings:
         scale = self.patch_scales[member % len(self.patch_scales)]
         return max(1, round(self.patch_size * scale))
 
+    def patches(self) -> list:
+        """Steps per patch of every member, in order."""
+        return [self.member_patch(i) for i in range(self.members)]
+
     def reads_differences(self, member: int) -> bool:
         return bool(self.diff_pattern[member % len(self.diff_pattern)])
 
@@ -173,15 +177,13 @@ def choose_settings(n: int, steps: int, channels: int, classes: int, *, text: bo
                and not given & {"members", "conv_pattern", "diff_pattern", "patch_scales"})
     mark = {key: " (as given)" if key in given else "" for key in ("patch_size", "batch_size",
                                                                   "updates", "members")}
-    sizes = sorted({s.member_patch(i) for i in range(s.members)})
+    sizes = sorted(set(s.patches()))
     scales = (f" (the networks read patches of {', '.join(map(str, sizes))} steps)"
               if len(sizes) > 1 else "")
     convs = [i + 1 for i in range(s.members)
              if s.conv_channels and s.conv_pattern[i % len(s.conv_pattern)]]
     diffs = [i + 1 for i in range(s.members) if s.reads_differences(i)]
-    switched = conv_only(s) if s.probe else None
-    probe_sizes = (", ".join(str(switched.member_patch(i)) for i in range(switched.members))
-                   if s.probe else "")
+    probe_sizes = ", ".join(map(str, conv_only(s).patches())) if s.probe else ""
     s.reasons = [
         f"patches of {s.patch_size} steps{mark['patch_size']}{scales}: " + (
             f"{steps} steps become {-(-steps // s.patch_size)} recurrent steps"
@@ -237,6 +239,22 @@ def probe_kinds(x, y, lengths, settings: ClassifierSettings, classes: int, seed=
             + (f"the ensemble is {len(CONV_ONLY_SCALES)} networks of the second kind" if switch
                else "the mixed ensemble stays"))
     return {"held_out": int(len(held)), "accuracy": scores, "switch": bool(switch)}
+
+
+def _verdict(x, y, lengths, settings, classes, seed, log, max_minutes, engine_factory, store):
+    """The probe's result: the one an interrupted fit saved in ``store``, else measured now
+    (and saved there)."""
+    saved = store.load_probe() if store is not None else None
+    if saved is not None:
+        if log:
+            log("probe: its verdict before the interruption is kept")
+        return saved
+    probe = probe_kinds(x, y, lengths, settings, classes, seed, log=log,
+                        max_minutes=None if max_minutes is None else max_minutes / 7,
+                        engine_factory=engine_factory)
+    if store is not None:
+        store.save_probe(probe)
+    return probe
 
 
 def accuracy(logits, y) -> float:
@@ -296,15 +314,8 @@ def fit_classifier(x, y, lengths, settings: ClassifierSettings, classes: int, se
     start = time.perf_counter()
     probe = None
     if settings.probe:
-        probe = store.load_probe() if store is not None else None
-        if probe is None:
-            probe = probe_kinds(x, y, lengths, settings, classes, seed, log=log,
-                                max_minutes=None if max_minutes is None else max_minutes / 7,
-                                engine_factory=engine_factory)
-            if store is not None:
-                store.save_probe(probe)
-        elif log:
-            log("probe: its verdict before the interruption is kept")
+        probe = _verdict(x, y, lengths, settings, classes, seed, log, max_minutes,
+                         engine_factory, store)
         settings = conv_only(settings) if probe["switch"] else replace(settings, probe=False)
     members, report = [], {"members": [], "settings": asdict(settings), "probe": probe}
     # an int per network, so that the saved configs are plain JSON and rebuild exactly
