@@ -50,18 +50,18 @@ JIT = {**kernels._JIT, "cache": False}  # the kernels' flags: fastmath decides v
 def _fused_products(hs, w_t, gh, dgx, w_hh, dgemm):
     """The 2T recurrent products of the fused path: h_{t-1} W_hh^T and dG_t W_hh."""
     for t in range(dgx.shape[0]):
-        kernels._matmul_into(hs[t], w_t, gh)
+        kernels.matmul_rows(hs[t], 0, w_t, gh)
     for t in range(dgx.shape[0] - 1, -1, -1):
-        kernels._matmul_into(dgx[t], w_hh, dgemm)
+        kernels.matmul_rows(dgx[t], 0, w_hh, dgemm)
 
 
 @njit(**JIT)
 def _elementwise(gx, gh, b, mask, peep, states, acts, dys, dgemm, dcarry, dgx):
     """The LSTM step kernels of all T steps forward and backward, without the products."""
     for t in range(gx.shape[0]):
-        kernels._lstm_step(t, gx, gh, b, mask, 0, peep, states, acts)
+        kernels._lstm_step(t, 0, gx, gh, b, mask, 0, peep, states, acts)
     for t in range(gx.shape[0] - 1, -1, -1):
-        kernels._lstm_step_back(t, dys, dgemm, dcarry, mask, 0, peep, states, acts, dgx, dgx)
+        kernels._lstm_step_back(t, 0, dys, dgemm, dcarry, mask, 0, peep, states, acts, dgx, dgx)
 
 
 def blas_products(hs, w_t, gh, dgx, w_hh, dgemm):

@@ -1,10 +1,13 @@
 """The numba kernels against the NumPy reference: every output and gradient, both code paths.
 
-``rnnkit.core.kernels`` runs small shapes as one fused numba loop and larger ones as BLAS calls
-plus numba step kernels (``FUSED_MAX_MACS``); each test runs both paths by moving that
-threshold. Float64 must agree to 1e-12, float32 (which uses a rational tanh) to 2e-5, both
+``rnnkit.core.kernels`` runs small shapes as one fused numba loop, larger ones up to a batch of
+``SHARDED_MAX_BATCH`` as that loop with the batch split over the threads, and the rest as BLAS
+calls plus numba step kernels; each test runs the three paths by moving those thresholds.
+Float64 must agree to 1e-12, float32 (which uses a rational tanh) to 2e-5, both
 relative to max(1, |reference|).
 """
+import os
+
 import numpy as np
 import pytest
 
@@ -66,10 +69,14 @@ def _assert_same(got, ref, dtype, input_scale=1.0):
         np.testing.assert_allclose(got[name], ref[name], rtol=0, atol=tol * scale, err_msg=name)
 
 
-@pytest.fixture(params=["fused", "blas"])
+@pytest.fixture(params=["fused", "blas", "sharded"])
 def path(request, monkeypatch):
-    """Run the whole test with one kernel path: fused numba loop, or BLAS + step kernels."""
+    """Run the whole test with one kernel path: the numba loop on one thread, BLAS + step
+    kernels, or the numba loop with the batch split over 2 threads (one row each at B = 2)."""
     monkeypatch.setattr(kernels, "FUSED_MAX_MACS", 1 << 40 if request.param == "fused" else 0)
+    monkeypatch.setattr(kernels, "SHARDED_MAX_BATCH", 1 << 40 if request.param == "sharded" else 0)
+    if request.param == "sharded":
+        monkeypatch.setattr(kernels, "_cores", lambda: 2)
     return request.param
 
 
@@ -147,6 +154,21 @@ def test_scan_for_inference_keeps_one_step_of_activations(path, kind, nl, backen
     np.testing.assert_array_equal(once.acts[0], kept.acts[-1])
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork")
+def test_sharded_loop_runs_in_a_forked_child(monkeypatch):
+    """The shards' threads are the caller's own, not a pool or OpenMP's, which a fork breaks
+    (GNU OpenMP terminates a child that forked after using it)."""
+    monkeypatch.setattr(kernels, "FUSED_MAX_MACS", 0)
+    monkeypatch.setattr(kernels, "_cores", lambda: 2)
+    layer = rnnkit.LSTM(3, 4, seed=0)
+    x = np.ones((2, 5, 3))  # (B, T, I)
+    y, _ = layer.forward(x)
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if the same forward gives the same output
+        os._exit(0 if np.array_equal(layer.forward(x)[0], y) else 1)
+    assert os.waitpid(pid, 0)[1] == 0
+
+
 def test_every_cell_has_kernels():
     assert kernels.KERNELS.keys() == CELLS.keys()
 
@@ -162,7 +184,7 @@ def test_tanh_and_sigmoid_accuracy(dtype):
     tol = 1e-15 if dtype == np.float64 else 4e-7
     for act, ref in [(0, np.tanh(a.astype(np.float64))),
                      (2, 1 / (1 + np.exp(-a.astype(np.float64))))]:
-        kernels._rnn_step(0, a.reshape(1, 1, -1), gh, no_bias, no_mask, act, no_peep, states,
+        kernels._rnn_step(0, 0, a.reshape(1, 1, -1), gh, no_bias, no_mask, act, no_peep, states,
                           no_acts)
         np.testing.assert_allclose(states[0, 1, 0], ref, rtol=0, atol=tol)
         assert np.all(np.abs(states[0, 1, 0]) <= 1)

@@ -29,7 +29,10 @@ def test_saved_models_load_and_give_the_same_outputs():
 def test_training_checkpoint_resumes(tmp_path):
     e = expected()
     model, extra = rnnkit.load_checkpoint(DATA / "checkpoint.safetensors")
-    np.testing.assert_array_equal(model.forward(e["train_x"]), e["checkpoint_model"])
+    # float32: equal to rounding, not to the bit, since the recurrent product's summation
+    # order is rnnkit.core.gemm's (issue 12), not 0.1.0's
+    np.testing.assert_allclose(model.forward(e["train_x"]), e["checkpoint_model"], rtol=0,
+                               atol=1e-6)
     assert extra["optimizer"]["class"] == "Adam" and extra["training"]["step"] == \
         int(e["checkpoint_step"])
     trainer = rnnkit.Trainer(model, rnnkit.CrossEntropyLoss(), rnnkit.Adam(model, lr=1e-2),

@@ -8,71 +8,71 @@ is how a step runs:
   masking, and in the backward every gate gradient) in a single pass, writing straight into
   the preallocated buffers: nothing is allocated per time step. Every kind's kernels take the
   same arguments, and ``scan_forward``/``scan_backward`` pick them from one table, ``KERNELS``;
-* the recurrent product ``h_{t-1} W_hh^T`` (and ``da W_hh`` backwards) runs either as a hand
-  loop inside one numba function that holds the whole time loop (small ``B * G*H * H``, where
-  Python and BLAS call overheads would dominate), or as a NumPy BLAS call into a preallocated
-  buffer from a Python loop over time (larger shapes, where the GEMM dominates).
-  ``FUSED_MAX_MACS`` is the measured cross-over (see BENCHMARKS.md).
+* the recurrent product ``h_{t-1} W_hh^T`` (and ``da W_hh`` backwards) runs either inside one
+  numba function that holds the whole time loop, with a product of our own
+  (``rnnkit.core.gemm``), or as a NumPy BLAS call into a preallocated buffer from a Python
+  loop over time. The numba loop runs on one thread for small ``B * G*H * H``
+  (``FUSED_MAX_MACS``), where Python and BLAS call overheads would dominate; above that, up
+  to a batch of ``SHARDED_MAX_BATCH``, it splits the batch into one shard per core and each
+  thread runs the whole time loop on its rows (sequences do not interact), so that no
+  step hands work between threads, as each of OpenBLAS's 2T small products does (issue 12,
+  DeepCPU's batch-level parallelism). Larger batches take the BLAS path, where OpenBLAS's
+  products on 64+ rows are as fast as ours (benchmarks/README.md).
 
 Masks are 0/1 as documented in ``scan``: forward blends exactly as the reference does, and
 backward sets a padded row's gate gradients to zero and passes its dh and dc through.
 A recurrent dropout mask (``drop``, B x H) multiplies h_{t-1} before the recurrent product
-and the product's gradient after it, in both paths.
+and the product's gradient after it, in every path.
 
 Transcendentals: ``rnnkit.core.jit_math`` (fast float32 tanh and exp, libm in float64).
 """
 from __future__ import annotations
+
+import os
+import threading
 
 import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
 from rnnkit.core.cells import CELLS
+from rnnkit.core.gemm import matmul_rows
 from rnnkit.core.jit_math import _JIT, _NONLINEARITY, _sigmoid, _tanh
 from rnnkit.core.scan import ScanCache
 
 FUSED_MAX_MACS = 1 << 17  # B * G*H * H per step up to which the whole loop stays in numba
+SHARDED_MAX_BATCH = 32  # above that, up to this batch: the numba loop, one shard a core
 
 
-# --- the recurrent product for small shapes ----------------------------------------------
-@njit(**_JIT)
-def _matmul_into(a, b, out):
-    """out = a @ b for C-contiguous a (M, K), b (K, N); row-wise axpy that LLVM vectorises."""
-    M, K = a.shape
-    N = b.shape[1]
-    for m in range(M):
-        for n in range(N):
-            out[m, n] = 0
-        for k in range(K):
-            amk = a[m, k]
-            for n in range(N):
-                out[m, n] += amk * b[k, n]
-
-
+# --- the recurrent product inside the numba time loops -------------------------------------
 @register_jitable(inline="always")
-def _hidden_product(h, drop, hd, w_t, out):
-    """out = (h * drop) @ w_t through the buffer hd (B, H), or h @ w_t when drop is (0, 0)."""
+def _hidden_product(h, lo, drop, hd, w_t, out):
+    """out = (h[lo:lo+M] * drop[lo:lo+M]) @ w_t through the buffer hd (M, H), or
+    h[lo:lo+M] @ w_t when drop is (0, 0); out is (M, G*H), the rows of one shard."""
     if drop.shape[0]:
-        for b in range(h.shape[0]):
+        for b in range(out.shape[0]):
             for j in range(h.shape[1]):
-                hd[b, j] = h[b, j] * drop[b, j]
-        _matmul_into(hd, w_t, out)
+                hd[b, j] = h[lo + b, j] * drop[lo + b, j]
+        matmul_rows(hd, 0, w_t, out)
     else:
-        _matmul_into(h, w_t, out)
+        matmul_rows(h, lo, w_t, out)
 
 
 @register_jitable(inline="always")
-def _times_drop(dh, drop):
-    """dh *= drop in place (backprop through the recurrent dropout mask); none for (0, 0)."""
+def _times_drop(dh, drop, lo):
+    """dh *= drop[lo:lo+M] in place (backprop through the recurrent dropout mask), dh (M, H);
+    nothing for drop (0, 0)."""
     if drop.shape[0]:
         for b in range(dh.shape[0]):
             for j in range(dh.shape[1]):
-                dh[b, j] = dh[b, j] * drop[b, j]
+                dh[b, j] = dh[b, j] * drop[lo + b, j]
 
 
 # --- element-wise parts of one step, forward ---------------------------------------------
-# Every kind's step kernel takes the same arguments (t, gx, gh, b_hh, mask, act, peep, states, acts)
-# and ignores those it does not use: gh (B, G*H) holds h_{t-1} W_hh^T; b_hh (G*H,) is added
+# Every kind's step kernel takes the same arguments (t, lo, gx, gh, b_hh, mask, act, peep,
+# states, acts) and ignores those it does not use: it updates the batch's rows lo .. lo+M-1,
+# where gh (M, G*H) holds their h_{t-1} W_hh^T (lo = 0, M = B but in the batch-sharded
+# loops, where each shard of rows runs on its own thread); b_hh (G*H,) is added
 # here by the cells that keep gh apart from gx (GH_APART, the GRU), the others have it folded
 # into gx; mask (T, B), or (0, 0) when absent; act the RNN's nonlinearity code; peep the
 # LSTM's peepholes (3H,) = [p_i, p_f, p_o], or (0,) when absent; states (C, T+1, B, H) and
@@ -88,11 +88,12 @@ def _carry_over_padding(m, new, old):
 
 
 @njit(inline="always", **_JIT)
-def _rnn_step(t, gx, gh, b_hh, mask, act, peep, states, acts):
+def _rnn_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
     hs = states[0]  # (T+1, B, H)
     B, H = gh.shape
-    for b in range(B):
-        x, y, h = gx[t, b], gh[b], hs[t + 1, b]  # (H,)
+    for row in range(B):  # gh's (dgemm's) row is the batch's row b
+        b = lo + row
+        x, y, h = gx[t, b], gh[row], hs[t + 1, b]  # (H,)
         if act == 0:
             for j in range(H):
                 h[j] = _tanh(x[j] + y[j])
@@ -108,14 +109,15 @@ def _rnn_step(t, gx, gh, b_hh, mask, act, peep, states, acts):
 
 
 @njit(inline="always", **_JIT)
-def _lstm_step(t, gx, gh, b_hh, mask, act, peep, states, acts):
+def _lstm_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
     hs, cs = states[0], states[1]  # (T+1, B, H)
     B, G = gh.shape
     H = G // 4
     p_i, p_f, p_o = peep[:H], peep[H : 2 * H], peep[2 * H :]  # (H,) each, or empty
     ta = min(t, acts.shape[0] - 1)  # t, or 0 for the one-step buffer of inference
-    for b in range(B):
-        x, y, a = gx[t, b], gh[b], acts[ta, b]  # (4H,), (4H,), (5H,)
+    for row in range(B):  # gh's (dgemm's) row is the batch's row b
+        b = lo + row
+        x, y, a = gx[t, b], gh[row], acts[ta, b]  # (4H,), (4H,), (5H,)
         # one view per gate: LLVM cannot vectorise a[j] against a[H + j] of the same view
         i, f, g, o, tc = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H : G], a[G:]  # (H,)
         for j in range(G):
@@ -149,15 +151,16 @@ def _lstm_step(t, gx, gh, b_hh, mask, act, peep, states, acts):
 
 
 @njit(inline="always", **_JIT)
-def _gru_step(t, gx, gh, b_hh, mask, act, peep, states, acts):
+def _gru_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
     hs = states[0]  # (T+1, B, H)
     B, G = gh.shape
     H = G // 3
     one = gh.dtype.type(1)  # a bare 1 would promote float32 to float64
     b_hrz, b_hn = b_hh[: 2 * H], b_hh[2 * H :]
     ta = min(t, acts.shape[0] - 1)  # t, or 0 for the one-step buffer of inference
-    for b in range(B):
-        x, y, a = gx[t, b], gh[b], acts[ta, b]  # (3H,), (3H,), (4H,)
+    for row in range(B):  # gh's (dgemm's) row is the batch's row b
+        b = lo + row
+        x, y, a = gx[t, b], gh[row], acts[ta, b]  # (3H,), (3H,), (4H,)
         x_n, y_rz, y_n = x[2 * H :], y[: 2 * H], y[2 * H :]
         r, z, n, hn = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]  # (H,)
         h_prev, h = hs[t, b], hs[t + 1, b]  # (H,)
@@ -173,8 +176,9 @@ def _gru_step(t, gx, gh, b_hh, mask, act, peep, states, acts):
 
 # --- element-wise parts of one step, backward --------------------------------------------
 # The same arguments for every kind:
-# (t, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh).
-# The gradient reaching h_t is dgemm + dcarry[0]: dgemm (B, H) is d(gates of step t+1) @ W_hh
+# (t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh), for the batch's rows
+# lo .. lo+M-1 as forward. The gradient reaching h_t is dgemm + dcarry[0]: dgemm (M, H) is
+# d(gates of step t+1) @ W_hh for those rows
 # and dcarry[0] (B, H) the rest (padding, GRU's z * h_{t-1}); dcarry[1] (B, H) is the LSTM's
 # dc. Each kernel overwrites dcarry for step t-1. dgh is dgx itself unless GH_APART.
 @register_jitable(inline="always")
@@ -194,13 +198,14 @@ def _dh_at_step(dgemm, rest, dy, mask, t, b):
 
 
 @njit(inline="always", **_JIT)
-def _rnn_step_back(t, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh):
+def _rnn_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh):
     hs, rest = states[0], dcarry[0]  # (T+1, B, H), (B, H)
     B, H = dgemm.shape
     one = dgemm.dtype.type(1)
-    for b in range(B):
-        _dh_at_step(dgemm[b], rest[b], dys[t, b], mask, t, b)
-        dh, h, da = dgemm[b], hs[t + 1, b], dgx[t, b]  # (H,)
+    for row in range(B):  # gh's (dgemm's) row is the batch's row b
+        b = lo + row
+        _dh_at_step(dgemm[row], rest[b], dys[t, b], mask, t, b)
+        dh, h, da = dgemm[row], hs[t + 1, b], dgx[t, b]  # (H,)
         if act == 0:  # backprop through the nonlinearity, given its output h
             for j in range(H):
                 da[j] = dh[j] * (one - h[j] * h[j])
@@ -213,19 +218,20 @@ def _rnn_step_back(t, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dg
 
 
 @njit(inline="always", **_JIT)
-def _lstm_step_back(t, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh):
+def _lstm_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh):
     cs, rest, dc = states[1], dcarry[0], dcarry[1]  # (T+1, B, H), (B, H), (B, H)
     B, H = dgemm.shape
     one = dgemm.dtype.type(1)
-    for b in range(B):
-        _dh_at_step(dgemm[b], rest[b], dys[t, b], mask, t, b)
+    for row in range(B):  # gh's (dgemm's) row is the batch's row b
+        b = lo + row
+        _dh_at_step(dgemm[row], rest[b], dys[t, b], mask, t, b)
         a, da = acts[t, b], dgx[t, b]  # (5H,), (4H,)
         if mask.shape[0] and mask[t, b] == 0:
             da[:] = 0  # padded step: no gradient reaches the gates, dc passes through
             continue
         i, f, g, o, tc = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H : 4 * H], a[4 * H :]
         da_i, da_f, da_g, da_o = da[:H], da[H : 2 * H], da[2 * H : 3 * H], da[3 * H :]
-        dh, dc_b, c_prev = dgemm[b], dc[b], cs[t, b]  # (H,)
+        dh, dc_b, c_prev = dgemm[row], dc[b], cs[t, b]  # (H,)
         for j in range(H):  # short loops with few stores each: LLVM vectorises those
             dc_b[j] = dc_b[j] + dh[j] * o[j] * (one - tc[j] * tc[j])  # through h = o tanh(c)
             da_o[j] = dh[j] * tc[j] * (o[j] * (one - o[j]))
@@ -249,12 +255,13 @@ def _lstm_step_back(t, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, d
 
 
 @njit(inline="always", **_JIT)
-def _gru_step_back(t, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh):
+def _gru_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh):
     hs, rest = states[0], dcarry[0]  # (T+1, B, H), (B, H)
     B, H = dgemm.shape
     one = dgemm.dtype.type(1)
-    for b in range(B):
-        _dh_at_step(dgemm[b], rest[b], dys[t, b], mask, t, b)
+    for row in range(B):  # gh's (dgemm's) row is the batch's row b
+        b = lo + row
+        _dh_at_step(dgemm[row], rest[b], dys[t, b], mask, t, b)
         a, dx, dg = acts[t, b], dgx[t, b], dgh[t, b]  # (4H,), (3H,), (3H,)
         if mask.shape[0] and mask[t, b] == 0:
             dx[:] = 0  # padded step: no gradient reaches the gates
@@ -262,7 +269,7 @@ def _gru_step_back(t, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dg
             continue
         r, z, n, hn = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
         dx_r, dx_z, dx_n = dx[:H], dx[H : 2 * H], dx[2 * H :]
-        dh, h_prev, rest_b = dgemm[b], hs[t, b], rest[b]  # (H,)
+        dh, h_prev, rest_b = dgemm[row], hs[t, b], rest[b]  # (H,)
         for j in range(H):  # through h = (1-z) n + z h_prev, then tanh
             dx_n[j] = dh[j] * (one - z[j]) * (one - n[j] * n[j])
         for j in range(H):
@@ -274,63 +281,75 @@ def _gru_step_back(t, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dg
         dg[: 2 * H] = dx[: 2 * H]
 
 
-# --- whole time loops for small shapes -----------------------------------------------------
+# --- whole time loops in numba, on one shard of the batch ------------------------------------
 # One pair per kind, calling that kind's step kernels (numba cannot cache a loop that takes
 # the step kernel as an argument), which are inlined (inline="always"): no call per step.
-# Arguments as the step kernels', and drop (B, H) the recurrent dropout mask or (0, 0) for
-# none; backwards the product is (dgh[t] @ W_hh) * drop.
-@njit(**_JIT)
-def _rnn_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop):
-    gh = np.empty((gx.shape[1], gx.shape[2]), gx.dtype)  # (B, G*H)
-    hd = np.empty(drop.shape, gx.dtype)  # (B, H) h_{t-1} * drop
+# Arguments as the step kernels', drop (B, H) the recurrent dropout mask or (0, 0) for none,
+# and the batch's rows lo .. hi-1 that the loop runs all T steps on, with its own product
+# (``rnnkit.core.gemm``). Sequences do not interact, so shards of rows can run at once on
+# several threads (``_run_shards``); the loops release the GIL for that. Backwards the
+# product is (dgh[t] @ W_hh) * drop, into dgemm (B, H).
+_LOOP_JIT = dict(_JIT, nogil=True)
+
+
+@njit(**_LOOP_JIT)
+def _rnn_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop, lo, hi):
+    gh = np.empty((hi - lo, gx.shape[2]), gx.dtype)  # (M, G*H) h_{t-1} W_hh^T of the rows
+    hd = np.empty((hi - lo, drop.shape[1]), gx.dtype)  # (M, H) h_{t-1} * drop
     for t in range(gx.shape[0]):
-        _hidden_product(states[0, t], drop, hd, w_t, gh)
-        _rnn_step(t, gx, gh, b_hh, mask, act, peep, states, acts)
+        _hidden_product(states[0, t], lo, drop, hd, w_t, gh)
+        _rnn_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts)
 
 
-@njit(**_JIT)
-def _lstm_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop):
-    gh = np.empty((gx.shape[1], gx.shape[2]), gx.dtype)  # (B, G*H)
-    hd = np.empty(drop.shape, gx.dtype)  # (B, H) h_{t-1} * drop
+@njit(**_LOOP_JIT)
+def _lstm_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop, lo, hi):
+    gh = np.empty((hi - lo, gx.shape[2]), gx.dtype)  # (M, G*H) h_{t-1} W_hh^T of the rows
+    hd = np.empty((hi - lo, drop.shape[1]), gx.dtype)  # (M, H) h_{t-1} * drop
     for t in range(gx.shape[0]):
-        _hidden_product(states[0, t], drop, hd, w_t, gh)
-        _lstm_step(t, gx, gh, b_hh, mask, act, peep, states, acts)
+        _hidden_product(states[0, t], lo, drop, hd, w_t, gh)
+        _lstm_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts)
 
 
-@njit(**_JIT)
-def _gru_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop):
-    gh = np.empty((gx.shape[1], gx.shape[2]), gx.dtype)  # (B, G*H)
-    hd = np.empty(drop.shape, gx.dtype)  # (B, H) h_{t-1} * drop
+@njit(**_LOOP_JIT)
+def _gru_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop, lo, hi):
+    gh = np.empty((hi - lo, gx.shape[2]), gx.dtype)  # (M, G*H) h_{t-1} W_hh^T of the rows
+    hd = np.empty((hi - lo, drop.shape[1]), gx.dtype)  # (M, H) h_{t-1} * drop
     for t in range(gx.shape[0]):
-        _hidden_product(states[0, t], drop, hd, w_t, gh)
-        _gru_step(t, gx, gh, b_hh, mask, act, peep, states, acts)
+        _hidden_product(states[0, t], lo, drop, hd, w_t, gh)
+        _gru_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts)
 
 
-@njit(**_JIT)
+@njit(**_LOOP_JIT)
 def _rnn_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, dgx, dgh,
-                        drop):
+                        drop, lo, hi):
+    dgm = dgemm[lo:hi].copy()  # (M, H) the rows' d(gates of step t+1) @ W_hh
     for t in range(dys.shape[0] - 1, -1, -1):
-        _rnn_step_back(t, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh)
-        _matmul_into(dgh[t], w_hh, dgemm)  # backprop through h_{t-1} W_hh^T
-        _times_drop(dgemm, drop)
+        _rnn_step_back(t, lo, dys, dgm, dcarry, mask, act, peep, states, acts, dgx, dgh)
+        matmul_rows(dgh[t], lo, w_hh, dgm)  # backprop through h_{t-1} W_hh^T
+        _times_drop(dgm, drop, lo)
+    dgemm[lo:hi] = dgm
 
 
-@njit(**_JIT)
+@njit(**_LOOP_JIT)
 def _lstm_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, dgx, dgh,
-                        drop):
+                        drop, lo, hi):
+    dgm = dgemm[lo:hi].copy()  # (M, H) the rows' d(gates of step t+1) @ W_hh
     for t in range(dys.shape[0] - 1, -1, -1):
-        _lstm_step_back(t, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh)
-        _matmul_into(dgh[t], w_hh, dgemm)
-        _times_drop(dgemm, drop)
+        _lstm_step_back(t, lo, dys, dgm, dcarry, mask, act, peep, states, acts, dgx, dgh)
+        matmul_rows(dgh[t], lo, w_hh, dgm)  # backprop through h_{t-1} W_hh^T
+        _times_drop(dgm, drop, lo)
+    dgemm[lo:hi] = dgm
 
 
-@njit(**_JIT)
+@njit(**_LOOP_JIT)
 def _gru_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, dgx, dgh,
-                        drop):
+                        drop, lo, hi):
+    dgm = dgemm[lo:hi].copy()  # (M, H) the rows' d(gates of step t+1) @ W_hh
     for t in range(dys.shape[0] - 1, -1, -1):
-        _gru_step_back(t, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh)
-        _matmul_into(dgh[t], w_hh, dgemm)
-        _times_drop(dgemm, drop)
+        _gru_step_back(t, lo, dys, dgm, dcarry, mask, act, peep, states, acts, dgx, dgh)
+        matmul_rows(dgh[t], lo, w_hh, dgm)  # backprop through h_{t-1} W_hh^T
+        _times_drop(dgm, drop, lo)
+    dgemm[lo:hi] = dgm
 
 
 # kind -> (step, step_back, forward_loop, backward_loop): the step kernels for the BLAS path and
@@ -345,6 +364,44 @@ KERNELS = {
 # --- the backend API ---------------------------------------------------------------------
 def _fused(B, H, G) -> bool:
     return B * G * H * H <= FUSED_MAX_MACS
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def _shards(B, H, G) -> int:
+    """How the time loop runs: 1, the numba loop on one thread (small shapes); more, the
+    numba loop with the batch split over that many threads; 0, BLAS products from Python."""
+    if _fused(B, H, G):
+        return 1
+    if B <= SHARDED_MAX_BATCH:
+        return max(1, min(_cores(), B))
+    return 0
+
+
+def _run_shards(loop, args, B, shards):
+    """loop(*args, lo, hi) for each of ``shards`` contiguous row ranges of the batch, the
+    first on this thread, the others on threads of their own started here (not a pool and not
+    numba's OpenMP: a pool's threads, and GNU OpenMP, do not survive a fork)."""
+    bounds = [(s * B // shards, (s + 1) * B // shards) for s in range(shards)]
+    errors = []
+
+    def run(lo, hi):
+        try:
+            loop(*args, lo, hi)
+        except BaseException as exc:  # re-raised on the calling thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=b) for b in bounds[1:]]
+    for thread in threads:
+        thread.start()
+    run(*bounds[0])
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _mask2d(mask, dtype, T, B):
@@ -400,14 +457,16 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
     acts = np.empty((T if keep else 1, B, cell.ACTS * H), dt)  # (T, B, ACTS*H) or (1, ...)
     act, peep = _act(options), _peep(options, dt)  # peep: (3H,) or (0,)
     d2 = _drop2d(drop, dt)  # (B, H) or (0, 0)
-    if _fused(B, H, GH // H):
-        forward_loop(gx, np.ascontiguousarray(w_hh.T), b, m2, act, peep, states, acts, d2)
+    shards = _shards(B, H, GH // H)
+    if shards:
+        _run_shards(forward_loop, (gx, np.ascontiguousarray(w_hh.T), b, m2, act, peep, states,
+                                   acts, d2), B, shards)
     else:
         w_t, hs = w_hh.T, states[0]  # (H, G*H), (T+1, B, H)
         gh = np.empty((B, GH), dt)  # (B, G*H) h_{t-1} W_hh^T
         for t in range(T):
             np.matmul(hs[t] if drop is None else hs[t] * d2, w_t, out=gh)
-            step(t, gx, gh, b, m2, act, peep, states, acts)
+            step(t, 0, gx, gh, b, m2, act, peep, states, acts)
     return ScanCache(kind, states, acts, mask, options, drop)
 
 
@@ -430,11 +489,13 @@ def scan_backward(cache: ScanCache, dys, dcarry, w_hh):
     dgemm = np.zeros((B, H), dt)  # (B, H) d(gates of the later step) @ W_hh
     dcarry = np.array(dcarry, dtype=dt)  # (C, B, H) the rest of the gradient reaching the carry
     d2 = _drop2d(cache.drop, dt)  # (B, H) or (0, 0)
-    if _fused(B, H, GH // H):
-        backward_loop(dys, w_hh, m2, act, peep, states, acts, dgemm, dcarry, dgx, dgh, d2)
+    shards = _shards(B, H, GH // H)
+    if shards:
+        _run_shards(backward_loop, (dys, w_hh, m2, act, peep, states, acts, dgemm, dcarry, dgx,
+                                    dgh, d2), B, shards)
     else:
         for t in range(T - 1, -1, -1):
-            step_back(t, dys, dgemm, dcarry, m2, act, peep, states, acts, dgx, dgh)
+            step_back(t, 0, dys, dgemm, dcarry, m2, act, peep, states, acts, dgx, dgh)
             np.matmul(dgh[t], w_hh, out=dgemm)  # backprop through h_{t-1} W_hh^T
             if cache.drop is not None:
                 dgemm *= d2  # and through the recurrent dropout mask
