@@ -16,7 +16,7 @@ def _matmul_rows(a, lo, b, out):
 # (rows of a, lo, M, K, N): remainders of the 4-row and 4-k blocks, one row, more than one
 # panel of columns, and a shard starting inside a
 @pytest.mark.parametrize("rows,lo,M,K,N", [(1, 0, 1, 1, 1), (7, 0, 7, 5, 9), (9, 3, 6, 8, 16),
-                                           (13, 2, 11, 37, gemm.PANEL + 37),
+                                           (13, 2, 11, 37, gemm.PANEL + 37), (6, 1, 5, 21, 30),
                                            (8, 4, 4, 128, 512)])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_matmul_rows_matches_numpy(rows, lo, M, K, N, dtype):
