@@ -159,6 +159,7 @@ def test_sharded_loop_runs_in_a_forked_child(monkeypatch):
     """The shards' threads are the caller's own, not a pool or OpenMP's, which a fork breaks
     (GNU OpenMP terminates a child that forked after using it)."""
     monkeypatch.setattr(kernels, "FUSED_MAX_MACS", 0)
+    monkeypatch.setattr(kernels, "SHARDED_MAX_BATCH", 1 << 40)
     monkeypatch.setattr(kernels, "_cores", lambda: 2)
     layer = rnnkit.LSTM(3, 4, seed=0)
     x = np.ones((2, 5, 3))  # (B, T, I)

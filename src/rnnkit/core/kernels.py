@@ -13,7 +13,7 @@ is how a step runs:
   (``rnnkit.core.gemm``), or as a NumPy BLAS call into a preallocated buffer from a Python
   loop over time. The numba loop runs on one thread for small ``B * G*H * H``
   (``FUSED_MAX_MACS``), where Python and BLAS call overheads would dominate; above that, up
-  to a batch of ``SHARDED_MAX_BATCH``, it splits the batch into one shard per core and each
+  to a batch of ``SHARDED_MAX_BATCH`` (0, off, by default), it splits the batch into one shard per core and each
   thread runs the whole time loop on its rows (sequences do not interact), so that no
   step hands work between threads, as each of OpenBLAS's 2T small products does (issue 12,
   DeepCPU's batch-level parallelism). Larger batches take the BLAS path, where OpenBLAS's
@@ -41,7 +41,11 @@ from rnnkit.core.jit_math import _JIT, _NONLINEARITY, _sigmoid, _tanh
 from rnnkit.core.scan import ScanCache
 
 FUSED_MAX_MACS = 1 << 17  # B * G*H * H per step up to which the whole loop stays in numba
-SHARDED_MAX_BATCH = 32  # above that, up to this batch: the numba loop, one shard a core
+# Above that, up to this batch: the numba loop, one shard a core. Off (0) by default: on two
+# idle cores it lost to the BLAS path in LSTM and GRU training at (16,200,64,256), since
+# OpenBLAS's worker keeps spinning after the input projection and takes the second shard's
+# core (benchmarks/README.md); set it to 32 to use the loop.
+SHARDED_MAX_BATCH = 0
 
 
 # --- the recurrent product inside the numba time loops -------------------------------------
