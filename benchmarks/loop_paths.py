@@ -7,7 +7,8 @@ For each kind and (B, T, I, H), float32, the layer table's workloads (``rnnkit b
 training step and a forward pass, the same weights as torch) run three ways, interleaved in
 one process after a warm-up with an untimed call after each switch: rnnkit on the BLAS path
 (OpenBLAS products from a Python loop over time), rnnkit on the numba loop (the batch split
-into one shard per core, ``SHARDED_MAX_BATCH``), and torch. Prints medians in ms
+into one shard per core, whatever ``SHARDED_MAX_BATCH`` and ``SHARDED_MAX_GATE_MACS``
+say), and torch. Prints medians in ms
 and ratios to torch. ``--threads 1`` limits OpenBLAS, torch and the numba loop's shards to
 one thread each: on a machine shared with other jobs, the only comparison of the paths' work
 that holds.
@@ -25,9 +26,11 @@ from rnnkit.core import kernels
 
 
 def _on_path(fn, max_batch):
-    """fn run with kernels.SHARDED_MAX_BATCH = max_batch (0: BLAS path above the small shapes)."""
+    """fn run with kernels.SHARDED_MAX_BATCH = max_batch (0: BLAS path above the small shapes)
+    and no limit on G*H*H."""
     def run():
         kernels.SHARDED_MAX_BATCH = max_batch
+        kernels.SHARDED_MAX_GATE_MACS = 1 << 62
         fn()
     return run
 
@@ -45,7 +48,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
         kernels._cores = lambda: args.threads  # one shard a thread
-    default = kernels.SHARDED_MAX_BATCH
+    default = kernels.SHARDED_MAX_BATCH, kernels.SHARDED_MAX_GATE_MACS
     for kind in args.kinds.split(","):
         for shape in args.shapes.split(";"):
             B, T, I, H = (int(v) for v in shape.split(","))
@@ -58,7 +61,7 @@ def main() -> None:
                 print(f"{kind} {B},{T},{I},{H} {op}: BLAS {blas:.1f} ms ({blas / ref:.2f}x), "
                       f"loop {loop:.1f} ms ({loop / ref:.2f}x), torch {ref:.1f} ms; "
                       f"load {load}", flush=True)
-    kernels.SHARDED_MAX_BATCH = default
+    kernels.SHARDED_MAX_BATCH, kernels.SHARDED_MAX_GATE_MACS = default
     if limit is not None:
         limit.restore_original_limits()
 

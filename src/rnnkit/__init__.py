@@ -3,6 +3,10 @@
 The package is laid out in floors (see the README): ``core`` <- ``nn`` <- ``data`` /
 ``metrics`` / ``io`` <- ``train`` <- ``interop`` <- ``cli``; the names below are the public API.
 """
+from rnnkit.core.blas import shorten_blas_spin
+
+shorten_blas_spin()  # before numpy loads OpenBLAS, where it can (see rnnkit.core.blas)
+
 from rnnkit.errors import CheckpointError, RnnkitError, TrainingError, UsageError
 from rnnkit.interop.onnx_export import export_onnx
 from rnnkit.interop.torch_convert import from_torch, to_torch

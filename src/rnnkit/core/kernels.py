@@ -13,11 +13,13 @@ is how a step runs:
   (``rnnkit.core.gemm``), or as a NumPy BLAS call into a preallocated buffer from a Python
   loop over time. The numba loop runs on one thread for small ``B * G*H * H``
   (``FUSED_MAX_MACS``), where Python and BLAS call overheads would dominate; above that, up
-  to a batch of ``SHARDED_MAX_BATCH`` (0, off, by default), it splits the batch into one shard per core and each
-  thread runs the whole time loop on its rows (sequences do not interact), so that no
-  step hands work between threads, as each of OpenBLAS's 2T small products does (issue 12,
-  DeepCPU's batch-level parallelism). Larger batches take the BLAS path, where OpenBLAS's
-  products on 64+ rows are as fast as ours (benchmarks/README.md).
+  to a batch of ``SHARDED_MAX_BATCH`` and a product of ``SHARDED_MAX_GATE_MACS`` = G*H*H per
+  row, it splits the batch into one shard per core and each thread runs the whole time loop
+  on its rows (sequences do not interact), so that no step hands work between threads, as
+  each of OpenBLAS's 2T small products does (issue 12, DeepCPU's batch-level parallelism).
+  Larger shapes take the BLAS path, where OpenBLAS's products are as fast as the loop or
+  faster (benchmarks/README.md). The loop needs OpenBLAS's workers asleep while it runs:
+  ``rnnkit.core.blas`` shortens how long they spin after a call.
 
 Masks are 0/1 as documented in ``scan``: forward blends exactly as the reference does, and
 backward sets a padded row's gate gradients to zero and passes its dh and dc through.
@@ -35,17 +37,23 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
+from rnnkit.core.blas import blas_threads
 from rnnkit.core.cells import CELLS
 from rnnkit.core.gemm import matmul_rows
 from rnnkit.core.jit_math import _JIT, _NONLINEARITY, _sigmoid, _tanh
 from rnnkit.core.scan import ScanCache
 
 FUSED_MAX_MACS = 1 << 17  # B * G*H * H per step up to which the whole loop stays in numba
-# Above that, up to this batch: the numba loop, one shard a core. Off (0) by default: on two
-# idle cores it lost to the BLAS path in LSTM and GRU training at (16,200,64,256), since
-# OpenBLAS's worker keeps spinning after the input projection and takes the second shard's
-# core (benchmarks/README.md); set it to 32 to use the loop.
-SHARDED_MAX_BATCH = 0
+# Above FUSED_MAX_MACS, up to this batch and this G*H*H: the numba loop, one shard a core.
+# Measured on 2 idle cores with OpenBLAS's spin shortened (rnnkit.core.blas; benchmarks/
+# loop_paths.py, training steps, loop against BLAS path): batch 16-64 faster for every kind
+# at H = 64-256 (LSTM (16,200,64,256) 65.6 against 91.9 ms, (64,100,128,128) 55.6 against
+# 67.4; GRU 54.7/83.3, 43.8/55.0), and for the GRU and RNN at H = 512 (G*H*H up to 786,432:
+# GRU 396 against 458 ms); slower for the LSTM at H = 512 (G*H*H = 1,048,576: 578 against
+# 531 ms), where OpenBLAS's product on 64 rows is ahead of ours. Batch 128-256: mixed
+# (LSTM (128,100,64,256) 247 against 330 ms, GRU 267 against 245), so left to BLAS.
+SHARDED_MAX_BATCH = 64
+SHARDED_MAX_GATE_MACS = 3 * 512 * 512
 
 
 # --- the recurrent product inside the numba time loops -------------------------------------
@@ -371,8 +379,11 @@ def _fused(B, H, G) -> bool:
 
 
 def _cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    """The cores this process may run on, at most as many as OpenBLAS's threads (so that
+    ``OPENBLAS_NUM_THREADS=1`` or ``threadpoolctl.threadpool_limits(1)`` runs one shard)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = blas_threads()
+    return max(1, min(cores, threads)) if threads else cores
 
 
 def _shards(B, H, G) -> int:
@@ -380,7 +391,7 @@ def _shards(B, H, G) -> int:
     numba loop with the batch split over that many threads; 0, BLAS products from Python."""
     if _fused(B, H, G):
         return 1
-    if B <= SHARDED_MAX_BATCH:
+    if B <= SHARDED_MAX_BATCH and G * H * H <= SHARDED_MAX_GATE_MACS:
         return max(1, min(_cores(), B))
     return 0
 
