@@ -23,6 +23,7 @@ demo: $(VENV)/.installed-base
 # the numba kernels it meets (~110 s of the wall time); sharing that work by file or by dtype
 # was measured and did not shorten the run
 test: $(VENV)/.installed-test
+	$(PY) -m rnnkit.nn.precompile
 	$(PY) -m pytest -n 2
 
 bench: $(VENV)/.installed-test

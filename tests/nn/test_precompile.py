@@ -1,0 +1,32 @@
+"""``python -m rnnkit.nn.precompile`` runs every kernel path once per dtype (so that numba's
+cache holds them before the first real run) and leaves the kernels' settings as it found
+them."""
+import numpy as np
+
+from rnnkit.core import kernels
+from rnnkit.nn import precompile
+
+
+def test_each_dtype_runs_every_path_and_restores_the_settings(monkeypatch):
+    calls = []
+    for name in ("scan_forward", "scan_backward"):
+        original = getattr(kernels, name)
+
+        def spy(*args, _original=original, _name=name, **kwargs):
+            path = ("fused" if kernels.FUSED_MAX_MACS else
+                    "sharded" if kernels.SHARDED_MAX_BATCH else "blas")
+            calls.append((_name, path, args[1].dtype))
+            return _original(*args, **kwargs)
+        monkeypatch.setattr(kernels, name, spy)
+    before = kernels.FUSED_MAX_MACS, kernels.SHARDED_MAX_BATCH, kernels._cores
+    precompile.compile_dtype("float64")
+    assert (kernels.FUSED_MAX_MACS, kernels.SHARDED_MAX_BATCH, kernels._cores) == before
+    assert {dt for _, _, dt in calls} == {np.dtype("float64")}
+    assert {(name, path) for name, path, _ in calls} == {
+        (name, path) for name in ("scan_forward", "scan_backward")
+        for path in ("fused", "sharded", "blas")}
+
+
+def test_an_unknown_dtype_is_refused(capsys):
+    assert precompile.main(["float16"]) == 2
+    assert "unknown dtype float16" in capsys.readouterr().err
