@@ -30,18 +30,16 @@ Transcendentals: ``rnnkit.core.jit_math`` (fast float32 tanh and exp, libm in fl
 """
 from __future__ import annotations
 
-import os
-import threading
-
 import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from rnnkit.core.blas import blas_threads
 from rnnkit.core.cells import CELLS
 from rnnkit.core.gemm import matmul_rows
 from rnnkit.core.jit_math import _JIT, _NONLINEARITY, _sigmoid, _tanh
 from rnnkit.core.scan import ScanCache
+from rnnkit.core.threads import cores as _cores
+from rnnkit.core.threads import run_sharded as _run_shards
 
 FUSED_MAX_MACS = 1 << 17  # B * G*H * H per step up to which the whole loop stays in numba
 # Above FUSED_MAX_MACS, up to this batch and this G*H*H: the numba loop, one shard a core.
@@ -299,7 +297,7 @@ def _gru_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx
 # Arguments as the step kernels', drop (B, H) the recurrent dropout mask or (0, 0) for none,
 # and the batch's rows lo .. hi-1 that the loop runs all T steps on, with its own product
 # (``rnnkit.core.gemm``). Sequences do not interact, so shards of rows can run at once on
-# several threads (``_run_shards``); the loops release the GIL for that. Backwards the
+# several threads (``rnnkit.core.threads.run_sharded``); the loops release the GIL for that. Backwards the
 # product is (dgh[t] @ W_hh) * drop, into dgemm (B, H).
 _LOOP_JIT = dict(_JIT, nogil=True)
 
@@ -378,14 +376,6 @@ def _fused(B, H, G) -> bool:
     return B * G * H * H <= FUSED_MAX_MACS
 
 
-def _cores() -> int:
-    """The cores this process may run on, at most as many as OpenBLAS's threads (so that
-    ``OPENBLAS_NUM_THREADS=1`` or ``threadpoolctl.threadpool_limits(1)`` runs one shard)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    threads = blas_threads()
-    return max(1, min(cores, threads)) if threads else cores
-
-
 def _shards(B, H, G) -> int:
     """How the time loop runs: 1, the numba loop on one thread (small shapes); more, the
     numba loop with the batch split over that many threads; 0, BLAS products from Python."""
@@ -394,29 +384,6 @@ def _shards(B, H, G) -> int:
     if B <= SHARDED_MAX_BATCH and G * H * H <= SHARDED_MAX_GATE_MACS:
         return max(1, min(_cores(), B))
     return 0
-
-
-def _run_shards(loop, args, B, shards):
-    """loop(*args, lo, hi) for each of ``shards`` contiguous row ranges of the batch, the
-    first on this thread, the others on threads of their own started here (not a pool and not
-    numba's OpenMP: a pool's threads, and GNU OpenMP, do not survive a fork)."""
-    bounds = [(s * B // shards, (s + 1) * B // shards) for s in range(shards)]
-    errors = []
-
-    def run(lo, hi):
-        try:
-            loop(*args, lo, hi)
-        except BaseException as exc:  # re-raised on the calling thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=b) for b in bounds[1:]]
-    for thread in threads:
-        thread.start()
-    run(*bounds[0])
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
 
 
 def _mask2d(mask, dtype, T, B):
