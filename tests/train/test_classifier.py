@@ -61,6 +61,11 @@ def test_ensemble_members_read_the_series_at_several_patch_sizes():
     assert choose_settings(36, 251, 1, 3, patch_size=8).patch_scales == (1.0,)  # as given
     short = choose_settings(270, 29, 12, 9)
     assert short.patch_scales == (1.0,) and short.model_config(9, 0, 3)["patch_size"] is None
+    # no network reads patches of more than 30 steps: 2p and 3p/2 past it become p/2, 2p/3
+    assert choose_settings(100, 1460, 1, 10).patches() == [30, 15, 15, 22, 20]
+    assert choose_settings(100, 960, 1, 10).patches() == [30, 15, 15, 22, 20]
+    assert choose_settings(100, 640, 1, 10).patches() == [20, 10, 10, 15, 30]
+    assert choose_settings(100, 1460, 1, 10, patch_size=50).patches() == [50] * 5  # as given
 
 
 def test_every_second_network_reads_the_series_beside_its_differences():

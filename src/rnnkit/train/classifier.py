@@ -12,7 +12,11 @@ Rules (measured on the development suite of ``benchmarks/classify``):
     0.890, of 46 0.867), with T the median length when the lengths differ
     (PickupGestureWiimoteZ, 29-361 steps, median 136: p = 4 instead of 11, where the shorter
     half of the series had been left with 3-12 steps; seeds 0-2: 0.840 against 0.800);
-    when p > 1 the ensemble's networks read patches of p, p/2, 2p, 3p/4 and 3p/2 steps;
+    when p > 1 the ensemble's networks read patches of p, p/2, 2p, 3p/4 and 3p/2 steps,
+    except that a network whose patches would pass 30 steps reads p/2 or 2p/3 instead
+    (ACSF1, p = 30: networks on 60 and 45 steps scored 0.86 and 0.80-0.83 alone, on 15 and
+    20 steps 0.84-0.86 and 0.85-0.90; the ensemble, seeds 0-2 on one thread, 0.900 against
+    0.883);
   - when patched, with several networks and n * T <= 90,000 values, every second network
     reads the series through a convolution (64 filters of 7 steps, ReLU) before its patches
     (OSULeaf seeds 0-3: 0.842 against 0.814; the other patched sets level);
@@ -109,6 +113,9 @@ class ClassifierSettings:
     # series at different resolutions disagree in useful ways (measured on
     # benchmarks/classify, seeds 0-1: Pickup 0.81 vs 0.75, ArrowHead 0.80 vs 0.79)
     patch_scales: tuple = (1.0,)
+    # a member whose scale above 1 would give patches longer than this reads patches of
+    # patch_size / scale instead (None: no cap)
+    max_patch: int | None = None
     augment: bool = True
     # before training, measure on a held-out third whether networks that read differences
     # through the convolution are clearly ahead (see probe_kinds)
@@ -121,7 +128,10 @@ class ClassifierSettings:
     def member_patch(self, member: int) -> int:
         """Steps per patch of ensemble member ``member`` (0-based)."""
         scale = self.patch_scales[member % len(self.patch_scales)]
-        return max(1, round(self.patch_size * scale))
+        steps = self.patch_size * scale
+        if self.max_patch is not None and scale > 1 and steps > self.max_patch:
+            steps = self.patch_size / scale  # mirrored: finer, not coarser past the cap
+        return max(1, round(steps))
 
     def patches(self) -> list:
         """Steps per patch of every member, in order."""
@@ -168,7 +178,7 @@ def choose_settings(n: int, steps: int, channels: int, classes: int, *, text: bo
         s.diff_pattern = (False, True)
         s.updates = s.updates if "updates" in given else DIFF_UPDATES
     if "patch_scales" not in given and "patch_size" not in given and s.patch_size > 1:
-        s.patch_scales = MULTISCALE
+        s.patch_scales, s.max_patch = MULTISCALE, MAX_PATCH
     if (not given & {"conv_channels", "conv_pattern"} and s.patch_size > 1 and s.members > 1
             and n * steps <= CONV_MAX_VALUES):
         s.conv_channels, s.conv_pattern = CONV_CHANNELS, (False, True)
