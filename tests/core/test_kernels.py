@@ -180,8 +180,8 @@ def test_tanh_and_sigmoid_accuracy(dtype):
     a = np.linspace(-60, 60, 24001).astype(dtype)
     gh = np.zeros((1, a.size), dtype)
     states = np.zeros((1, 2, 1, a.size), dtype)  # (C, T+1, B, H)
-    no_bias, no_mask, no_acts, no_peep = (np.empty(s, dtype)
-                                          for s in [(0,), (0, 0), (1, 1, 0), (0,)])
+    no_bias = np.zeros(a.size, dtype)  # (H,) the step adds b_hh (b_ih + b_hh) itself
+    no_mask, no_acts, no_peep = (np.empty(s, dtype) for s in [(0, 0), (1, 1, 0), (0,)])
     tol = 1e-15 if dtype == np.float64 else 4e-7
     for act, ref in [(0, np.tanh(a.astype(np.float64))),
                      (2, 1 / (1 + np.exp(-a.astype(np.float64))))]:

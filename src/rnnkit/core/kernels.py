@@ -83,8 +83,8 @@ def _times_drop(dh, drop, lo):
 # states, acts) and ignores those it does not use: it updates the batch's rows lo .. lo+M-1,
 # where gh (M, G*H) holds their h_{t-1} W_hh^T (lo = 0, M = B but in the batch-sharded
 # loops, where each shard of rows runs on its own thread); b_hh (G*H,) is added
-# here by the cells that keep gh apart from gx (GH_APART, the GRU), the others have it folded
-# into gx; mask (T, B), or (0, 0) when absent; act the RNN's nonlinearity code; peep the
+# here, by the GRU inside its reset gate (GH_APART), by the others to the pre-activations
+# (b_ih + b_hh arrives here rather than as a pass over all of gx); mask (T, B), or (0, 0) when absent; act the RNN's nonlinearity code; peep the
 # LSTM's peepholes (3H,) = [p_i, p_f, p_o], or (0,) when absent; states (C, T+1, B, H) and
 # acts (T, B, ACTS*H) as in ``scan``, or (1, B, ACTS*H) rewritten at every step in inference
 # (``keep=False``). Each row runs as a few short loops over contiguous vectors, the shape LLVM
@@ -106,14 +106,14 @@ def _rnn_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
         x, y, h = gx[t, b], gh[row], hs[t + 1, b]  # (H,)
         if act == 0:
             for j in range(H):
-                h[j] = _tanh(x[j] + y[j])
+                h[j] = _tanh(x[j] + y[j] + b_hh[j])
         elif act == 1:
             zero = h.dtype.type(0)
             for j in range(H):
-                h[j] = max(x[j] + y[j], zero)
+                h[j] = max(x[j] + y[j] + b_hh[j], zero)
         else:
             for j in range(H):
-                h[j] = _sigmoid(x[j] + y[j])
+                h[j] = _sigmoid(x[j] + y[j] + b_hh[j])
         if mask.shape[0]:
             _carry_over_padding(mask[t, b], h, hs[t, b])
 
@@ -131,7 +131,7 @@ def _lstm_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
         # one view per gate: LLVM cannot vectorise a[j] against a[H + j] of the same view
         i, f, g, o, tc = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H : G], a[G:]  # (H,)
         for j in range(G):
-            a[j] = x[j] + y[j]  # pre-activations
+            a[j] = x[j] + y[j] + b_hh[j]  # pre-activations
         c_prev, c, h = cs[t, b], cs[t + 1, b], hs[t + 1, b]  # (H,)
         if peep.shape[0]:  # i and f see c_{t-1}
             for j in range(H):
@@ -425,8 +425,6 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
         raise ValueError(f"the numba kernels do not cover {', '.join(uncovered)}: use the "
                          "NumPy time loop, rnnkit.core.scan")
     cell, (step, _, forward_loop, _) = CELLS[kind], KERNELS[kind]
-    if b_hh is not None and not cell.GH_APART:  # the gates see gx + gh: add b_hh once
-        gx, b_hh = gx + b_hh, None
     T, B, GH = gx.shape
     H = w_hh.shape[1]
     dt = gx.dtype

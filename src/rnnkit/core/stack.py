@@ -152,9 +152,13 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
             b_hh = None
             if spec.bias:
                 b_ih, b_hh = params["bias_ih" + s], params["bias_hh" + s]
-                if not cell.GH_APART:  # the gates see gx + gh: one pass with both biases
-                    b_ih, b_hh = b_ih + b_hh, None
-                gx += b_ih
+                if cell.GH_APART:
+                    gx += b_ih
+                elif spec.layer_norm:  # the NumPy time loop: both biases in one pass over gx
+                    gx += b_ih + b_hh
+                    b_hh = None
+                else:  # the gates see gx + gh: both biases added at each step, no pass over gx
+                    b_hh = b_ih + b_hh
             carry0 = [a[k] for a in state0]  # C arrays (B, H) (h is (B, P) with proj_size)
             if spec.proj_size:
                 sc, proj = _projected_scan(spec, params, s, gx, carry0, b_hh, md, backend,
