@@ -340,4 +340,4 @@ def test_a_probe_chooses_the_ensemble_and_the_output_says_so(tmp_path, capsys):
     assert "a probe first trains one network of each kind" in err
     assert "probe on 34 held-out series: networks reading the series" in err
     probe = m["probe"]
-    assert probe["held_out"] == 34 and m["networks"] == (3 if probe["switch"] else 5)
+    assert probe["held_out"] == 34 and m["networks"] == (3 if probe["switch"] else 10)

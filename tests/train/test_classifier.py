@@ -8,7 +8,13 @@ from rnnkit.train.classifier import choose_settings, fit_classifier, predict_log
 
 def test_settings_follow_the_shape_and_options_win():
     s = choose_settings(n=36, steps=251, channels=1, classes=3)
-    assert (s.patch_size, s.batch_size, s.members, s.updates) == (8, 9, 5, 500) and s.augment
+    assert (s.patch_size, s.batch_size, s.members, s.updates) == (8, 9, 10, 500) and s.augment
+    assert "10 because the data are small (36 x 251 <= 20,000 values)" in s.reasons[2]
+    # 5 networks past 20,000 values, when not patched, or when the user says
+    assert choose_settings(n=100, steps=251, channels=1, classes=3).members == 5
+    assert choose_settings(270, 29, 12, 9).members == 5  # short series: no patches
+    assert choose_settings(36, 251, 1, 3, members=4).members == 4
+    assert choose_settings(36, 251, 1, 3, diff_pattern=(False,)).members == 5
     assert choose_settings(270, 29, 12, 9).updates == 1000  # not patched: no differences
     assert choose_settings(270, 29, 12, 9).patch_size == 1  # short series: no patches
     assert choose_settings(100, 960, 1, 10).patch_size == 30  # about 32 recurrent steps
@@ -73,7 +79,7 @@ def test_every_second_network_reads_the_series_beside_its_differences():
     scale = [2.5]
     configs = [s.model_config(3, seed=0, member=i, diff_scale=scale) for i in range(5)]
     assert [c.get("diff_scale") for c in configs] == [None, scale, None, scale, None]
-    assert "network(s) 2, 4 read each channel beside its first difference" in s.reasons[4]
+    assert "network(s) 2, 4, 6, 8, 10 read each channel beside its first difference" in s.reasons[4]
     model = SequenceModel(**configs[1])
     assert model.modules["diff"].scale.tolist() == [2.5]
     assert list(model.modules)[:3] == ["diff", "conv", "patch"]  # through the convolution
@@ -104,7 +110,7 @@ def test_every_second_network_of_a_patched_ensemble_reads_through_a_convolution(
     s = choose_settings(36, 251, 1, 3)
     configs = [s.model_config(3, seed=0, member=i) for i in range(5)]
     assert [c.get("conv_channels") for c in configs] == [None, 64, None, 64, None]
-    assert "network(s) 2, 4 read the series through a convolution of 64 filters" in s.reasons[3]
+    assert "network(s) 2, 4, 6, 8, 10 read the series through a convolution of 64 filters" in s.reasons[3]
     models = [SequenceModel(**c) for c in configs[:2]]
     assert "conv" not in models[0].modules and models[1].modules["conv"].kernel_size == 7
     # no patches (short series), one network, much data, or the user's own choice
