@@ -80,3 +80,26 @@ def test_bench_capture_restores_the_engine():
 def test_bench_rejects_bad_section_options(argv, capsys):
     assert main(["bench", *argv]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_bench_times_both_forward_passes_as_inference(monkeypatch):
+    """torch's forward runs under no_grad, so rnnkit's runs under rnnkit's: no cache kept."""
+    import torch
+
+    from rnnkit.cli import bench
+    from rnnkit.nn import module
+
+    from rnnkit.nn.recurrent import LAYERS
+
+    seen, forward = [], LAYERS["lstm"].forward
+
+    def spy(self, *args, **kwargs):
+        seen.append(module.grad_enabled())
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(LAYERS["lstm"], "forward", spy)
+    workloads = bench._pair(torch, "lstm", 2, 3, 4, 5)
+    seen.clear()
+    workloads["forward"][0]()
+    workloads["train"][0]()
+    assert seen == [False, True]  # the forward pass keeps nothing; the training step does

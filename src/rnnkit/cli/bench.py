@@ -11,7 +11,8 @@ repetitions after a warm-up so that both see the same machine state:
 
 * a training step: forward, then backward of sum(y * dy), with every parameter gradient and
   dx (torch: autograd on ``x.requires_grad_()``; rnnkit: ``layer.backward(dy)``);
-* a forward pass (torch under ``no_grad``).
+* a forward pass, inference: torch under ``torch.no_grad``, rnnkit under
+  ``rnnkit.nn.no_grad`` (neither keeps what a backward would need).
 
 Medians over the repetitions are reported with the ratio rnnkit / torch (below 1: rnnkit is
 faster). torch runs with its default number of threads. torch is optional:
@@ -129,6 +130,7 @@ def _import_torch():
 def _pair(torch, kind, B, T, I, H, seed=0):
     """Matching rnnkit and torch layers and the four workloads: {op: (rnnkit_fn, torch_fn)}."""
     from rnnkit.interop.torch_convert import to_torch
+    from rnnkit.nn.module import no_grad
     from rnnkit.nn.recurrent import LAYERS
 
     layer = LAYERS[kind](I, H, dtype=np.float32, seed=seed)
@@ -153,13 +155,16 @@ def _pair(torch, kind, B, T, I, H, seed=0):
         with torch.no_grad():
             module(xt)
 
+    def rnnkit_forward():
+        with no_grad():
+            layer.forward(x)
+
     # the same weights must give the same outputs, or the timings compare different work
     with torch.no_grad():
         diff = np.abs(layer.forward(x)[0] - module(xt)[0].numpy()).max()
     if not diff < 1e-4:
         raise RuntimeError(f"{kind} {B, T, I, H}: rnnkit and torch outputs differ by {diff:.2e}")
-    return {"train": (rnnkit_train, torch_train), "forward": (lambda: layer.forward(x),
-                                                              torch_forward)}
+    return {"train": (rnnkit_train, torch_train), "forward": (rnnkit_forward, torch_forward)}
 
 
 def _median_times(fns, repeat, warmup):
