@@ -103,3 +103,32 @@ def test_bench_times_both_forward_passes_as_inference(monkeypatch):
     workloads["forward"][0]()
     workloads["train"][0]()
     assert seen == [False, True]  # the forward pass keeps nothing; the training step does
+
+
+def test_torch_updates_run_with_flushed_denormals(monkeypatch):
+    """torch gets its own remedy for subnormal floats (set_flush_denormal) around each of its
+    updates, and its default back after; rnnkit's updates run as they are."""
+    import torch
+
+    from rnnkit.cli import bench_sections
+
+    calls = []
+    monkeypatch.setattr(torch, "set_flush_denormal", lambda mode: calls.append(mode) or True)
+
+    class Engine:
+        def __init__(self, name):
+            self.name = name
+
+        def forward(self, batch, carry, train):
+            calls.append(self.name)
+
+        def update(self):
+            pass
+
+    ours, theirs = bench_sections._engine_row(Engine("rnnkit"), Engine("torch"), {}, 2, 1)
+    assert len(ours) == len(theirs) == 2
+    assert "rnnkit" in calls and "torch" in calls
+    for i, call in enumerate(calls):
+        if call == "torch":
+            assert calls[i - 1] is True and calls[i + 1] is False
+    assert calls.count(True) == calls.count(False) == calls.count("torch")  # only around torch

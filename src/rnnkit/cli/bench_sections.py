@@ -43,9 +43,22 @@ def _step(engine, batch):
 
 
 def _engine_row(numpy_engine, torch_engine, batch, repeat, warmup):
-    """Interleaved updates of both engines: ([rnnkit s], [torch s]) samples."""
-    return interleaved([_step(numpy_engine, batch), _step(torch_engine, batch)], repeat,
-                       warmup)
+    """Interleaved updates of both engines: ([rnnkit s], [torch s]) samples. torch runs with
+    ``torch.set_flush_denormal(True)`` (restored after each update): a gradient that vanishes
+    over many steps passes through subnormal floats, which cost torch ~100 cycles an operation
+    where rnnkit's kernels set them to zero (``rnnkit.core.kernels``), so torch gets its own
+    remedy too."""
+    import torch
+
+    theirs = _step(torch_engine, batch)
+
+    def flushed():
+        torch.set_flush_denormal(True)
+        try:
+            theirs()
+        finally:
+            torch.set_flush_denormal(False)  # torch's default
+    return interleaved([_step(numpy_engine, batch), flushed], repeat, warmup)
 
 
 # --- a model's training step -------------------------------------------------------------
