@@ -23,7 +23,9 @@ def test_saved_models_load_and_give_the_same_outputs():
     for name, run in cases.items():
         model = rnnkit.load(DATA / f"{name}.safetensors").eval()
         with no_grad():
-            np.testing.assert_array_equal(run(model), e[name], err_msg=name)
+            # float32: equal to rounding, not to the bit, since the kernels add the biases
+            # and sum the recurrent product in their own order (issue 12), not 0.1.0's
+            np.testing.assert_allclose(run(model), e[name], rtol=0, atol=1e-6, err_msg=name)
 
 
 def test_training_checkpoint_resumes(tmp_path):

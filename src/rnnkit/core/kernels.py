@@ -40,6 +40,7 @@ from rnnkit.core.jit_math import _JIT, _NONLINEARITY, _sigmoid, _tanh
 from rnnkit.core.scan import ScanCache
 from rnnkit.core.threads import cores as _cores
 from rnnkit.core.threads import run_sharded as _run_shards
+from rnnkit.core.vanishing import flush, flushed, threshold
 
 FUSED_MAX_MACS = 1 << 17  # B * G*H * H per step up to which the whole loop stays in numba
 # Above FUSED_MAX_MACS, up to this batch and this G*H*H: the numba loop, one shard a core.
@@ -193,52 +194,20 @@ def _gru_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
 # dc. Each kernel overwrites dcarry for step t-1. dgh is dgx itself unless GH_APART.
 @register_jitable(inline="always")
 def _dh_at_step(dgemm, rest, dy, mask, t, b):
-    """dh_t for row b, in dgemm (values below _tiny set to zero, see above); rest keeps
-    what a padded step passes through unchanged."""
-    tiny = _tiny(dgemm)
+    """dh_t for row b, in dgemm (values below threshold set to zero: rnnkit.core.vanishing);
+    rest keeps what a padded step passes through unchanged."""
+    tiny = threshold(dgemm)
     if mask.shape[0]:
         m = mask[t, b]
         one = dgemm.dtype.type(1)
         for j in range(dgemm.size):
-            dh = _flushed(dgemm[j] + rest[j], tiny)
+            dh = flushed(dgemm[j] + rest[j], tiny)
             rest[j] = (one - m) * dh  # padded step: state passed through unchanged
             dgemm[j] = m * (dh + dy[j])  # the output there is zero and carries no gradient
     else:
         for j in range(dgemm.size):
-            dgemm[j] = _flushed(dgemm[j] + rest[j] + dy[j], tiny)
+            dgemm[j] = flushed(dgemm[j] + rest[j] + dy[j], tiny)
             rest[j] = 0
-
-
-# Gradients that travel back many steps shrink geometrically. With the loss at the last step
-# only (a many-to-one model), dh of an LSTM (16,200,64,256) falls below the smallest normal
-# float32 (1.2e-38) about 150 steps back, and on x86 each operation that reads or makes a
-# subnormal number takes a microcode assist of ~100 cycles: that backward pass took 820 ms
-# against 32 ms with a loss at every step (torch shows the same; its set_flush_denormal is
-# off by default). So the step kernels set what they carry and hand on (dh, dc, the gates'
-# gradients that the products and the weight gradients read) to zero below 2**24 times the
-# dtype's smallest normal number (2e-31 in float32, 2e-292 in float64): their products with
-# weights and states then stay normal too. A value that small vanishes when added to any
-# gradient of 1e-24 or more and moves no weight (Adam divides by at least its eps, 1e-8):
-# 32 ms again, on every path (benchmarks/README.md).
-@register_jitable
-def _tiny(a):
-    """2**24 (float32) or 2**53 (float64) times the smallest normal number of a's dtype."""
-    return a.dtype.type(1.1754943508222875e-38 * 2.0 ** 24) if a.itemsize == 4 else \
-        a.dtype.type(2.2250738585072014e-308 * 2.0 ** 53)
-
-
-@register_jitable
-def _flushed(v, tiny):
-    """v, or 0 where |v| < tiny (NaN passes)."""
-    return v * 0 if abs(v) < tiny else v
-
-
-@register_jitable
-def _flush(v):
-    """Entries of the vector v below _tiny in size set to 0, in place."""
-    tiny = _tiny(v)
-    for j in range(v.size):
-        v[j] = _flushed(v[j], tiny)
 
 
 @njit(inline="always", **_JIT)
@@ -259,7 +228,7 @@ def _rnn_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx
         else:
             for j in range(H):
                 da[j] = dh[j] * (h[j] * (one - h[j]))
-        _flush(da)
+        flush(da)
 
 
 @njit(inline="always", **_JIT)
@@ -290,8 +259,8 @@ def _lstm_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dg
             for j in range(H):
                 da_f[j] = dc_b[j] * c_prev[j] * (f[j] * (one - f[j]))
                 dc_b[j] = dc_b[j] * f[j] + da_i[j] * p_i[j] + da_f[j] * p_f[j]  # dc_{t-1}
-            _flush(da)
-            _flush(dc_b)
+            flush(da)
+            flush(dc_b)
             continue
         for j in range(H):  # through c = f c_prev + i g, then the activations
             da_i[j] = dc_b[j] * g[j] * (i[j] * (one - i[j]))
@@ -299,8 +268,8 @@ def _lstm_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dg
         for j in range(H):
             da_f[j] = dc_b[j] * c_prev[j] * (f[j] * (one - f[j]))
             dc_b[j] = dc_b[j] * f[j]  # dc_{t-1}
-        _flush(da)
-        _flush(dc_b)
+        flush(da)
+        flush(dc_b)
 
 
 @njit(inline="always", **_JIT)
@@ -327,9 +296,9 @@ def _gru_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx
         for j in range(H):
             dx_z[j] = dh[j] * (h_prev[j] - n[j]) * (z[j] * (one - z[j]))
             rest_b[j] = dh[j] * z[j] + rest_b[j]  # through z * h_prev
-        _flush(dx)
-        _flush(dg[2 * H :])
-        _flush(rest_b)
+        flush(dx)
+        flush(dg[2 * H :])
+        flush(rest_b)
         dg[: 2 * H] = dx[: 2 * H]
 
 
