@@ -30,7 +30,7 @@ def _on_path(fn, max_batch):
     and no limit on G*H*H."""
     def run():
         kernels.SHARDED_MAX_BATCH = max_batch
-        kernels.SHARDED_MAX_GATE_MACS = 1 << 62
+        kernels.SHARDED_MAX_GATE_MACS = kernels.SHARDED_MAX_HIDDEN_AVX512_BLAS = 1 << 62
         fn()
     return run
 
@@ -48,7 +48,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
         kernels._cores = lambda: args.threads  # one shard a thread
-    default = kernels.SHARDED_MAX_BATCH, kernels.SHARDED_MAX_GATE_MACS
+    default = (kernels.SHARDED_MAX_BATCH, kernels.SHARDED_MAX_GATE_MACS,
+               kernels.SHARDED_MAX_HIDDEN_AVX512_BLAS)
     for kind in args.kinds.split(","):
         for shape in args.shapes.split(";"):
             B, T, I, H = (int(v) for v in shape.split(","))
@@ -61,7 +62,8 @@ def main() -> None:
                 print(f"{kind} {B},{T},{I},{H} {op}: BLAS {blas:.1f} ms ({blas / ref:.2f}x), "
                       f"loop {loop:.1f} ms ({loop / ref:.2f}x), torch {ref:.1f} ms; "
                       f"load {load}", flush=True)
-    kernels.SHARDED_MAX_BATCH, kernels.SHARDED_MAX_GATE_MACS = default
+    (kernels.SHARDED_MAX_BATCH, kernels.SHARDED_MAX_GATE_MACS,
+     kernels.SHARDED_MAX_HIDDEN_AVX512_BLAS) = default
     if limit is not None:
         limit.restore_original_limits()
 

@@ -106,6 +106,20 @@ def test_default_threshold_picks_both_paths():
     assert kernels._fused(1, 20, 4) and not kernels._fused(64, 128, 4)
 
 
+@pytest.mark.parametrize("arch,gru_512", [("Haswell", 2), ("Zen", 2), ("SkylakeX", 0),
+                                           ("SAPPHIRERAPIDS", 0), (None, 2)])
+def test_the_sharded_loop_reaches_further_where_openblas_is_weaker(monkeypatch, arch, gru_512):
+    """AVX2 kernels (or no OpenBLAS): GRU and RNN to H = 512 on the loop. AVX-512 kernels:
+    H up to 256 (benchmarks/README.md)."""
+    monkeypatch.setattr(kernels, "_blas_architecture", lambda: arch)
+    monkeypatch.setattr(kernels, "_cores", lambda: 2)
+    assert kernels._shards(64, 512, 3) == gru_512  # GRU, H = 512
+    assert kernels._shards(64, 512, 1) == gru_512  # RNN, H = 512
+    assert kernels._shards(64, 256, 4) == 2  # LSTM, H = 256: the loop everywhere
+    assert kernels._shards(64, 512, 4) == 0  # LSTM, H = 512: BLAS everywhere
+    assert kernels._shards(128, 128, 4) == 0  # batches above 64: BLAS everywhere
+
+
 def test_backend_selection():
     assert get_backend("numba") is kernels
     assert get_backend("auto") is kernels

@@ -34,6 +34,7 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
+from rnnkit.core.blas import blas_architecture as _blas_architecture
 from rnnkit.core.cells import CELLS
 from rnnkit.core.gemm import matmul_rows
 from rnnkit.core.jit_math import _JIT, _NONLINEARITY, _sigmoid, _tanh
@@ -51,8 +52,17 @@ FUSED_MAX_MACS = 1 << 17  # B * G*H * H per step up to which the whole loop stay
 # GRU 396 against 458 ms); slower for the LSTM at H = 512 (G*H*H = 1,048,576: 578 against
 # 531 ms), where OpenBLAS's product on 64 rows is ahead of ours. Batch 128-256: mixed
 # (LSTM (128,100,64,256) 247 against 330 ms, GRU 267 against 245), so left to BLAS.
+# Those figures are from a 2-core AMD EPYC whose OpenBLAS ran its AVX2 kernels ('Haswell').
+# Where OpenBLAS runs AVX-512 kernels its products are stronger and the loop's limit is lower:
+# on a 2-core Intel Xeon ('SkylakeX' kernels), GRU (64,100,256,512) trained in 339 ms on the
+# loop against 281 on BLAS (forward 123 against 98; a second process 313 against 277), RNN
+# at H = 512 98 against 97 and 94 against 89, while at H <= 256 the loop still won (LSTM
+# (16,200,64,256) 48.9 against 62.7 ms, GRU 39.2 against 57.8; LSTM (64,100,128,128) 48.7
+# against 49.2). So with those kernels the loop takes H up to 256.
 SHARDED_MAX_BATCH = 64
 SHARDED_MAX_GATE_MACS = 3 * 512 * 512
+SHARDED_MAX_HIDDEN_AVX512_BLAS = 256
+AVX512_BLAS = ("skylakex", "cooperlake", "sapphirerapids")  # OpenBLAS's names for them
 
 
 # --- the recurrent product inside the numba time loops -------------------------------------
@@ -392,9 +402,19 @@ def _shards(B, H, G) -> int:
     numba loop with the batch split over that many threads; 0, BLAS products from Python."""
     if _fused(B, H, G):
         return 1
-    if B <= SHARDED_MAX_BATCH and G * H * H <= SHARDED_MAX_GATE_MACS:
+    if B <= SHARDED_MAX_BATCH and _loop_beats_blas(H, G):
         return max(1, min(_cores(), B))
     return 0
+
+
+def _loop_beats_blas(H, G) -> bool:
+    """Whether a row's product G*H*H is one the batch-sharded loop runs faster than
+    OpenBLAS: up to SHARDED_MAX_GATE_MACS, and H up to 256 where OpenBLAS has AVX-512
+    kernels (see SHARDED_MAX_GATE_MACS)."""
+    if G * H * H > SHARDED_MAX_GATE_MACS:
+        return False
+    arch = _blas_architecture()
+    return arch is None or arch.lower() not in AVX512_BLAS or H <= SHARDED_MAX_HIDDEN_AVX512_BLAS
 
 
 def _mask2d(mask, dtype, T, B):
