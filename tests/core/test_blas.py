@@ -69,6 +69,8 @@ def test_the_loops_take_no_more_shards_than_openblas_has_threads():
 
 def test_which_shapes_take_the_sharded_loop(monkeypatch):
     monkeypatch.setattr(kernels, "_cores", lambda: 2)
+    # OpenBLAS's AVX2 kernels; with AVX-512 ones H = 512 goes to BLAS (test_kernels.py)
+    monkeypatch.setattr(kernels, "_blas_architecture", lambda: "Haswell")
     assert kernels._shards(2, 16, 4) == 1  # small: fused, one thread
     assert kernels._shards(16, 256, 4) == 2  # LSTM H=256, batch 16
     assert kernels._shards(64, 128, 4) == 2

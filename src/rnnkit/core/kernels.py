@@ -44,21 +44,13 @@ from rnnkit.core.threads import run_sharded as _run_shards
 from rnnkit.core.vanishing import flush, flushed, threshold
 
 FUSED_MAX_MACS = 1 << 17  # B * G*H * H per step up to which the whole loop stays in numba
-# Above FUSED_MAX_MACS, up to this batch and this G*H*H: the numba loop, one shard a core.
-# Measured on 2 idle cores with OpenBLAS's spin shortened (rnnkit.core.blas; benchmarks/
-# loop_paths.py, training steps, loop against BLAS path): batch 16-64 faster for every kind
-# at H = 64-256 (LSTM (16,200,64,256) 65.6 against 91.9 ms, (64,100,128,128) 55.6 against
-# 67.4; GRU 54.7/83.3, 43.8/55.0), and for the GRU and RNN at H = 512 (G*H*H up to 786,432:
-# GRU 396 against 458 ms); slower for the LSTM at H = 512 (G*H*H = 1,048,576: 578 against
-# 531 ms), where OpenBLAS's product on 64 rows is ahead of ours. Batch 128-256: mixed
-# (LSTM (128,100,64,256) 247 against 330 ms, GRU 267 against 245), so left to BLAS.
-# Those figures are from a 2-core AMD EPYC whose OpenBLAS ran its AVX2 kernels ('Haswell').
-# Where OpenBLAS runs AVX-512 kernels its products are stronger and the loop's limit is lower:
-# on a 2-core Intel Xeon ('SkylakeX' kernels), GRU (64,100,256,512) trained in 339 ms on the
-# loop against 281 on BLAS (forward 123 against 98; a second process 313 against 277), RNN
-# at H = 512 98 against 97 and 94 against 89, while at H <= 256 the loop still won (LSTM
-# (16,200,64,256) 48.9 against 62.7 ms, GRU 39.2 against 57.8; LSTM (64,100,128,128) 48.7
-# against 49.2). So with those kernels the loop takes H up to 256.
+# Above FUSED_MAX_MACS, up to this batch and this G*H*H: the numba loop, one shard a core
+# (benchmarks/loop_paths.py, measured in benchmarks/README.md). On a 2-core EPYC whose OpenBLAS
+# ran AVX2 kernels: faster at batch 16-64 for every kind to H = 256 and for the GRU and RNN at
+# H = 512 (GRU (64,100,256,512) 396 against 458 ms), slower for the LSTM at H = 512 (578
+# against 531) and mixed at batch 128-256. Where OpenBLAS runs AVX-512 kernels its products
+# win from H = 512 on (2-core Xeon, GRU (64,100,256,512) 313-339 against 277-281 ms): the
+# loop takes H up to 256 there.
 SHARDED_MAX_BATCH = 64
 SHARDED_MAX_GATE_MACS = 3 * 512 * 512
 SHARDED_MAX_HIDDEN_AVX512_BLAS = 256
