@@ -22,15 +22,15 @@ from threadpoolctl import threadpool_limits
 
 from rnnkit.cli.bench import _import_torch, _pair
 from rnnkit.cli.bench_timing import interleaved
-from rnnkit.core import kernels
+from rnnkit.core import paths
 
 
 def _on_path(fn, max_batch):
-    """fn run with kernels.SHARDED_MAX_BATCH = max_batch (0: BLAS path above the small shapes)
+    """fn run with paths.SHARDED_MAX_BATCH = max_batch (0: BLAS path above the small shapes)
     and no limit on G*H*H."""
     def run():
-        kernels.SHARDED_MAX_BATCH = max_batch
-        kernels.SHARDED_MAX_GATE_MACS = kernels.SHARDED_MAX_HIDDEN_AVX512_BLAS = 1 << 62
+        paths.SHARDED_MAX_BATCH = max_batch
+        paths.SHARDED_MAX_GATE_MACS = paths.SHARDED_MAX_HIDDEN_AVX512_BLAS = 1 << 62
         fn()
     return run
 
@@ -47,9 +47,9 @@ def main() -> None:
     limit = threadpool_limits(args.threads) if args.threads else None
     if args.threads:
         torch.set_num_threads(args.threads)
-        kernels._cores = lambda: args.threads  # one shard a thread
-    default = (kernels.SHARDED_MAX_BATCH, kernels.SHARDED_MAX_GATE_MACS,
-               kernels.SHARDED_MAX_HIDDEN_AVX512_BLAS)
+        paths.cores = lambda: args.threads  # one shard a thread
+    default = (paths.SHARDED_MAX_BATCH, paths.SHARDED_MAX_GATE_MACS,
+               paths.SHARDED_MAX_HIDDEN_AVX512_BLAS)
     for kind in args.kinds.split(","):
         for shape in args.shapes.split(";"):
             B, T, I, H = (int(v) for v in shape.split(","))
@@ -62,8 +62,8 @@ def main() -> None:
                 print(f"{kind} {B},{T},{I},{H} {op}: BLAS {blas:.1f} ms ({blas / ref:.2f}x), "
                       f"loop {loop:.1f} ms ({loop / ref:.2f}x), torch {ref:.1f} ms; "
                       f"load {load}", flush=True)
-    (kernels.SHARDED_MAX_BATCH, kernels.SHARDED_MAX_GATE_MACS,
-     kernels.SHARDED_MAX_HIDDEN_AVX512_BLAS) = default
+    (paths.SHARDED_MAX_BATCH, paths.SHARDED_MAX_GATE_MACS,
+     paths.SHARDED_MAX_HIDDEN_AVX512_BLAS) = default
     if limit is not None:
         limit.restore_original_limits()
 

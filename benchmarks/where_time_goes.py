@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 import rnnkit
-from rnnkit.core import kernels
+from rnnkit.core import kernels, paths
 
 SHAPES = [(1, 100, 10, 20), (32, 50, 1, 64), (64, 100, 128, 128), (16, 200, 64, 256),
           (64, 100, 256, 512)]
@@ -89,7 +89,7 @@ def measure(B, T, I, H, repeat) -> dict:
     dgx = rng.standard_normal((T, B, 4 * H)).astype(f32)  # (T, B, 4H)
     gh, dgemm = np.empty((B, 4 * H), f32), np.empty((B, H), f32)
     w_t = np.ascontiguousarray(w_hh.T)  # (H, 4H)
-    fused = kernels._fused(B, H, 4)
+    fused = paths.fused(B, H, 4)
     products = _fused_products if fused else blas_products
     args = (sc.states[0], w_t, gh, dgx, w_hh, dgemm)
     x2, h2 = x.reshape(T * B, I), sc.states[0, :T].reshape(T * B, H)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from rnnkit.core import blas, kernels
+from rnnkit.core import blas, paths
 
 OPENBLAS = any(i["internal_api"] == "openblas" for i in threadpool_info())
 needs_openblas = pytest.mark.skipif(not OPENBLAS, reason="numpy does not run on OpenBLAS")
@@ -62,19 +62,19 @@ def test_a_users_setting_is_kept():
 def test_the_loops_take_no_more_shards_than_openblas_has_threads():
     with threadpool_limits(1):
         assert blas.blas_threads() == 1
-        assert kernels._cores() == 1
-        assert kernels._shards(32, 256, 4) == 1  # one shard: the loop on this thread
-    assert kernels._cores() == min(blas.blas_threads(), len(os.sched_getaffinity(0)))
+        assert paths.cores() == 1
+        assert paths.shards(32, 256, 4) == 1  # one shard: the loop on this thread
+    assert paths.cores() == min(blas.blas_threads(), len(os.sched_getaffinity(0)))
 
 
 def test_which_shapes_take_the_sharded_loop(monkeypatch):
-    monkeypatch.setattr(kernels, "_cores", lambda: 2)
+    monkeypatch.setattr(paths, "cores", lambda: 2)
     # OpenBLAS's AVX2 kernels; with AVX-512 ones H = 512 goes to BLAS (test_kernels.py)
-    monkeypatch.setattr(kernels, "_blas_architecture", lambda: "Haswell")
-    assert kernels._shards(2, 16, 4) == 1  # small: fused, one thread
-    assert kernels._shards(16, 256, 4) == 2  # LSTM H=256, batch 16
-    assert kernels._shards(64, 128, 4) == 2
-    assert kernels._shards(64, 512, 3) == 2  # GRU H=512: G*H*H = 786,432
-    assert kernels._shards(64, 512, 4) == 0  # LSTM H=512: BLAS
-    assert kernels._shards(128, 256, 4) == 0  # batch over 64: BLAS
-    assert np.all([kernels._shards(b, 256, 4) == 2 for b in (17, 33, 64)])
+    monkeypatch.setattr(paths, "blas_architecture", lambda: "Haswell")
+    assert paths.shards(2, 16, 4) == 1  # small: fused, one thread
+    assert paths.shards(16, 256, 4) == 2  # LSTM H=256, batch 16
+    assert paths.shards(64, 128, 4) == 2
+    assert paths.shards(64, 512, 3) == 2  # GRU H=512: G*H*H = 786,432
+    assert paths.shards(64, 512, 4) == 0  # LSTM H=512: BLAS
+    assert paths.shards(128, 256, 4) == 0  # batch over 64: BLAS
+    assert np.all([paths.shards(b, 256, 4) == 2 for b in (17, 33, 64)])

@@ -14,7 +14,7 @@ import pytest
 import rnnkit
 
 numba = pytest.importorskip("numba")
-from rnnkit.core import kernels, scan
+from rnnkit.core import kernels, paths, scan
 from rnnkit.core.backends import get_backend  # noqa: E402
 from rnnkit.core.cells import CELLS
 
@@ -73,10 +73,10 @@ def _assert_same(got, ref, dtype, input_scale=1.0):
 def path(request, monkeypatch):
     """Run the whole test with one kernel path: the numba loop on one thread, BLAS + step
     kernels, or the numba loop with the batch split over 2 threads (one row each at B = 2)."""
-    monkeypatch.setattr(kernels, "FUSED_MAX_MACS", 1 << 40 if request.param == "fused" else 0)
-    monkeypatch.setattr(kernels, "SHARDED_MAX_BATCH", 1 << 40 if request.param == "sharded" else 0)
+    monkeypatch.setattr(paths, "FUSED_MAX_MACS", 1 << 40 if request.param == "fused" else 0)
+    monkeypatch.setattr(paths, "SHARDED_MAX_BATCH", 1 << 40 if request.param == "sharded" else 0)
     if request.param == "sharded":
-        monkeypatch.setattr(kernels, "_cores", lambda: 2)
+        monkeypatch.setattr(paths, "cores", lambda: 2)
     return request.param
 
 
@@ -103,7 +103,7 @@ def test_numba_matches_numpy_without_bias(path, kind, nl):
 
 def test_default_threshold_picks_both_paths():
     # the benchmark shapes exercise both paths: (1, 100, 10, 20) fused, (64, 100, 128, 128) BLAS
-    assert kernels._fused(1, 20, 4) and not kernels._fused(64, 128, 4)
+    assert paths.fused(1, 20, 4) and not paths.fused(64, 128, 4)
 
 
 @pytest.mark.parametrize("arch,gru_512", [("Haswell", 2), ("Zen", 2), ("SkylakeX", 0),
@@ -111,13 +111,13 @@ def test_default_threshold_picks_both_paths():
 def test_the_sharded_loop_reaches_further_where_openblas_is_weaker(monkeypatch, arch, gru_512):
     """AVX2 kernels (or no OpenBLAS): GRU and RNN to H = 512 on the loop. AVX-512 kernels:
     H up to 256 (benchmarks/README.md)."""
-    monkeypatch.setattr(kernels, "_blas_architecture", lambda: arch)
-    monkeypatch.setattr(kernels, "_cores", lambda: 2)
-    assert kernels._shards(64, 512, 3) == gru_512  # GRU, H = 512
-    assert kernels._shards(64, 512, 1) == gru_512  # RNN, H = 512
-    assert kernels._shards(64, 256, 4) == 2  # LSTM, H = 256: the loop everywhere
-    assert kernels._shards(64, 512, 4) == 0  # LSTM, H = 512: BLAS everywhere
-    assert kernels._shards(128, 128, 4) == 0  # batches above 64: BLAS everywhere
+    monkeypatch.setattr(paths, "blas_architecture", lambda: arch)
+    monkeypatch.setattr(paths, "cores", lambda: 2)
+    assert paths.shards(64, 512, 3) == gru_512  # GRU, H = 512
+    assert paths.shards(64, 512, 1) == gru_512  # RNN, H = 512
+    assert paths.shards(64, 256, 4) == 2  # LSTM, H = 256: the loop everywhere
+    assert paths.shards(64, 512, 4) == 0  # LSTM, H = 512: BLAS everywhere
+    assert paths.shards(128, 128, 4) == 0  # batches above 64: BLAS everywhere
 
 
 def test_backend_selection():
@@ -172,9 +172,9 @@ def test_scan_for_inference_keeps_one_step_of_activations(path, kind, nl, backen
 def test_sharded_loop_runs_in_a_forked_child(monkeypatch):
     """The shards' threads are the caller's own, not a pool or OpenMP's, which a fork breaks
     (GNU OpenMP terminates a child that forked after using it)."""
-    monkeypatch.setattr(kernels, "FUSED_MAX_MACS", 0)
-    monkeypatch.setattr(kernels, "SHARDED_MAX_BATCH", 1 << 40)
-    monkeypatch.setattr(kernels, "_cores", lambda: 2)
+    monkeypatch.setattr(paths, "FUSED_MAX_MACS", 0)
+    monkeypatch.setattr(paths, "SHARDED_MAX_BATCH", 1 << 40)
+    monkeypatch.setattr(paths, "cores", lambda: 2)
     layer = rnnkit.LSTM(3, 4, seed=0)
     x = np.ones((2, 5, 3))  # (B, T, I)
     y, _ = layer.forward(x)

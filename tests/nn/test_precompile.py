@@ -3,7 +3,7 @@ cache holds them before the first real run) and leaves the kernels' settings as 
 them."""
 import numpy as np
 
-from rnnkit.core import kernels
+from rnnkit.core import kernels, paths
 from rnnkit.nn import precompile
 
 
@@ -13,14 +13,14 @@ def test_each_dtype_runs_every_path_and_restores_the_settings(monkeypatch):
         original = getattr(kernels, name)
 
         def spy(*args, _original=original, _name=name, **kwargs):
-            path = ("fused" if kernels.FUSED_MAX_MACS else
-                    "sharded" if kernels.SHARDED_MAX_BATCH else "blas")
+            path = ("fused" if paths.FUSED_MAX_MACS else
+                    "sharded" if paths.SHARDED_MAX_BATCH else "blas")
             calls.append((_name, path, args[1].dtype))
             return _original(*args, **kwargs)
         monkeypatch.setattr(kernels, name, spy)
-    before = kernels.FUSED_MAX_MACS, kernels.SHARDED_MAX_BATCH, kernels._cores
+    before = paths.FUSED_MAX_MACS, paths.SHARDED_MAX_BATCH, paths.cores
     precompile.compile_dtype("float64")
-    assert (kernels.FUSED_MAX_MACS, kernels.SHARDED_MAX_BATCH, kernels._cores) == before
+    assert (paths.FUSED_MAX_MACS, paths.SHARDED_MAX_BATCH, paths.cores) == before
     assert {dt for _, _, dt in calls} == {np.dtype("float64")}
     assert {(name, path) for name, path, _ in calls} == {
         (name, path) for name in ("scan_forward", "scan_backward")

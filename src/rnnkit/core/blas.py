@@ -3,7 +3,7 @@ the cores.
 
 After each call that it splits over threads, OpenBLAS keeps its worker threads busy-waiting
 for the next one for ``2**THREAD_TIMEOUT`` cycles before they sleep; the build's default is
-2**28 (~0.1 s at 2.5 GHz). For batches up to ``rnnkit.core.kernels.SHARDED_MAX_BATCH`` the
+2**28 (~0.1 s at 2.5 GHz). For batches up to ``rnnkit.core.paths.SHARDED_MAX_BATCH`` the
 time loop runs one shard of the batch per core, right after the input projection (an
 OpenBLAS product): with the default timeout a worker spins on the second shard's core for
 the whole loop. Measured on 2 cores (``benchmarks/loop_paths.py``, LSTM training step at

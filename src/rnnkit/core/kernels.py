@@ -11,14 +11,13 @@ is how a step runs:
 * the recurrent product ``h_{t-1} W_hh^T`` (and ``da W_hh`` backwards) runs either inside one
   numba function that holds the whole time loop, with a product of our own
   (``rnnkit.core.gemm``), or as a NumPy BLAS call into a preallocated buffer from a Python
-  loop over time. The numba loop runs on one thread for small ``B * G*H * H``
-  (``FUSED_MAX_MACS``), where Python and BLAS call overheads would dominate; above that, up
-  to a batch of ``SHARDED_MAX_BATCH`` and a product of ``SHARDED_MAX_GATE_MACS`` = G*H*H per
-  row, it splits the batch into one shard per core and each thread runs the whole time loop
+  loop over time. The numba loop runs on one thread for small shapes, where Python and BLAS
+  call overheads would dominate; above that, up to limits measured per batch and product
+  size, it splits the batch into one shard per core and each thread runs the whole time loop
   on its rows (sequences do not interact), so that no step hands work between threads, as
   each of OpenBLAS's 2T small products does (issue 12, DeepCPU's batch-level parallelism).
   Larger shapes take the BLAS path, where OpenBLAS's products are as fast as the loop or
-  faster (benchmarks/README.md). The loop needs OpenBLAS's workers asleep while it runs:
+  faster. ``rnnkit.core.paths`` chooses, from the shape. The loop needs OpenBLAS's workers asleep while it runs:
   ``rnnkit.core.blas`` shortens how long they spin after a call.
 
 Masks are 0/1 as documented in ``scan``: forward blends exactly as the reference does, and
@@ -34,28 +33,13 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from rnnkit.core.blas import blas_architecture as _blas_architecture
 from rnnkit.core.cells import CELLS
+from rnnkit.core.paths import shards as _shards
 from rnnkit.core.gemm import matmul_rows
 from rnnkit.core.jit_math import _JIT, _NONLINEARITY, _sigmoid, _tanh
 from rnnkit.core.scan import ScanCache
-from rnnkit.core.threads import cores as _cores
 from rnnkit.core.threads import run_sharded as _run_shards
 from rnnkit.core.vanishing import flush, flushed, threshold
-
-FUSED_MAX_MACS = 1 << 17  # B * G*H * H per step up to which the whole loop stays in numba
-# Above FUSED_MAX_MACS, up to this batch and this G*H*H: the numba loop, one shard a core
-# (benchmarks/loop_paths.py, measured in benchmarks/README.md). On a 2-core EPYC whose OpenBLAS
-# ran AVX2 kernels: faster at batch 16-64 for every kind to H = 256 and for the GRU and RNN at
-# H = 512 (GRU (64,100,256,512) 396 against 458 ms), slower for the LSTM at H = 512 (578
-# against 531) and mixed at batch 128-256. Where OpenBLAS runs AVX-512 kernels its products
-# win from H = 512 on (2-core Xeon, GRU (64,100,256,512) 313-339 against 277-281 ms): the
-# loop takes H up to 256 there.
-SHARDED_MAX_BATCH = 64
-SHARDED_MAX_GATE_MACS = 3 * 512 * 512
-SHARDED_MAX_HIDDEN_AVX512_BLAS = 256
-AVX512_BLAS = ("skylakex", "cooperlake", "sapphirerapids")  # OpenBLAS's names for them
-
 
 # --- the recurrent product inside the numba time loops -------------------------------------
 @register_jitable(inline="always")
@@ -85,10 +69,10 @@ def _times_drop(dh, drop, lo):
 # Every kind's step kernel takes the same arguments (t, lo, gx, gh, b_hh, mask, act, peep,
 # states, acts) and ignores those it does not use: it updates the batch's rows lo .. lo+M-1,
 # where gh (M, G*H) holds their h_{t-1} W_hh^T (lo = 0, M = B but in the batch-sharded
-# loops, where each shard of rows runs on its own thread); b_hh (G*H,) is added
-# here, by the GRU inside its reset gate (GH_APART), by the others to the pre-activations
-# (b_ih + b_hh arrives here rather than as a pass over all of gx); mask (T, B), or (0, 0) when absent; act the RNN's nonlinearity code; peep the
-# LSTM's peepholes (3H,) = [p_i, p_f, p_o], or (0,) when absent; states (C, T+1, B, H) and
+# loops, where each shard of rows runs on its own thread); b_hh (G*H,) is added here, by the
+# GRU inside its reset gate (GH_APART), by the others to the pre-activations (b_ih + b_hh
+# arrives here rather than as a pass over all of gx); mask (T, B), or (0, 0) when absent;
+# act the RNN's nonlinearity code; peep the LSTM's peepholes (3H,) = [p_i, p_f, p_o], or (0,) when absent; states (C, T+1, B, H) and
 # acts (T, B, ACTS*H) as in ``scan``, or (1, B, ACTS*H) rewritten at every step in inference
 # (``keep=False``). Each row runs as a few short loops over contiguous vectors, the shape LLVM
 # vectorises.
@@ -310,8 +294,8 @@ def _gru_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx
 # Arguments as the step kernels', drop (B, H) the recurrent dropout mask or (0, 0) for none,
 # and the batch's rows lo .. hi-1 that the loop runs all T steps on, with its own product
 # (``rnnkit.core.gemm``). Sequences do not interact, so shards of rows can run at once on
-# several threads (``rnnkit.core.threads.run_sharded``); the loops release the GIL for that. Backwards the
-# product is (dgh[t] @ W_hh) * drop, into dgemm (B, H).
+# several threads (``rnnkit.core.threads.run_sharded``); the loops release the GIL for that.
+# Backwards the product is (dgh[t] @ W_hh) * drop, into dgemm (B, H).
 _LOOP_JIT = dict(_JIT, nogil=True)
 
 
@@ -385,30 +369,6 @@ KERNELS = {
 
 
 # --- the backend API ---------------------------------------------------------------------
-def _fused(B, H, G) -> bool:
-    return B * G * H * H <= FUSED_MAX_MACS
-
-
-def _shards(B, H, G) -> int:
-    """How the time loop runs: 1, the numba loop on one thread (small shapes); more, the
-    numba loop with the batch split over that many threads; 0, BLAS products from Python."""
-    if _fused(B, H, G):
-        return 1
-    if B <= SHARDED_MAX_BATCH and _loop_beats_blas(H, G):
-        return max(1, min(_cores(), B))
-    return 0
-
-
-def _loop_beats_blas(H, G) -> bool:
-    """Whether a row's product G*H*H is one the batch-sharded loop runs faster than
-    OpenBLAS: up to SHARDED_MAX_GATE_MACS, and H up to 256 where OpenBLAS has AVX-512
-    kernels (see SHARDED_MAX_GATE_MACS)."""
-    if G * H * H > SHARDED_MAX_GATE_MACS:
-        return False
-    arch = _blas_architecture()
-    return arch is None or arch.lower() not in AVX512_BLAS or H <= SHARDED_MAX_HIDDEN_AVX512_BLAS
-
-
 def _mask2d(mask, dtype, T, B):
     """(T, B) contiguous copy of a (T, B, 1) mask, or an empty (0, 0) array for none."""
     if mask is None:

@@ -24,16 +24,16 @@ def compile_dtype(dtype: str) -> None:
     """Run each kernel once on tiny inputs of ``dtype``."""
     import numpy as np
 
-    from rnnkit.core import kernels
+    from rnnkit.core import paths
     from rnnkit.nn.module import no_grad
     from rnnkit.nn.recurrent import LAYERS
 
     dt = np.dtype(dtype)
-    saved = kernels.FUSED_MAX_MACS, kernels.SHARDED_MAX_BATCH, kernels._cores
+    saved = paths.FUSED_MAX_MACS, paths.SHARDED_MAX_BATCH, paths.cores
     try:
-        kernels._cores = lambda: 2
+        paths.cores = lambda: 2
         for fused, sharded in ((1 << 40, 0), (0, 1 << 40), (0, 0)):  # fused, sharded, BLAS
-            kernels.FUSED_MAX_MACS, kernels.SHARDED_MAX_BATCH = fused, sharded
+            paths.FUSED_MAX_MACS, paths.SHARDED_MAX_BATCH = fused, sharded
             for kind, layer_class in LAYERS.items():
                 layer = layer_class(3, 4, dtype=dt, seed=0)
                 x = np.ones((2, 5, 3), dt)  # (B, T, I)
@@ -43,7 +43,7 @@ def compile_dtype(dtype: str) -> None:
                     with no_grad():
                         layer.forward(x, lengths=lengths)
     finally:
-        kernels.FUSED_MAX_MACS, kernels.SHARDED_MAX_BATCH, kernels._cores = saved
+        paths.FUSED_MAX_MACS, paths.SHARDED_MAX_BATCH, paths.cores = saved
     for kind, layer_class in LAYERS.items():
         stream = layer_class(3, 4, dtype=dt, seed=0).stream(batch_size=2)
         stream.step(np.ones((2, 3), dt))
