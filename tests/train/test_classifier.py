@@ -110,7 +110,8 @@ def test_every_second_network_of_a_patched_ensemble_reads_through_a_convolution(
     s = choose_settings(36, 251, 1, 3)
     configs = [s.model_config(3, seed=0, member=i) for i in range(5)]
     assert [c.get("conv_channels") for c in configs] == [None, 64, None, 64, None]
-    assert "network(s) 2, 4, 6, 8, 10 read the series through a convolution of 64 filters" in s.reasons[3]
+    assert ("network(s) 2, 4, 6, 8, 10 read the series through a convolution of 64 filters"
+            in s.reasons[3])
     models = [SequenceModel(**c) for c in configs[:2]]
     assert "conv" not in models[0].modules and models[1].modules["conv"].kernel_size == 7
     # no patches (short series), one network, much data, or the user's own choice

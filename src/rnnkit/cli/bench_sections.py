@@ -46,7 +46,7 @@ def _engine_row(numpy_engine, torch_engine, batch, repeat, warmup):
     """Interleaved updates of both engines: ([rnnkit s], [torch s]) samples. torch runs with
     ``torch.set_flush_denormal(True)`` (restored after each update): a gradient that vanishes
     over many steps passes through subnormal floats, which cost torch ~100 cycles an operation
-    where rnnkit's kernels set them to zero (``rnnkit.core.kernels``), so torch gets its own
+    where rnnkit's kernels set them to zero (``rnnkit.core.vanishing``), so torch gets its own
     remedy too."""
     import torch
 

@@ -17,7 +17,8 @@ is how a step runs:
   on its rows (sequences do not interact), so that no step hands work between threads, as
   each of OpenBLAS's 2T small products does (issue 12, DeepCPU's batch-level parallelism).
   Larger shapes take the BLAS path, where OpenBLAS's products are as fast as the loop or
-  faster. ``rnnkit.core.paths`` chooses, from the shape. The loop needs OpenBLAS's workers asleep while it runs:
+  faster; ``rnnkit.core.paths`` chooses from the shape. The loop needs OpenBLAS's workers
+  asleep while it runs:
   ``rnnkit.core.blas`` shortens how long they spin after a call.
 
 Masks are 0/1 as documented in ``scan``: forward blends exactly as the reference does, and
@@ -72,7 +73,8 @@ def _times_drop(dh, drop, lo):
 # loops, where each shard of rows runs on its own thread); b_hh (G*H,) is added here, by the
 # GRU inside its reset gate (GH_APART), by the others to the pre-activations (b_ih + b_hh
 # arrives here rather than as a pass over all of gx); mask (T, B), or (0, 0) when absent;
-# act the RNN's nonlinearity code; peep the LSTM's peepholes (3H,) = [p_i, p_f, p_o], or (0,) when absent; states (C, T+1, B, H) and
+# act the RNN's nonlinearity code; peep the LSTM's peepholes (3H,) = [p_i, p_f, p_o], or
+# (0,) when absent; states (C, T+1, B, H) and
 # acts (T, B, ACTS*H) as in ``scan``, or (1, B, ACTS*H) rewritten at every step in inference
 # (``keep=False``). Each row runs as a few short loops over contiguous vectors, the shape LLVM
 # vectorises.
