@@ -30,7 +30,7 @@ def _on_path(fn, max_batch):
     and no limit on G*H*H."""
     def run():
         paths.SHARDED_MAX_BATCH = max_batch
-        paths.SHARDED_MAX_GATE_MACS = paths.SHARDED_MAX_HIDDEN_AVX512_BLAS = 1 << 62
+        paths.SHARDED_MAX_GATE_MACS = 1 << 62
         fn()
     return run
 
@@ -48,8 +48,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
         paths.cores = lambda: args.threads  # one shard a thread
-    default = (paths.SHARDED_MAX_BATCH, paths.SHARDED_MAX_GATE_MACS,
-               paths.SHARDED_MAX_HIDDEN_AVX512_BLAS)
+    default = (paths.SHARDED_MAX_BATCH, paths.SHARDED_MAX_GATE_MACS)
     for kind in args.kinds.split(","):
         for shape in args.shapes.split(";"):
             B, T, I, H = (int(v) for v in shape.split(","))
@@ -62,8 +61,7 @@ def main() -> None:
                 print(f"{kind} {B},{T},{I},{H} {op}: BLAS {blas:.1f} ms ({blas / ref:.2f}x), "
                       f"loop {loop:.1f} ms ({loop / ref:.2f}x), torch {ref:.1f} ms; "
                       f"load {load}", flush=True)
-    (paths.SHARDED_MAX_BATCH, paths.SHARDED_MAX_GATE_MACS,
-     paths.SHARDED_MAX_HIDDEN_AVX512_BLAS) = default
+    paths.SHARDED_MAX_BATCH, paths.SHARDED_MAX_GATE_MACS = default
     if limit is not None:
         limit.restore_original_limits()
 

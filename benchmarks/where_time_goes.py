@@ -8,9 +8,11 @@ For each (B, T, I, H), float32, each part timed alone (median of --repeat runs):
 * step: ``layer.forward(x)`` + ``layer.backward(dy)`` (what the layer table times);
 * loop: the time loops alone, ``kernels.scan_forward`` + ``scan_backward``;
 * GEMM: the 2T per-step recurrent products alone, h_{t-1} W_hh^T forward and dG_t W_hh
-  backward, the way the kernels run them at that shape (OpenBLAS from a Python loop, or the
-  hand-written product inside one numba function for small shapes, ``FUSED_MAX_MACS``);
-* elementwise: the fused step kernels of all 2T steps alone, inside one numba loop;
+  backward, the way the kernels run them at that shape (``rnnkit.core.paths``: OpenBLAS from
+  a Python loop, or the register-tiled product of ``rnnkit.core.gemm`` inside numba loops,
+  on one thread or one shard of the batch per core);
+* elementwise: the fused step kernels of all 2T steps alone, inside one numba loop, on one
+  thread (the loops run them on each shard's rows);
 * loop overhead: loop - GEMM - elementwise (the Python loop over time, numba dispatch, the
   buffers);
 * outside GEMMs: the four products over all steps at once (x W_ih^T, dW_ih, dW_hh, dx);
@@ -28,6 +30,8 @@ from numba import njit
 
 import rnnkit
 from rnnkit.core import kernels, paths
+from rnnkit.core.gemm import matmul_packed, pack
+from rnnkit.core.threads import run_sharded
 
 SHAPES = [(1, 100, 10, 20), (32, 50, 1, 64), (64, 100, 128, 128), (16, 200, 64, 256),
           (64, 100, 256, 512)]
@@ -46,13 +50,14 @@ def median_seconds(fn, repeat: int) -> float:
 JIT = {**kernels._JIT, "cache": False}  # the kernels' flags: fastmath decides vectorisation
 
 
-@njit(**JIT)
-def _fused_products(hs, w_t, gh, dgx, w_hh, dgemm):
-    """The 2T recurrent products of the fused path: h_{t-1} W_hh^T and dG_t W_hh."""
+@njit(**JIT, nogil=True)
+def _loop_products(hs, w_t, gh, dgx, w_hh, dgemm, lo, hi):
+    """The 2T recurrent products of the numba loops on rows lo..hi-1: h_{t-1} W_hh^T and
+    dG_t W_hh, with w_t and w_hh packed (``gemm.pack``)."""
     for t in range(dgx.shape[0]):
-        kernels.matmul_rows(hs[t], 0, w_t, gh)
+        matmul_packed(hs[t], lo, w_t, gh[lo:hi])
     for t in range(dgx.shape[0] - 1, -1, -1):
-        kernels.matmul_rows(dgx[t], 0, w_hh, dgemm)
+        matmul_packed(dgx[t], lo, w_hh, dgemm[lo:hi])
 
 
 @njit(**JIT)
@@ -89,9 +94,14 @@ def measure(B, T, I, H, repeat) -> dict:
     dgx = rng.standard_normal((T, B, 4 * H)).astype(f32)  # (T, B, 4H)
     gh, dgemm = np.empty((B, 4 * H), f32), np.empty((B, H), f32)
     w_t = np.ascontiguousarray(w_hh.T)  # (H, 4H)
-    fused = paths.fused(B, H, 4)
-    products = _fused_products if fused else blas_products
-    args = (sc.states[0], w_t, gh, dgx, w_hh, dgemm)
+    shards = paths.shards(B, H, 4)
+    if shards:
+        args = (sc.states[0], pack(w_t), gh, dgx, pack(w_hh), dgemm)
+
+        def products(*args):
+            run_sharded(_loop_products, args, B, shards)
+    else:
+        products, args = blas_products, (sc.states[0], w_t, gh, dgx, w_hh, dgemm)
     x2, h2 = x.reshape(T * B, I), sc.states[0, :T].reshape(T * B, H)
     dgx2 = dgx.reshape(T * B, 4 * H)
 
@@ -112,9 +122,11 @@ def measure(B, T, I, H, repeat) -> dict:
                  np.zeros((2, B, H), f32), dgx.copy())}
     got = {name: median_seconds(fn, repeat) for name, fn in parts.items()}
     with threadpool_limits(limits=1, user_api="blas"):
-        got["GEMM 1 thread"] = median_seconds(lambda: products(*args), repeat)
+        one = (lambda: run_sharded(_loop_products, args, B, 1)) if shards else (
+            lambda: products(*args))
+        got["GEMM 1 thread"] = median_seconds(one, repeat)
         got["outside 1 thread"] = median_seconds(outside, repeat)
-    got["fused"] = fused
+    got["path"] = ("BLAS", "fused")[shards] if shards < 2 else f"{shards} shards"
     return got
 
 
@@ -124,8 +136,8 @@ def row(shape, s) -> str:
     rest = step - s["loop"] - s["outside"]
     pct = [f"{1e3 * v:.2f} ({100 * v / step:.0f}%)" for v in
            (s["GEMM"], s["elementwise"], overhead, s["outside"], rest)]
-    threads = "-" if s["fused"] else f"{1e3 * s['GEMM 1 thread']:.2f} / {1e3 * s['GEMM']:.2f}"
-    return (f"| {','.join(map(str, shape))} | {'fused' if s['fused'] else 'BLAS'} | "
+    threads = f"{1e3 * s['GEMM 1 thread']:.2f} / {1e3 * s['GEMM']:.2f}"
+    return (f"| {','.join(map(str, shape))} | {s['path']} | "
             f"{1e3 * step:.2f} | " + " | ".join(pct) + f" | {threads} | "
             f"{1e3 * s['outside 1 thread']:.2f} / {1e3 * s['outside']:.2f} |")
 

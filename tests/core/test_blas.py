@@ -69,12 +69,11 @@ def test_the_loops_take_no_more_shards_than_openblas_has_threads():
 
 def test_which_shapes_take_the_sharded_loop(monkeypatch):
     monkeypatch.setattr(paths, "cores", lambda: 2)
-    # OpenBLAS's AVX2 kernels; with AVX-512 ones H = 512 goes to BLAS (test_kernels.py)
-    monkeypatch.setattr(paths, "blas_architecture", lambda: "Haswell")
     assert paths.shards(2, 16, 4) == 1  # small: fused, one thread
     assert paths.shards(16, 256, 4) == 2  # LSTM H=256, batch 16
     assert paths.shards(64, 128, 4) == 2
-    assert paths.shards(64, 512, 3) == 2  # GRU H=512: G*H*H = 786,432
-    assert paths.shards(64, 512, 4) == 0  # LSTM H=512: BLAS
-    assert paths.shards(128, 256, 4) == 0  # batch over 64: BLAS
-    assert np.all([paths.shards(b, 256, 4) == 2 for b in (17, 33, 64)])
+    assert paths.shards(64, 512, 4) == 2  # LSTM H=512: G*H*H = 1,048,576
+    assert paths.shards(64, 1024, 1) == 2  # RNN H=1024: G*H*H as the LSTM's at 512
+    assert paths.shards(64, 1024, 4) == 0  # LSTM H=1024: BLAS
+    assert paths.shards(300, 256, 4) == 0  # batch over 256: BLAS
+    assert np.all([paths.shards(b, 256, 4) == 2 for b in (17, 33, 64, 256)])

@@ -1,30 +1,44 @@
-"""The numba product of the time loops, ``rnnkit.core.gemm.matmul_rows``, against NumPy's."""
+"""The numba product of the time loops, ``rnnkit.core.gemm.matmul_packed``, against NumPy's."""
 import numpy as np
 import pytest
 
 pytest.importorskip("numba")
-from numba import njit  # noqa: E402
 
 from rnnkit.core import gemm  # noqa: E402
 
 
-@njit
-def _matmul_rows(a, lo, b, out):
-    gemm.matmul_rows(a, lo, b, out)  # inline="always": callable from numba only
-
-
-# (rows of a, lo, M, K, N): remainders of the 4-row and 4-k blocks, one row, more than one
-# panel of columns, and a shard starting inside a
-@pytest.mark.parametrize("rows,lo,M,K,N", [(1, 0, 1, 1, 1), (7, 0, 7, 5, 9), (9, 3, 6, 8, 16),
-                                           (13, 2, 11, 37, gemm.PANEL + 37), (6, 1, 5, 21, 30),
-                                           (8, 4, 4, 128, 512)])
+# (rows of a, lo, M, K, N): every remainder of the MR-row tile (tiles of 8, 4, 2, 1), one row,
+# one k, a last panel with 1 and NR - 1 columns, several panels, a shard starting inside a
+@pytest.mark.parametrize("rows,lo,M,K,N", [
+    (1, 0, 1, 1, 1), (7, 0, 7, 5, 9), (9, 3, 6, 8, 16), (6, 1, 5, 21, 30),
+    (8, 4, 4, 128, 512), (40, 2, 37, 37, 3 * 32 + 1), (2 * gemm.MR + 15, 0, 2 * gemm.MR + 15,
+                                                      64, 4 * 32 - 1),
+    (gemm.MR, 0, gemm.MR, 3, 32), (30, 5, 25, 200, 600)])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_matmul_rows_matches_numpy(rows, lo, M, K, N, dtype):
+def test_matmul_packed_matches_numpy(rows, lo, M, K, N, dtype):
     rng = np.random.default_rng(K * N)
     a = rng.standard_normal((rows, K)).astype(dtype)  # (rows, K)
     b = rng.standard_normal((K, N)).astype(dtype)  # (K, N)
     out = np.full((M, N), np.nan, dtype)  # (M, N): every entry must be written
-    _matmul_rows(a, lo, b, out)
+    gemm.matmul_packed(a, lo, gemm.pack(b), out)
     ref = a[lo : lo + M].astype(np.float64) @ b.astype(np.float64)
     tol = 1e-12 if dtype == np.float64 else 1e-5
     np.testing.assert_allclose(out, ref, rtol=0, atol=tol * max(1.0, np.abs(ref).max()))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pack_lays_out_panels_of_nr_columns(dtype):
+    NR = gemm.panel_width(dtype)
+    assert NR * np.dtype(dtype).itemsize == gemm.NV * gemm.VECTOR_BYTES
+    b = np.arange(3 * (2 * NR + 1), dtype=dtype).reshape(3, 2 * NR + 1)  # (K, N)
+    bp = gemm.pack(b)  # (P, K, NR)
+    assert bp.shape == (3, 3, NR) and bp.flags.c_contiguous
+    np.testing.assert_array_equal(bp[1], b[:, NR : 2 * NR])
+    np.testing.assert_array_equal(bp[2, :, 0], b[:, 2 * NR])
+    assert not bp[2, :, 1:].any()  # the padding is zero
+
+
+def test_matmul_packed_rejects_mismatched_shapes():
+    a, b = np.ones((4, 8), np.float32), np.ones((9, 16), np.float32)
+    with pytest.raises(ValueError, match="shapes"):
+        gemm.matmul_packed(a, 0, gemm.pack(b), np.empty((4, 16), np.float32))

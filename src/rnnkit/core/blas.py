@@ -71,13 +71,6 @@ def blas_threads() -> int | None:
     return controllers[0].get_num_threads() if controllers else None
 
 
-def blas_architecture() -> str | None:
-    """The kernels OpenBLAS chose for this CPU, as it names them ('Haswell', 'SkylakeX',
-    'Zen', ..., or what ``OPENBLAS_CORETYPE`` forces), or None without OpenBLAS."""
-    controllers = _controllers()
-    return getattr(controllers[0], "architecture", None) if controllers else None
-
-
 def _restart_openblas() -> bool:
     done = False
     for lib in _openblas_libraries():

@@ -1,92 +1,177 @@
-"""A small matrix product in numba for the recurrent product inside the time loops.
+"""The matrix product inside the numba time loops: a register-tiled kernel on packed panels.
 
-``matmul_rows(a, lo, b, out)`` computes ``out = a[lo : lo + M] @ b`` for out (M, N), the
-per-step product h_{t-1} W_hh^T (or dG_t W_hh) of one shard of the batch. It runs inside the
-numba time loops (``rnnkit.core.kernels``), where calling OpenBLAS is not possible, and from
-several threads at once, where it would not be safe (OpenBLAS and BLIS serialise or corrupt
-concurrent calls, issue 12).
+``matmul_packed(a, lo, bp, out)`` computes ``out = a[lo : lo + M] @ b`` for out (M, N), the
+per-step product h_{t-1} W_hh^T (or dG_t W_hh) of one shard of the batch, where
+``bp = pack(b)`` holds b (K, N) as P = ceil(N / NR) panels (P, K, NR), each K x NR block of
+columns contiguous and the last padded with zeros. It runs inside the numba time loops
+(``rnnkit.core.kernels``), where calling OpenBLAS is not possible, and from several threads at
+once, where it would not be safe (OpenBLAS and BLIS serialise or corrupt concurrent calls,
+issue 12). W_hh is constant over the T steps, so it is packed once per call of the loop.
 
-The kernel is register-blocked for LLVM's loop vectoriser rather than with explicit SIMD:
-4 rows of ``out`` and 8 k-steps per pass over a panel of columns, so that each vector of out
-is loaded and stored once for 32 fused multiply-adds, and the panel of ``b`` (K x NB) stays
-in the L2 cache while every row block of the shard passes over it. 8 k-steps were 20-30%
-faster than 4 (measured single-threaded at 69-73 GFLOP/s against 52-62 for 4, under load) on
-the 2-core AVX-512 EPYC where OpenBLAS's sgemm reaches 55-85 at these shapes
-((8-64) x (128-512) x (512-2048)); see benchmarks/README.md.
+The micro-kernel computes an MR x NR tile of out in registers, as BLIS's and OpenBLAS's do:
+
+    for k in 0 .. K-1:   C[i, :] += a[i, k] * bp[p, k, :]   for i in 0 .. MR-1
+
+with C the MR x NV vectors of NR = NV * (vector width) columns, written once at the end. It is
+written in LLVM IR (numba ``intrinsic``) with explicit vectors and ``llvm.fma``: per k, NV
+vector loads of the panel, MR broadcasts of a and MR * NV fused multiply-adds. The panel is
+contiguous, which matters: a column block of the unpacked b has rows N floats apart (8 KB at
+N = 2048), every one in the same L1 cache set. On AVX-512 the tile is 12 x 32 float32 (24 of
+the 32 vector registers accumulate), elsewhere 6 x 16 (12 of 16 AVX2 registers). Measured
+single-threaded on the 2-core Xeon (AVX-512), (24-96) x (128-512) x (512-2048) float32:
+150-196 GFLOP/s, against 59-103 for the loop-vectorised kernel it replaces and 95-153 for
+OpenBLAS's sgemm on one thread (benchmarks/README.md).
+
+Rows past the last full tile take tiles of 8, 4, 2 and 1 rows; columns of the last panel
+beyond N are computed into a scratch buffer and not copied out.
 """
 from __future__ import annotations
 
-from numba import njit
+import os
 
-_FASTMATH = {"contract", "arcp", "nsz"}  # as the kernels'; no reassoc: sums run in k order
-PANEL = 512  # columns of b per pass (NB): K x 512 float32 is 256 KB at K = 128, 1 MB at 512
+import numpy as np
+from llvmlite import binding as llvm
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 
-@njit(inline="always", fastmath=_FASTMATH, error_model="numpy")
-def _rows_times_panel(a, lo, b, out, n0, n1):
-    """out[:, n0:n1] = a[lo : lo + M] @ b[:, n0:n1], with M = len(out)."""
-    M, K, N = out.shape[0], a.shape[1], n1 - n0
+def _vector_bytes() -> int:
+    """64 where numba compiles for AVX-512 (its target: NUMBA_CPU_FEATURES, else the host's
+    features), else 32 (AVX2; older CPUs get the same IR split into smaller vectors)."""
+    features = os.environ.get("NUMBA_CPU_FEATURES")
+    if features is not None:
+        return 64 if "+avx512f" in features.split(",") else 32
+    return 64 if llvm.get_host_cpu_features().get("avx512f", False) else 32
+
+
+VECTOR_BYTES = _vector_bytes()
+MR, NV = (12, 2) if VECTOR_BYTES == 64 else (6, 2)  # rows and vectors of the register tile
+
+
+def panel_width(dtype) -> int:
+    """NR: the columns of one panel (and of the register tile) for this dtype."""
+    return NV * VECTOR_BYTES // np.dtype(dtype).itemsize
+
+
+def pack(b):
+    """b (K, N) as panels (P, K, NR), P = ceil(N / NR), zero past column N; contiguous."""
+    K, N = b.shape
+    NR = panel_width(b.dtype)
+    P = -(-N // NR)
+    padded = np.zeros((K, P * NR), b.dtype)
+    padded[:, :N] = b
+    return np.ascontiguousarray(padded.reshape(K, P, NR).transpose(1, 0, 2))  # (P, K, NR)
+
+
+def _make_tile(rows):
+    """An intrinsic tile(a, a_off, lda, bp, b_off, K, c, c_off, ldc) that sets the rows x NR
+    block of c at c_off (row stride ldc) to the rows of a at a_off (row stride lda, K
+    entries) times the K x NR panel of bp at b_off; offsets and strides in elements."""
+
+    @intrinsic
+    def tile(typingctx, a, a_off, lda, bp, b_off, K, c, c_off, ldc):
+        if not (a.dtype == bp.dtype == c.dtype and a.dtype in (types.float32, types.float64)):
+            return None
+        sig = types.void(a, a_off, lda, bp, b_off, K, c, c_off, ldc)
+
+        def codegen(context, builder, signature, args):
+            i64 = ir.IntType(64)
+            a_ptr, bp_ptr, c_ptr = (context.make_array(signature.args[j])(context, builder,
+                                                                           args[j]).data
+                                    for j in (0, 3, 6))
+            a_off, lda, b_off, K, c_off, ldc = (
+                context.cast(builder, args[j], signature.args[j], types.int64)
+                for j in (1, 2, 4, 5, 7, 8))
+            dtype = signature.args[0].dtype
+            width = VECTOR_BYTES * 8 // dtype.bitwidth  # lanes of a vector
+            vec = ir.VectorType(context.get_value_type(dtype), width)
+            fma = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vec, [vec, vec, vec]),
+                f"llvm.fma.v{width}f{dtype.bitwidth}")
+            undef = ir.Constant(vec, ir.Undefined)
+            splat = ir.Constant(ir.VectorType(ir.IntType(32), width), None)  # all lane 0
+            lane0 = ir.Constant(ir.IntType(32), 0)
+
+            def const(n):
+                return ir.Constant(i64, n)
+
+            def vector_at(ptr, offset):
+                return builder.bitcast(builder.gep(ptr, [offset]), vec.as_pointer())
+
+            # accumulators in allocas of the entry block: LLVM promotes them to registers
+            acc = [[cgutils.alloca_once_value(builder, ir.Constant(vec, None))
+                    for _ in range(NV)] for _ in range(rows)]
+            with cgutils.for_range(builder, K) as loop:
+                k = loop.index
+                panel_row = builder.add(b_off, builder.mul(k, const(NV * width)))
+                b = [builder.load(vector_at(bp_ptr, builder.add(panel_row, const(v * width))),
+                                  align=dtype.bitwidth // 8) for v in range(NV)]
+                for i in range(rows):
+                    at = builder.add(builder.add(a_off, builder.mul(lda, const(i))), k)
+                    x = builder.load(builder.gep(a_ptr, [at]))
+                    x = builder.shuffle_vector(builder.insert_element(undef, x, lane0), undef,
+                                               splat)
+                    for v in range(NV):
+                        builder.store(builder.call(fma, [x, b[v], builder.load(acc[i][v])]),
+                                      acc[i][v])
+            for i in range(rows):
+                row = builder.add(c_off, builder.mul(ldc, const(i)))
+                for v in range(NV):
+                    builder.store(builder.load(acc[i][v]),
+                                  vector_at(c_ptr, builder.add(row, const(v * width))),
+                                  align=dtype.bitwidth // 8)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
+
+
+_tile_full, _tile8, _tile4, _tile2, _tile1 = (_make_tile(r) for r in (MR, 8, 4, 2, 1))
+_JIT = dict(fastmath={"contract", "arcp", "nsz"}, error_model="numpy", nogil=True)
+
+
+@njit(inline="always", **_JIT)
+def _strip(a, a_off, lda, bp, b_off, c, c_off, ldc, M):
+    """c's M x NR block at c_off = a's M rows at a_off times the panel at b_off."""
+    K = bp.shape[1]
     m = 0
-    while m + 4 <= M:  # 4 rows at a time, 8 k at a time: one load and store of out per 32 FMAs
-        # slices starting at n0, indexed from 0: a loop from n0 keeps numba's negative-index
-        # check in the loop, and LLVM then does not vectorise it
-        o0, o1, o2, o3 = out[m, n0:n1], out[m + 1, n0:n1], out[m + 2, n0:n1], out[m + 3, n0:n1]
-        r = lo + m  # the row of a
-        for n in range(N):
-            o0[n] = 0
-            o1[n] = 0
-            o2[n] = 0
-            o3[n] = 0
-        k = 0
-        while k + 8 <= K:
-            b0, b1, b2, b3 = b[k, n0:n1], b[k + 1, n0:n1], b[k + 2, n0:n1], b[k + 3, n0:n1]
-            b4, b5, b6, b7 = b[k + 4, n0:n1], b[k + 5, n0:n1], b[k + 6, n0:n1], b[k + 7, n0:n1]
-            # a's 32 entries as scalars before the loop over n (slices of a read inside it
-            # are reloaded there: out might alias them)
-            a00, a01, a02, a03 = a[r, k], a[r, k + 1], a[r, k + 2], a[r, k + 3]
-            a04, a05, a06, a07 = a[r, k + 4], a[r, k + 5], a[r, k + 6], a[r, k + 7]
-            a10, a11, a12, a13 = a[r + 1, k], a[r + 1, k + 1], a[r + 1, k + 2], a[r + 1, k + 3]
-            a14, a15, a16, a17 = a[r + 1, k + 4], a[r + 1, k + 5], a[r + 1, k + 6], a[r + 1, k + 7]
-            a20, a21, a22, a23 = a[r + 2, k], a[r + 2, k + 1], a[r + 2, k + 2], a[r + 2, k + 3]
-            a24, a25, a26, a27 = a[r + 2, k + 4], a[r + 2, k + 5], a[r + 2, k + 6], a[r + 2, k + 7]
-            a30, a31, a32, a33 = a[r + 3, k], a[r + 3, k + 1], a[r + 3, k + 2], a[r + 3, k + 3]
-            a34, a35, a36, a37 = a[r + 3, k + 4], a[r + 3, k + 5], a[r + 3, k + 6], a[r + 3, k + 7]
-            for n in range(N):
-                x0, x1, x2, x3 = b0[n], b1[n], b2[n], b3[n]
-                x4, x5, x6, x7 = b4[n], b5[n], b6[n], b7[n]
-                o0[n] += (a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3
-                          + (a04 * x4 + a05 * x5 + a06 * x6 + a07 * x7))
-                o1[n] += (a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3
-                          + (a14 * x4 + a15 * x5 + a16 * x6 + a17 * x7))
-                o2[n] += (a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3
-                          + (a24 * x4 + a25 * x5 + a26 * x6 + a27 * x7))
-                o3[n] += (a30 * x0 + a31 * x1 + a32 * x2 + a33 * x3
-                          + (a34 * x4 + a35 * x5 + a36 * x6 + a37 * x7))
-            k += 8
-        while k < K:  # the last K % 8 steps
-            bk = b[k, n0:n1]
-            for i in range(4):
-                ai, oi = a[r + i, k], out[m + i, n0:n1]
-                for n in range(N):
-                    oi[n] += ai * bk[n]
-            k += 1
+    while m + MR <= M:
+        _tile_full(a, a_off + m * lda, lda, bp, b_off, K, c, c_off + m * ldc, ldc)
+        m += MR
+    if M - m >= 8:
+        _tile8(a, a_off + m * lda, lda, bp, b_off, K, c, c_off + m * ldc, ldc)
+        m += 8
+    if M - m >= 4:
+        _tile4(a, a_off + m * lda, lda, bp, b_off, K, c, c_off + m * ldc, ldc)
         m += 4
-    while m < M:  # the last M % 4 rows, one at a time
-        om = out[m, n0:n1]
-        for n in range(N):
-            om[n] = 0
-        for k in range(K):
-            am, bk = a[lo + m, k], b[k, n0:n1]
-            for n in range(N):
-                om[n] += am * bk[n]
-        m += 1
+    if M - m >= 2:
+        _tile2(a, a_off + m * lda, lda, bp, b_off, K, c, c_off + m * ldc, ldc)
+        m += 2
+    if M - m >= 1:
+        _tile1(a, a_off + m * lda, lda, bp, b_off, K, c, c_off + m * ldc, ldc)
 
 
 # not inlined into the time loops at numba's IR level (inline="always" there tripled their
-# compile time, 137 s against 43 s cold for every kernel); a call per step costs nanoseconds
-@njit(fastmath=_FASTMATH, error_model="numpy", cache=True, nogil=True)
-def matmul_rows(a, lo, b, out):
-    """out = a[lo : lo + M] @ b for out (M, N), a (>= lo + M, K), b (K, N), C-contiguous rows."""
-    N = b.shape[1]
-    for n0 in range(0, N, PANEL):
-        _rows_times_panel(a, lo, b, out, n0, min(n0 + PANEL, N))
+# compile time); a call per step costs nanoseconds
+@njit(cache=True, **_JIT)
+def matmul_packed(a, lo, bp, out):
+    """out = a[lo : lo + M] @ b for out (M, N), a (>= lo + M, K), bp = pack(b) (P, K, NR);
+    a and out with contiguous rows."""
+    M, N = out.shape
+    P, K, NR = bp.shape
+    if a.shape[1] != K or P * NR < N or a.shape[0] < lo + M:
+        raise ValueError("matmul_packed: shapes do not match")
+    lda, ldc = a.strides[0] // a.itemsize, out.strides[0] // out.itemsize
+    full = N // NR  # panels whose columns all lie in out
+    for p in range(full):
+        _strip(a, lo * lda, lda, bp, p * K * NR, out, p * NR, ldc, M)
+    if full < P:  # the last panel's valid columns, through a scratch block
+        rest = N - full * NR
+        scratch = np.empty((M, NR), out.dtype)
+        _strip(a, lo * lda, lda, bp, full * K * NR, scratch, 0, NR, M)
+        for m in range(M):
+            for n in range(rest):
+                out[m, full * NR + n] = scratch[m, n]

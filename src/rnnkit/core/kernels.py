@@ -36,7 +36,7 @@ from numba.extending import register_jitable
 
 from rnnkit.core.cells import CELLS
 from rnnkit.core.paths import shards as _shards
-from rnnkit.core.gemm import matmul_rows
+from rnnkit.core.gemm import matmul_packed, pack
 from rnnkit.core.jit_math import _JIT, _NONLINEARITY, _sigmoid, _tanh
 from rnnkit.core.scan import ScanCache
 from rnnkit.core.threads import run_sharded as _run_shards
@@ -45,15 +45,16 @@ from rnnkit.core.vanishing import flush, flushed, threshold
 # --- the recurrent product inside the numba time loops -------------------------------------
 @register_jitable(inline="always")
 def _hidden_product(h, lo, drop, hd, w_t, out):
-    """out = (h[lo:lo+M] * drop[lo:lo+M]) @ w_t through the buffer hd (M, H), or
-    h[lo:lo+M] @ w_t when drop is (0, 0); out is (M, G*H), the rows of one shard."""
+    """out = (h[lo:lo+M] * drop[lo:lo+M]) @ W_hh^T through the buffer hd (M, H), or
+    h[lo:lo+M] @ W_hh^T when drop is (0, 0), with w_t = pack(W_hh^T) (P, H, NR); out is
+    (M, G*H), the rows of one shard."""
     if drop.shape[0]:
         for b in range(out.shape[0]):
             for j in range(h.shape[1]):
                 hd[b, j] = h[lo + b, j] * drop[lo + b, j]
-        matmul_rows(hd, 0, w_t, out)
+        matmul_packed(hd, 0, w_t, out)
     else:
-        matmul_rows(h, lo, w_t, out)
+        matmul_packed(h, lo, w_t, out)
 
 
 @register_jitable(inline="always")
@@ -293,7 +294,8 @@ def _gru_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx
 # --- whole time loops in numba, on one shard of the batch ------------------------------------
 # One pair per kind, calling that kind's step kernels (numba cannot cache a loop that takes
 # the step kernel as an argument), which are inlined (inline="always"): no call per step.
-# Arguments as the step kernels', drop (B, H) the recurrent dropout mask or (0, 0) for none,
+# Arguments as the step kernels', W_hh packed as panels (``rnnkit.core.gemm.pack``: of W_hh^T
+# forwards, of W_hh backwards), drop (B, H) the recurrent dropout mask or (0, 0) for none,
 # and the batch's rows lo .. hi-1 that the loop runs all T steps on, with its own product
 # (``rnnkit.core.gemm``). Sequences do not interact, so shards of rows can run at once on
 # several threads (``rnnkit.core.threads.run_sharded``); the loops release the GIL for that.
@@ -334,7 +336,7 @@ def _rnn_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, 
     dgm = dgemm[lo:hi].copy()  # (M, H) the rows' d(gates of step t+1) @ W_hh
     for t in range(dys.shape[0] - 1, -1, -1):
         _rnn_step_back(t, lo, dys, dgm, dcarry, mask, act, peep, states, acts, dgx, dgh)
-        matmul_rows(dgh[t], lo, w_hh, dgm)  # backprop through h_{t-1} W_hh^T
+        matmul_packed(dgh[t], lo, w_hh, dgm)  # backprop through h_{t-1} W_hh^T
         _times_drop(dgm, drop, lo)
     dgemm[lo:hi] = dgm
 
@@ -345,7 +347,7 @@ def _lstm_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry,
     dgm = dgemm[lo:hi].copy()  # (M, H) the rows' d(gates of step t+1) @ W_hh
     for t in range(dys.shape[0] - 1, -1, -1):
         _lstm_step_back(t, lo, dys, dgm, dcarry, mask, act, peep, states, acts, dgx, dgh)
-        matmul_rows(dgh[t], lo, w_hh, dgm)  # backprop through h_{t-1} W_hh^T
+        matmul_packed(dgh[t], lo, w_hh, dgm)  # backprop through h_{t-1} W_hh^T
         _times_drop(dgm, drop, lo)
     dgemm[lo:hi] = dgm
 
@@ -356,7 +358,7 @@ def _gru_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, 
     dgm = dgemm[lo:hi].copy()  # (M, H) the rows' d(gates of step t+1) @ W_hh
     for t in range(dys.shape[0] - 1, -1, -1):
         _gru_step_back(t, lo, dys, dgm, dcarry, mask, act, peep, states, acts, dgx, dgh)
-        matmul_rows(dgh[t], lo, w_hh, dgm)  # backprop through h_{t-1} W_hh^T
+        matmul_packed(dgh[t], lo, w_hh, dgm)  # backprop through h_{t-1} W_hh^T
         _times_drop(dgm, drop, lo)
     dgemm[lo:hi] = dgm
 
@@ -424,7 +426,7 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
     d2 = _drop2d(drop, dt)  # (B, H) or (0, 0)
     shards = _shards(B, H, GH // H)
     if shards:
-        _run_shards(forward_loop, (gx, np.ascontiguousarray(w_hh.T), b, m2, act, peep, states,
+        _run_shards(forward_loop, (gx, pack(w_hh.T), b, m2, act, peep, states,
                                    acts, d2), B, shards)
     else:
         w_t, hs = w_hh.T, states[0]  # (H, G*H), (T+1, B, H)
@@ -456,8 +458,8 @@ def scan_backward(cache: ScanCache, dys, dcarry, w_hh):
     d2 = _drop2d(cache.drop, dt)  # (B, H) or (0, 0)
     shards = _shards(B, H, GH // H)
     if shards:
-        _run_shards(backward_loop, (dys, w_hh, m2, act, peep, states, acts, dgemm, dcarry, dgx,
-                                    dgh, d2), B, shards)
+        _run_shards(backward_loop, (dys, pack(w_hh), m2, act, peep, states, acts, dgemm,
+                                    dcarry, dgx, dgh, d2), B, shards)
     else:
         for t in range(T - 1, -1, -1):
             step_back(t, 0, dys, dgemm, dcarry, m2, act, peep, states, acts, dgx, dgh)
