@@ -4,8 +4,10 @@ The package is laid out in floors (see the README): ``core`` <- ``nn`` <- ``data
 ``metrics`` / ``io`` <- ``train`` <- ``interop`` <- ``cli``; the names below are the public API.
 """
 from rnnkit.core.blas import shorten_blas_spin
+from rnnkit.core.memory import keep_freed_memory
 
 shorten_blas_spin()  # before numpy loads OpenBLAS, where it can (see rnnkit.core.blas)
+keep_freed_memory()  # no page faults for each step's buffers (see rnnkit.core.memory)
 
 from rnnkit.errors import CheckpointError, RnnkitError, TrainingError, UsageError
 from rnnkit.interop.onnx_export import export_onnx
