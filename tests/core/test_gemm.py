@@ -42,3 +42,15 @@ def test_matmul_packed_rejects_mismatched_shapes():
     a, b = np.ones((4, 8), np.float32), np.ones((9, 16), np.float32)
     with pytest.raises(ValueError, match="shapes"):
         gemm.matmul_packed(a, 0, gemm.pack(b), np.empty((4, 16), np.float32))
+
+
+@pytest.mark.parametrize("K", [1, 2, 5])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_input_projection_matches_numpy(K, dtype):
+    rng = np.random.default_rng(K)
+    x = rng.standard_normal((37, K)).astype(dtype)  # (R, K)
+    w = rng.standard_normal((45, K)).astype(dtype)  # (N, K)
+    got = gemm.input_projection(x, w)
+    assert got.shape == (37, 45) and got.dtype == dtype
+    np.testing.assert_allclose(got, x.astype(np.float64) @ w.T.astype(np.float64),
+                               rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)

@@ -175,3 +175,16 @@ def matmul_packed(a, lo, bp, out):
         for m in range(M):
             for n in range(rest):
                 out[m, full * NR + n] = scratch[m, n]
+
+
+def input_projection(x, w):
+    """x @ w.T for x (R, K) and w (N, K): a layer's input projection x_t W_ih^T of all steps.
+
+    NumPy's matmul takes a slow loop, not BLAS, when K = 1 (a univariate series): 0.47 ms for
+    (1600, 1) x (1, 256), against 0.07 ms for ``matmul_packed`` on one thread and 0.04 ms for
+    NumPy at K = 2; for K >= 2 NumPy's BLAS is the faster (benchmarks/README.md, session 11)."""
+    if x.shape[1] != 1 or x.dtype not in (np.float32, np.float64) or x.dtype != w.dtype:
+        return x @ w.T
+    out = np.empty((x.shape[0], w.shape[0]), x.dtype)  # (R, N)
+    matmul_packed(np.ascontiguousarray(x), 0, pack(np.ascontiguousarray(w.T)), out)
+    return out

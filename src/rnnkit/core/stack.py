@@ -22,6 +22,7 @@ from functools import cached_property
 import numpy as np
 
 from rnnkit.core.cells import CELLS
+from rnnkit.core.gemm import input_projection
 from rnnkit.core.init import NORMED, param_suffix
 from rnnkit.core.norm import layer_norm, layer_norm_grads
 
@@ -143,7 +144,7 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
             xd = _direction_arrays(inp, d)  # (T, B, F)
             md = _direction_arrays(mask, d) if mask is not None else None
             # all input projections as one 2-D GEMM (a 3-D matmul would make T small ones)
-            gx = xd.reshape(T * B, -1) @ params["weight_ih" + s].T  # (T*B, G*H)
+            gx = input_projection(xd.reshape(T * B, -1), params["weight_ih" + s])  # (T*B, GH)
             gx = gx.reshape(T, B, -1)  # (T, B, G*H)
             if spec.layer_norm:  # LN(x W_ih^T), over the G*H entries of each step
                 if keep:
