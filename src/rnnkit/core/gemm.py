@@ -48,6 +48,7 @@ def _vector_bytes() -> int:
 
 VECTOR_BYTES = _vector_bytes()
 MR, NV = (12, 2) if VECTOR_BYTES == 64 else (6, 2)  # rows and vectors of the register tile
+_JIT = dict(fastmath={"contract", "arcp", "nsz"}, error_model="numpy", nogil=True)
 
 
 def panel_width(dtype) -> int:
@@ -56,13 +57,28 @@ def panel_width(dtype) -> int:
 
 
 def pack(b):
-    """b (K, N) as panels (P, K, NR), P = ceil(N / NR), zero past column N; contiguous."""
+    """b (K, N) as panels (P, K, NR), P = ceil(N / NR), zero past column N; contiguous. One
+    pass over b (W_hh, or W_hh^T as a transposed view)."""
     K, N = b.shape
     NR = panel_width(b.dtype)
-    P = -(-N // NR)
-    padded = np.zeros((K, P * NR), b.dtype)
-    padded[:, :N] = b
-    return np.ascontiguousarray(padded.reshape(K, P, NR).transpose(1, 0, 2))  # (P, K, NR)
+    out = np.empty((-(-N // NR), K, NR), b.dtype)  # (P, K, NR)
+    if b.dtype not in (np.float32, np.float64):
+        raise TypeError(f"pack: float32 or float64, not {b.dtype}")
+    _pack_into(b, out)
+    return out
+
+
+@njit(cache=True, **_JIT)
+def _pack_into(b, out):
+    K, N = b.shape
+    P, _, NR = out.shape
+    out[P - 1] = 0  # the last panel's padding
+    for p in range(P):
+        n0, width = p * NR, min(NR, N - p * NR)
+        panel = out[p]  # (K, NR)
+        for k in range(K):  # for a transposed view (W_hh^T), the NR rows of W stay in L1
+            for j in range(width):
+                panel[k, j] = b[k, n0 + j]
 
 
 def _make_tile(rows):
@@ -130,7 +146,6 @@ def _make_tile(rows):
 
 
 _tile_full, _tile8, _tile4, _tile2, _tile1 = (_make_tile(r) for r in (MR, 8, 4, 2, 1))
-_JIT = dict(fastmath={"contract", "arcp", "nsz"}, error_model="numpy", nogil=True)
 
 
 @njit(inline="always", **_JIT)
