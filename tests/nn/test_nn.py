@@ -181,6 +181,8 @@ def test_last_step_picks_and_scatters(B, T):
         np.testing.assert_array_equal(dy[b, lengths[b] - 1], dout[b])
         assert np.count_nonzero(np.delete(dy[b], lengths[b] - 1, axis=0)) == 0
     check_module_grads(head, y, forward_kwargs={"lengths": lengths})
+    # laid out time-major, so that a recurrent layer's backward takes it without a copy
+    assert dy.transpose(1, 0, 2).flags.c_contiguous
 
 
 def test_last_step_both_ends_gives_each_directions_final_state():

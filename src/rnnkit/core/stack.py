@@ -247,6 +247,12 @@ def _normed_scan_backward(spec, params, s, sc, dgx, dgh, grads):
     return dgx, dgh, dgh_raw
 
 
+def _column_sums(a):
+    """a.sum(axis=0) of a (N, G*H), as a product with ones: BLAS's threads read the rows at
+    once, 0.35 against 0.6 ms for (6400, 512) float32 (a bias gradient)."""
+    return np.ones(a.shape[0], a.dtype) @ a
+
+
 def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstate_n, grads, *,
                        backend, input_grad=True):
     """Backpropagation through time through all layers and directions.
@@ -292,9 +298,10 @@ def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstat
                 grads["weight_peephole" + s] += CELLS["lstm"].peephole_grad(dgx, cs[:T], cs[1:])
             dgx2 = dgx.reshape(T * B, G * H)  # (T*B, G*H)
             if spec.bias:
-                db_ih = dgx2.sum(axis=0)  # (G*H,)
+                db_ih = _column_sums(dgx2)  # (G*H,)
                 grads["bias_ih" + s] += db_ih
-                grads["bias_hh" + s] += db_ih if dgh is dgx else dgh.reshape(T * B, -1).sum(0)
+                grads["bias_hh" + s] += db_ih if dgh is dgx else _column_sums(
+                    dgh.reshape(T * B, -1))
             if spec.layer_norm:  # backprop through LN(x W_ih^T)
                 draw, dgain, dbias = layer_norm_grads(dgx, cache.raw_inputs[k],
                                                       params["ln_weight_ih" + s],
