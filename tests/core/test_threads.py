@@ -1,0 +1,77 @@
+"""run_sharded: every shard runs once, on kept threads; errors reach the caller; concurrent
+callers and forked children still get all their shards run."""
+import os
+import threading
+
+import numpy as np
+import pytest
+
+from rnnkit.core import threads
+
+
+def _fill(out, value, lo, hi):
+    out[lo:hi] += value
+
+
+def test_every_row_range_runs_once_and_the_threads_are_kept():
+    out = np.zeros(10)
+    threads.run_sharded(_fill, (out, 1.0), 10, 3)
+    kept = list(threads._pool.workers)
+    threads.run_sharded(_fill, (out, 1.0), 10, 3)
+    np.testing.assert_array_equal(out, 2.0)
+    assert threads._pool.workers == kept and len(kept) == 2
+    assert not threads._pool.busy.locked()
+
+
+def test_an_error_in_a_shard_is_raised_after_all_finish():
+    out = np.zeros(4)
+
+    def loop(lo, hi):
+        _fill(out, 1.0, lo, hi)
+        if lo:
+            raise ValueError(f"shard at {lo}")
+
+    with pytest.raises(ValueError, match="shard at 2"):
+        threads.run_sharded(loop, (), 4, 2)
+    np.testing.assert_array_equal(out, 1.0)
+    assert not threads._pool.busy.locked()  # the next call gets the kept threads
+    threads.run_sharded(_fill, (out, 1.0), 4, 2)
+    np.testing.assert_array_equal(out, 2.0)
+
+
+def test_concurrent_callers_each_get_all_their_shards():
+    outs = [np.zeros(64) for _ in range(4)]
+    barrier = threading.Barrier(4)
+
+    def caller(out):
+        barrier.wait()
+        for _ in range(50):
+            threads.run_sharded(_fill, (out, 1.0), 64, 2)
+
+    callers = [threading.Thread(target=caller, args=(o,)) for o in outs]
+    for c in callers:
+        c.start()
+    for c in callers:
+        c.join()
+    for out in outs:
+        np.testing.assert_array_equal(out, 50.0)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
+def test_a_forked_child_runs_shards_on_threads_of_its_own():
+    out = np.zeros(8)
+    threads.run_sharded(_fill, (out, 1.0), 8, 2)  # the parent's kept thread exists
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's kept thread does not exist here
+        ok = 0
+        try:
+            child = np.zeros(8)
+            threads.run_sharded(_fill, (child, 1.0), 8, 2)
+            ok = int(child.sum() == 8 and threads._pool.workers[0] is not None)
+        finally:
+            os.write(write, bytes([ok]))
+            os._exit(0)
+    os.close(write)
+    assert os.read(read, 1) == b"\x01"
+    os.waitpid(pid, 0)
