@@ -54,3 +54,35 @@ def test_input_projection_matches_numpy(K, dtype):
     assert got.shape == (37, 45) and got.dtype == dtype
     np.testing.assert_allclose(got, x.astype(np.float64) @ w.T.astype(np.float64),
                                rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+AVX2_PROBE = """
+import numpy as np
+from rnnkit.core import gemm
+assert gemm.VECTOR_BYTES == 32 and gemm.MR == 6, (gemm.VECTOR_BYTES, gemm.MR)
+rng = np.random.default_rng(0)
+worst = 0.0
+for M, K, N, dtype in [(37, 70, 100, np.float32), (13, 9, 33, np.float64), (6, 128, 512, np.float32)]:
+    a, b = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((K, N)).astype(dtype)
+    out = np.empty((M, N), dtype)
+    gemm.matmul_packed(a, 0, gemm.pack(b), out)
+    ref = a.astype(np.float64) @ b
+    worst = max(worst, float(np.abs(out - ref).max() / np.abs(ref).max()))
+print(worst)
+"""
+
+
+def test_the_avx2_tiles_compile_and_compute(tmp_path):
+    """The 6 x 16 tiles that machines without AVX-512 run (the EPYC of earlier sessions),
+    compiled here for a Haswell target in a process of their own."""
+    import os
+    import subprocess
+    import sys
+
+    features = ("+64bit,+avx,+avx2,+bmi,+bmi2,+cmov,+cx16,+f16c,+fma,+fxsr,+lzcnt,+mmx,"
+                "+movbe,+popcnt,+sse,+sse2,+sse3,+sse4.1,+sse4.2,+ssse3,+xsave,-avx512f")
+    env = dict(os.environ, NUMBA_CPU_NAME="haswell", NUMBA_CPU_FEATURES=features,
+               NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", AVX2_PROBE], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    assert float(out.strip().splitlines()[-1]) < 1e-5
