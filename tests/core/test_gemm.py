@@ -13,7 +13,8 @@ from rnnkit.core import gemm  # noqa: E402
     (1, 0, 1, 1, 1), (7, 0, 7, 5, 9), (9, 3, 6, 8, 16), (6, 1, 5, 21, 30),
     (8, 4, 4, 128, 512), (40, 2, 37, 37, 3 * 32 + 1), (2 * gemm.MR + 15, 0, 2 * gemm.MR + 15,
                                                       64, 4 * 32 - 1),
-    (gemm.MR, 0, gemm.MR, 3, 32), (30, 5, 25, 200, 600)])
+    (gemm.MR, 0, gemm.MR, 3, 32), (30, 5, 25, 200, 600),
+    (140, 7, 130, 33, 70)])  # several blocks of ROW_BLOCK rows, the last partial
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_matmul_packed_matches_numpy(rows, lo, M, K, N, dtype):
     rng = np.random.default_rng(K * N)

@@ -146,6 +146,7 @@ def _make_tile(rows):
 
 
 _tile_full, _tile8, _tile4, _tile2, _tile1 = (_make_tile(r) for r in (MR, 8, 4, 2, 1))
+ROW_BLOCK = 48  # rows of a per pass over the panels: 4 (AVX-512) or 8 (AVX2) full tiles
 
 
 @njit(inline="always", **_JIT)
@@ -174,22 +175,27 @@ def _strip(a, a_off, lda, bp, b_off, c, c_off, ldc, M):
 @njit(cache=True, **_JIT)
 def matmul_packed(a, lo, bp, out):
     """out = a[lo : lo + M] @ b for out (M, N), a (>= lo + M, K), bp = pack(b) (P, K, NR);
-    a and out with contiguous rows."""
+    a and out with contiguous rows. Blocks of ROW_BLOCK rows of a pass over every panel in
+    turn, so that a block stays in L1/L2 while the panels stream past (the rows of a batch
+    shard, at most 48 in the layer table, are one block)."""
     M, N = out.shape
     P, K, NR = bp.shape
     if a.shape[1] != K or P * NR < N or a.shape[0] < lo + M:
         raise ValueError("matmul_packed: shapes do not match")
     lda, ldc = a.strides[0] // a.itemsize, out.strides[0] // out.itemsize
     full = N // NR  # panels whose columns all lie in out
-    for p in range(full):
-        _strip(a, lo * lda, lda, bp, p * K * NR, out, p * NR, ldc, M)
-    if full < P:  # the last panel's valid columns, through a scratch block
-        rest = N - full * NR
-        scratch = np.empty((M, NR), out.dtype)
-        _strip(a, lo * lda, lda, bp, full * K * NR, scratch, 0, NR, M)
-        for m in range(M):
-            for n in range(rest):
-                out[m, full * NR + n] = scratch[m, n]
+    rest = N - full * NR
+    scratch = np.empty((min(M, ROW_BLOCK) if rest else 0, NR), out.dtype)
+    for m0 in range(0, M, ROW_BLOCK):
+        rows = min(ROW_BLOCK, M - m0)
+        a_off = (lo + m0) * lda
+        for p in range(full):
+            _strip(a, a_off, lda, bp, p * K * NR, out, m0 * ldc + p * NR, ldc, rows)
+        if rest:  # the last panel's valid columns, through a scratch block
+            _strip(a, a_off, lda, bp, full * K * NR, scratch, 0, NR, rows)
+            for m in range(rows):
+                for n in range(rest):
+                    out[m0 + m, full * NR + n] = scratch[m, n]
 
 
 def input_projection(x, w):
@@ -203,3 +209,4 @@ def input_projection(x, w):
     out = np.empty((x.shape[0], w.shape[0]), x.dtype)  # (R, N)
     matmul_packed(np.ascontiguousarray(x), 0, pack(np.ascontiguousarray(w.T)), out)
     return out
+
