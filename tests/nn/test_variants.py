@@ -152,13 +152,15 @@ def test_recurrent_dropout_trains_only_and_draws_from_the_seed():
 
 
 @pytest.mark.skipif(not numba_available(), reason="needs numba")
-@pytest.mark.parametrize("path", ["fused", "blas"])
+@pytest.mark.parametrize("path", ["fused", "blas", "sharded"])
 @pytest.mark.parametrize("kind", sorted(LAYERS))
 def test_recurrent_dropout_numba_equals_numpy(kind, path, monkeypatch):
-    """The numba time loop covers recurrent dropout (no fallback): both kernel paths."""
+    """The numba time loop covers recurrent dropout (no fallback): every kernel path."""
     from rnnkit.core import paths
 
     monkeypatch.setattr(paths, "FUSED_MAX_MACS", 1 << 40 if path == "fused" else 0)
+    monkeypatch.setattr(paths, "SHARDED_MAX_BATCH", 1 << 40 if path == "sharded" else 0)
+    monkeypatch.setattr(paths, "cores", lambda: 2)
     out = {}
     for backend in ("numpy", "numba"):
         layer = LAYERS[kind](2, 4, num_layers=2, bidirectional=True, dtype=np.float64, seed=0,
@@ -495,12 +497,14 @@ def test_layer_norm_refusals():
 
 
 @pytest.mark.skipif(not numba_available(), reason="needs numba")
-@pytest.mark.parametrize("path", ["fused", "blas"])
+@pytest.mark.parametrize("path", ["fused", "blas", "sharded"])
 def test_peephole_numba_equals_numpy(path, monkeypatch):
     """The numba time loop covers peepholes (no fallback), with recurrent dropout too."""
     from rnnkit.core import kernels, paths
 
     monkeypatch.setattr(paths, "FUSED_MAX_MACS", 1 << 40 if path == "fused" else 0)
+    monkeypatch.setattr(paths, "SHARDED_MAX_BATCH", 1 << 40 if path == "sharded" else 0)
+    monkeypatch.setattr(paths, "cores", lambda: 2)
     out = {}
     for backend in ("numpy", "numba"):
         layer = rnnkit.LSTM(2, 4, num_layers=2, bidirectional=True, peephole=True,
