@@ -11,8 +11,8 @@ For each (B, T, I, H), float32, each part timed alone (median of --repeat runs):
   backward, the way the kernels run them at that shape (``rnnkit.core.paths``: OpenBLAS from
   a Python loop, or the register-tiled product of ``rnnkit.core.gemm`` inside numba loops,
   on one thread or one shard of the batch per core);
-* elementwise: the fused step kernels of all 2T steps alone, inside one numba loop, on one
-  thread (the loops run them on each shard's rows);
+* elementwise: the fused step kernels of all 2T steps alone, inside one numba loop, on the
+  same shards of the batch as the loops;
 * loop overhead: loop - GEMM - elementwise (the Python loop over time, numba dispatch, the
   buffers);
 * outside GEMMs: the four products over all steps at once (x W_ih^T, dW_ih, dW_hh, dx);
@@ -60,13 +60,16 @@ def _loop_products(hs, w_t, gh, dgx, w_hh, dgemm, lo, hi):
         matmul_packed(dgx[t], lo, w_hh, dgemm[lo:hi])
 
 
-@njit(**JIT)
-def _elementwise(gx, gh, b, mask, peep, states, acts, dys, dgemm, dcarry, dgx):
-    """The LSTM step kernels of all T steps forward and backward, without the products."""
+@njit(**JIT, nogil=True)
+def _elementwise(gx, gh, b, mask, peep, states, acts, dys, dgemm, dcarry, dgx, lo, hi):
+    """The LSTM step kernels of all T steps forward and backward on rows lo..hi-1, without
+    the products."""
+    gh, dgemm = gh[lo:hi], dgemm[lo:hi]
     for t in range(gx.shape[0]):
-        kernels._lstm_step(t, 0, gx, gh, b, mask, 0, peep, states, acts)
+        kernels._lstm_step(t, lo, gx, gh, b, mask, 0, peep, states, acts)
     for t in range(gx.shape[0] - 1, -1, -1):
-        kernels._lstm_step_back(t, 0, dys, dgemm, dcarry, mask, 0, peep, states, acts, dgx, dgx)
+        kernels._lstm_step_back(t, lo, dys, dgemm, dcarry, mask, 0, peep, states, acts, dgx,
+                                dgx)
 
 
 def blas_products(hs, w_t, gh, dgx, w_hh, dgemm):
@@ -115,11 +118,12 @@ def measure(B, T, I, H, repeat) -> dict:
     def outside():
         x2 @ w_ih.T, dgx2.T @ x2, dgx2.T @ h2, dgx2 @ w_ih
 
+    elementwise_args = (gx, gh, np.zeros(4 * H, f32), np.empty((0, 0), f32), np.empty(0, f32),
+                        sc.states.copy(), sc.acts.copy(), dys, np.zeros((B, H), f32),
+                        np.zeros((2, B, H), f32), dgx.copy())  # copies made once, not timed
     parts = {"step": step, "loop": loop, "GEMM": lambda: products(*args), "outside": outside,
-             "elementwise": lambda: _elementwise(
-                 gx, gh, np.zeros(4 * H, f32), np.empty((0, 0), f32), np.empty(0, f32),
-                 sc.states.copy(), sc.acts.copy(), dys, np.zeros((B, H), f32),
-                 np.zeros((2, B, H), f32), dgx.copy())}
+             "elementwise": lambda: run_sharded(_elementwise, elementwise_args, B,
+                                                max(shards, 1))}
     got = {name: median_seconds(fn, repeat) for name, fn in parts.items()}
     with threadpool_limits(limits=1, user_api="blas"):
         one = (lambda: run_sharded(_loop_products, args, B, 1)) if shards else (

@@ -87,3 +87,19 @@ def test_the_avx2_tiles_compile_and_compute(tmp_path):
     out = subprocess.run([sys.executable, "-c", AVX2_PROBE], env=env, capture_output=True,
                          text=True, check=True).stdout
     assert float(out.strip().splitlines()[-1]) < 1e-5
+
+
+def test_the_tile_benchmark_runs(capsys, monkeypatch):
+    """benchmarks/gemm_tiles.py (benchmarks/README.md's tile table) on one small shape: it
+    checks each tile's product against NumPy before timing it."""
+    import runpy
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[2] / "benchmarks" / "gemm_tiles.py"
+    monkeypatch.setattr(sys, "argv", [str(script), "--tiles", "4x1x32,2x2x64",
+                                      "--shapes", "8,16,40"])
+    runpy.run_path(str(script), run_name="__main__")
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert rows[0].startswith("| (M, K, N) | 4x1x32 | 2x2x64 |") and len(rows) == 3
+    assert all(float(c) > 0 for c in rows[2].strip("|").split("|")[1:])

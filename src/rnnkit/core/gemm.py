@@ -18,9 +18,9 @@ vector loads of the panel, MR broadcasts of a and MR * NV fused multiply-adds. T
 contiguous, which matters: a column block of the unpacked b has rows N floats apart (8 KB at
 N = 2048), every one in the same L1 cache set. On AVX-512 the tile is 12 x 32 float32 (24 of
 the 32 vector registers accumulate), elsewhere 6 x 16 (12 of 16 AVX2 registers). Measured
-single-threaded on the 2-core Xeon (AVX-512), (24-96) x (128-512) x (512-2048) float32:
-150-196 GFLOP/s, against 59-103 for the loop-vectorised kernel it replaces and 95-153 for
-OpenBLAS's sgemm on one thread (benchmarks/README.md).
+single-threaded on the 2-core Xeon (AVX-512), (24-48) x (128-512) x (512-2048) float32:
+172-220 GFLOP/s, against 59-103 for the loop-vectorised kernel it replaces and 79-150 for
+OpenBLAS's sgemm on one thread (benchmarks/gemm_tiles.py, benchmarks/README.md).
 
 Rows past the last full tile take tiles of 8, 4, 2 and 1 rows; columns of the last panel
 beyond N are computed into a scratch buffer and not copied out.
@@ -81,10 +81,11 @@ def _pack_into(b, out):
                 panel[k, j] = b[k, n0 + j]
 
 
-def _make_tile(rows):
+def _make_tile(rows, nv=NV, vector_bytes=VECTOR_BYTES):
     """An intrinsic tile(a, a_off, lda, bp, b_off, K, c, c_off, ldc) that sets the rows x NR
     block of c at c_off (row stride ldc) to the rows of a at a_off (row stride lda, K
-    entries) times the K x NR panel of bp at b_off; offsets and strides in elements."""
+    entries) times the K x NR panel of bp at b_off; offsets and strides in elements. NR is
+    nv vectors of vector_bytes (other values than the module's: benchmarks/gemm_tiles.py)."""
 
     @intrinsic
     def tile(typingctx, a, a_off, lda, bp, b_off, K, c, c_off, ldc):
@@ -101,7 +102,7 @@ def _make_tile(rows):
                 context.cast(builder, args[j], signature.args[j], types.int64)
                 for j in (1, 2, 4, 5, 7, 8))
             dtype = signature.args[0].dtype
-            width = VECTOR_BYTES * 8 // dtype.bitwidth  # lanes of a vector
+            width = vector_bytes * 8 // dtype.bitwidth  # lanes of a vector
             vec = ir.VectorType(context.get_value_type(dtype), width)
             fma = cgutils.get_or_insert_function(
                 builder.module, ir.FunctionType(vec, [vec, vec, vec]),
@@ -118,23 +119,23 @@ def _make_tile(rows):
 
             # accumulators in allocas of the entry block: LLVM promotes them to registers
             acc = [[cgutils.alloca_once_value(builder, ir.Constant(vec, None))
-                    for _ in range(NV)] for _ in range(rows)]
+                    for _ in range(nv)] for _ in range(rows)]
             with cgutils.for_range(builder, K) as loop:
                 k = loop.index
-                panel_row = builder.add(b_off, builder.mul(k, const(NV * width)))
+                panel_row = builder.add(b_off, builder.mul(k, const(nv * width)))
                 b = [builder.load(vector_at(bp_ptr, builder.add(panel_row, const(v * width))),
-                                  align=dtype.bitwidth // 8) for v in range(NV)]
+                                  align=dtype.bitwidth // 8) for v in range(nv)]
                 for i in range(rows):
                     at = builder.add(builder.add(a_off, builder.mul(lda, const(i))), k)
                     x = builder.load(builder.gep(a_ptr, [at]))
                     x = builder.shuffle_vector(builder.insert_element(undef, x, lane0), undef,
                                                splat)
-                    for v in range(NV):
+                    for v in range(nv):
                         builder.store(builder.call(fma, [x, b[v], builder.load(acc[i][v])]),
                                       acc[i][v])
             for i in range(rows):
                 row = builder.add(c_off, builder.mul(ldc, const(i)))
-                for v in range(NV):
+                for v in range(nv):
                     builder.store(builder.load(acc[i][v]),
                                   vector_at(c_ptr, builder.add(row, const(v * width))),
                                   align=dtype.bitwidth // 8)
