@@ -75,3 +75,25 @@ def test_a_forked_child_runs_shards_on_threads_of_its_own():
     os.close(write)
     assert os.read(read, 1) == b"\x01"
     os.waitpid(pid, 0)
+
+
+def test_an_interrupted_wait_leaves_the_kept_threads_and_takes_new_ones(monkeypatch):
+    """Ctrl-C while waiting for a shard: that shard's thread may still be running, so the
+    next call must not hand it a job (its 'done' would answer the wrong call)."""
+    out = np.zeros(8)
+    threads.run_sharded(_fill, (out, 1.0), 8, 2)
+    old_pool = threads._pool
+    real_wait = threads._Worker.wait
+
+    def interrupted(self):
+        real_wait(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(threads._Worker, "wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        threads.run_sharded(_fill, (out, 1.0), 8, 2)
+    monkeypatch.setattr(threads._Worker, "wait", real_wait)
+    assert threads._pool is not old_pool
+    threads.run_sharded(_fill, (out, 1.0), 8, 2)
+    np.testing.assert_array_equal(out, 3.0)
+    assert threads._pool.workers[0] is not old_pool.workers[0]

@@ -68,6 +68,13 @@ class _Pool:
 _pool = _Pool()
 
 
+def _abandon(pool):
+    """Replace ``pool`` by a new one; its threads finish what they run, then wait forever."""
+    global _pool
+    if _pool is pool:
+        _pool = _Pool()
+
+
 def _new_pool_in_child():
     global _pool
     _pool = _Pool()  # the parent's threads do not exist in a forked child
@@ -103,14 +110,19 @@ def run_sharded(loop, args, B, shards):
         for thread in threads:
             thread.join()
     else:
+        waited = 0
         try:
             for worker, b in zip(workers, bounds[1:]):
                 worker.post(job(*b))
             job(*bounds[0])()
             for worker in workers:
                 worker.wait()
+                waited += 1
         finally:
-            if shards > 1:
-                pool.busy.release()
+            if waited == len(workers):
+                if shards > 1:
+                    pool.busy.release()
+            else:  # interrupted (Ctrl-C) while a worker may still run: never hand it a job
+                _abandon(pool)
     if errors:
         raise errors[0]
