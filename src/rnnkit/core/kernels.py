@@ -71,9 +71,10 @@ def _times_drop(dh, drop, lo):
 # Every kind's step kernel takes the same arguments (t, lo, gx, gh, b_hh, mask, act, peep,
 # states, acts) and ignores those it does not use: it updates the batch's rows lo .. lo+M-1,
 # where gh (M, G*H) holds their h_{t-1} W_hh^T (lo = 0, M = B but in the batch-sharded
-# loops, where each shard of rows runs on its own thread); b_hh (G*H,) is added here, by the
-# GRU inside its reset gate (GH_APART), by the others to the pre-activations (b_ih + b_hh
-# arrives here rather than as a pass over all of gx); mask (T, B), or (0, 0) when absent;
+# loops, where each shard of rows runs on its own thread); b_hh, both biases, is added here
+# rather than in a pass over all of gx: the LSTM's and RNN's b_ih + b_hh (G*H,) to the
+# pre-activations, the GRU's (4H,) [b_ir + b_hr, b_iz + b_hz, b_hn, b_in] with b_hn inside its
+# reset gate (GH_APART) and b_in beside it; mask (T, B), or (0, 0) when absent;
 # act the RNN's nonlinearity code; peep the LSTM's peepholes (3H,) = [p_i, p_f, p_o], or
 # (0,) when absent; states (C, T+1, B, H) and
 # acts (T, B, ACTS*H) as in ``scan``, or (1, B, ACTS*H) rewritten at every step in inference
@@ -156,7 +157,7 @@ def _gru_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
     B, G = gh.shape
     H = G // 3
     one = gh.dtype.type(1)  # a bare 1 would promote float32 to float64
-    b_hrz, b_hn = b_hh[: 2 * H], b_hh[2 * H :]
+    b_hrz, b_hn, b_in = b_hh[: 2 * H], b_hh[2 * H : G], b_hh[G:]  # (2H,), (H,), (H,)
     ta = min(t, acts.shape[0] - 1)  # t, or 0 for the one-step buffer of inference
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
@@ -168,7 +169,7 @@ def _gru_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
             a[j] = _sigmoid(x[j] + (y_rz[j] + b_hrz[j]))  # r, z
         for j in range(H):
             hn[j] = y_n[j] + b_hn[j]  # W_hn h + b_hn, inside the reset gate
-            n[j] = _tanh(x_n[j] + r[j] * hn[j])
+            n[j] = _tanh((x_n[j] + b_in[j]) + r[j] * hn[j])
             h[j] = (one - z[j]) * n[j] + z[j] * h_prev[j]
         if mask.shape[0]:
             _carry_over_padding(mask[t, b], h, h_prev)
@@ -395,15 +396,27 @@ def _peep(options, dtype):
     return np.ascontiguousarray(peephole, dtype=dtype)
 
 
+def _step_bias(cell, GH, dtype, b_ih, b_hh):
+    """The bias vector the step kernels add (see scan_forward), in dtype."""
+    b_ih = np.zeros(GH, dtype) if b_ih is None else np.asarray(b_ih, dtype)
+    b_hh = np.zeros(GH, dtype) if b_hh is None else np.asarray(b_hh, dtype)
+    if not cell.GH_APART:
+        return b_ih + b_hh  # (G*H,)
+    H = GH // 3
+    return np.concatenate([b_ih[: 2 * H] + b_hh[: 2 * H], b_hh[2 * H :], b_ih[2 * H :]])
+
+
 def _act(options) -> int:
     """The kernels' code for the RNN's nonlinearity (unused by the other cells)."""
     return _NONLINEARITY[options.get("nonlinearity", "tanh")]
 
 
 def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, keep=True,
-                 **options) -> ScanCache:
+                 b_ih=None, **options) -> ScanCache:
     """Run one direction over time; see :func:`rnnkit.core.scan.scan_forward` for the arguments
-    (``keep=False``: inference, acts holds one step).
+    (``keep=False``: inference, acts holds one step). The step kernels add the biases: b_ih
+    + b_hh to the LSTM's and RNN's pre-activations; the GRU's bias vector is (4H,), [b_ir +
+    b_hr, b_iz + b_hz, b_hn, b_in], b_hn inside the reset gate and b_in beside it.
 
     The kernels cover the cells' settings, recurrent dropout and the LSTM's ``peephole``, not
     ``norm`` (layer normalisation): ValueError for that (run ``rnnkit.core.scan``)."""
@@ -417,7 +430,7 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
     dt = gx.dtype
     gx = np.ascontiguousarray(gx)
     w_hh = np.ascontiguousarray(w_hh, dtype=dt)
-    b = np.zeros(GH, dt) if b_hh is None else np.ascontiguousarray(b_hh, dtype=dt)  # (G*H,)
+    b = _step_bias(cell, GH, dt, b_ih, b_hh)  # (G*H,), the GRU's (4H,)
     m2 = _mask2d(mask, dt, T, B)  # (T, B)
     states = np.empty((len(cell.CARRY), T + 1, B, H), dt)  # (C, T+1, B, H)
     states[:, 0] = carry0

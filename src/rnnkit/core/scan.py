@@ -38,11 +38,12 @@ class ScanCache:
 
 
 def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, keep=True,
-                 **options) -> ScanCache:
+                 b_ih=None, **options) -> ScanCache:
     """Run one direction over time.
 
     gx: (T, B, G*H) input projections x_t W_ih^T + b_ih (b_hh may be folded in, see
-    ``GH_APART`` in ``rnnkit.core.cells``); carry0: (C, B, H) the initial carry, one (B, H)
+    ``GH_APART`` in ``rnnkit.core.cells``), or without b_ih when it is passed as ``b_ih``
+    (G*H,) (the GRU's: the kernels add it per step rather than in a pass over gx); carry0: (C, B, H) the initial carry, one (B, H)
     block per name in the cell's CARRY; w_hh: (G*H, H); b_hh: (G*H,) or None; mask: (T, B, 1)
     of 0/1 in gx's dtype, or None when every sequence has length T; drop: (B, H) recurrent
     dropout mask on h_{t-1} in the hidden projection (one for all steps), or None; options:
@@ -53,6 +54,8 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
     cell = CELLS[kind]
     T, B, _ = gx.shape
     H = w_hh.shape[1]
+    if b_ih is not None:
+        gx = gx + b_ih  # (T, B, G*H)
     states = np.empty((len(cell.CARRY), T + 1, B, H), gx.dtype)  # (C, T+1, B, H)
     states[:, 0] = carry0
     width = cell.ACTS + (cell.NORM_ACTS if options.get("norm") is not None else 0)

@@ -150,16 +150,16 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
                 if keep:
                     cache.raw_inputs.append(gx)
                 gx = layer_norm(gx, params["ln_weight_ih" + s], params["ln_bias_ih" + s])[0]
-            b_hh = None
+            b_ih = b_hh = None
             if spec.bias:
                 b_ih, b_hh = params["bias_ih" + s], params["bias_hh" + s]
-                if cell.GH_APART:
-                    gx += b_ih
-                elif spec.layer_norm:  # the NumPy time loop: both biases in one pass over gx
+                # the GRU keeps both apart: b_ih goes to the time loop (the kernels add it at
+                # each step, not in a pass over gx), b_hh inside its reset gate
+                if spec.layer_norm and not cell.GH_APART:  # the NumPy loop: one pass over gx
                     gx += b_ih + b_hh
-                    b_hh = None
-                else:  # the gates see gx + gh: both biases added at each step, no pass over gx
-                    b_hh = b_ih + b_hh
+                    b_ih = b_hh = None
+                elif not cell.GH_APART:  # the gates see gx + gh: both added at each step
+                    b_ih, b_hh = None, b_ih + b_hh
             carry0 = [a[k] for a in state0]  # C arrays (B, H) (h is (B, P) with proj_size)
             if spec.proj_size:
                 sc, proj = _projected_scan(spec, params, s, gx, carry0, b_hh, md, backend,
@@ -173,7 +173,7 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
                     drop = ((rng.random((B, H)) >= recurrent_dropout).astype(x.dtype)
                             / (1.0 - recurrent_dropout))  # (B, H)
                 sc = backend.scan_forward(spec.kind, gx, carry0, params["weight_hh" + s], b_hh,
-                                          md, drop, keep=keep,
+                                          md, drop, keep=keep, b_ih=b_ih,
                                           **spec.cell_keywords(params, s))
                 hs = sc.states[0]  # (T+1, B, H)
             ys = hs[1:] if md is None else hs[1:] * md  # (T, B, W); zero over padding
