@@ -103,3 +103,11 @@ def test_the_tile_benchmark_runs(capsys, monkeypatch):
     rows = capsys.readouterr().out.strip().splitlines()
     assert rows[0].startswith("| (M, K, N) | 4x1x32 | 2x2x64 |") and len(rows) == 3
     assert all(float(c) > 0 for c in rows[2].strip("|").split("|")[1:])
+
+
+def test_matmul_packed_rejects_rows_that_are_not_contiguous():
+    a, b = np.ones((4, 16), np.float32), np.ones((8, 16), np.float32)
+    with pytest.raises(ValueError, match="contiguous"):
+        gemm.matmul_packed(a[:, ::2], 0, gemm.pack(b), np.empty((4, 16), np.float32))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        gemm.pack(np.ones((3, 3), np.int64))

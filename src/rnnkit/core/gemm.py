@@ -59,11 +59,11 @@ def panel_width(dtype) -> int:
 def pack(b):
     """b (K, N) as panels (P, K, NR), P = ceil(N / NR), zero past column N; contiguous. One
     pass over b (W_hh, or W_hh^T as a transposed view)."""
+    if b.dtype not in (np.float32, np.float64):
+        raise TypeError(f"pack: float32 or float64, not {b.dtype}")
     K, N = b.shape
     NR = panel_width(b.dtype)
     out = np.empty((-(-N // NR), K, NR), b.dtype)  # (P, K, NR)
-    if b.dtype not in (np.float32, np.float64):
-        raise TypeError(f"pack: float32 or float64, not {b.dtype}")
     _pack_into(b, out)
     return out
 
@@ -183,6 +183,8 @@ def matmul_packed(a, lo, bp, out):
     P, K, NR = bp.shape
     if a.shape[1] != K or P * NR < N or a.shape[0] < lo + M:
         raise ValueError("matmul_packed: shapes do not match")
+    if a.strides[1] != a.itemsize or out.strides[1] != out.itemsize:
+        raise ValueError("matmul_packed: the rows of a and out must be contiguous")
     lda, ldc = a.strides[0] // a.itemsize, out.strides[0] // out.itemsize
     full = N // NR  # panels whose columns all lie in out
     rest = N - full * NR

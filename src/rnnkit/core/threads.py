@@ -76,8 +76,7 @@ def _abandon(pool):
 
 
 def _new_pool_in_child():
-    global _pool
-    _pool = _Pool()  # the parent's threads do not exist in a forked child
+    _abandon(_pool)  # the parent's threads do not exist in a forked child
 
 
 if hasattr(os, "register_at_fork"):
@@ -101,8 +100,10 @@ def run_sharded(loop, args, B, shards):
         return run
 
     pool = _pool
-    workers = pool.take(shards - 1) if shards > 1 else []
-    if workers is None:  # another call holds the kept threads
+    workers = pool.take(shards - 1) if shards > 1 else None
+    if shards <= 1:
+        job(*bounds[0])()
+    elif workers is None:  # another call holds the kept threads
         threads = [threading.Thread(target=job(*b)) for b in bounds[1:]]
         for thread in threads:
             thread.start()
@@ -120,8 +121,7 @@ def run_sharded(loop, args, B, shards):
                 waited += 1
         finally:
             if waited == len(workers):
-                if shards > 1:
-                    pool.busy.release()
+                pool.busy.release()
             else:  # interrupted (Ctrl-C) while a worker may still run: never hand it a job
                 _abandon(pool)
     if errors:
