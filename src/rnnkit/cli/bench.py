@@ -217,11 +217,16 @@ def environment() -> str:
 
     from rnnkit.core.backends import get_backend, numba_available
 
+    from rnnkit.core import memory
+
     numba = "numba " + __import__("numba").__version__ if numba_available() else "no numba"
+    malloc = {"applied": "glibc keeps freed memory (rnnkit.core.memory; for torch too)",
+              "user": "glibc's malloc as the user set it",
+              "unavailable": "malloc as the C library has it"}.get(memory.applied, "")
     return (f"rnnkit backend `{get_backend('auto').__name__}`, numpy {np.__version__}, "
             f"{numba}, torch {torch.__version__} "
             f"({torch.get_num_threads()} threads), Python {platform.python_version()}, "
-            f"{platform.machine()}, float32, times are medians in milliseconds")
+            f"{platform.machine()}, {malloc}, float32, times are medians in milliseconds")
 
 
 MODEL_TEXT = ("SequenceModel(\"lstm\", head=\"last\") + MSE + Adam against its torch twin, "
