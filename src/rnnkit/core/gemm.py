@@ -188,7 +188,8 @@ def matmul_packed(a, lo, bp, out):
     lda, ldc = a.strides[0] // a.itemsize, out.strides[0] // out.itemsize
     full = N // NR  # panels whose columns all lie in out
     rest = N - full * NR
-    scratch = np.empty((min(M, ROW_BLOCK) if rest else 0, NR), out.dtype)
+    if rest:  # only then a buffer: G*H a multiple of NR allocates nothing per step
+        scratch = np.empty((min(M, ROW_BLOCK), NR), out.dtype)
     for m0 in range(0, M, ROW_BLOCK):
         rows = min(ROW_BLOCK, M - m0)
         a_off = (lo + m0) * lda
