@@ -37,7 +37,8 @@ from numba.extending import register_jitable
 from rnnkit.core.cells import CELLS
 from rnnkit.core.paths import shards as _shards
 from rnnkit.core.gemm import matmul_packed, pack
-from rnnkit.core.jit_math import _JIT, _NONLINEARITY, _sigmoid, _tanh
+from rnnkit.core.jit_math import _JIT, _sigmoid, _tanh
+from rnnkit.core.kernel_args import act_code, drop2d, mask2d, peepholes, step_bias
 from rnnkit.core.scan import ScanCache
 from rnnkit.core.threads import run_sharded as _run_shards
 from rnnkit.core.vanishing import flush, flushed, threshold
@@ -374,43 +375,6 @@ KERNELS = {
 
 
 # --- the backend API ---------------------------------------------------------------------
-def _mask2d(mask, dtype, T, B):
-    """(T, B) contiguous copy of a (T, B, 1) mask, or an empty (0, 0) array for none."""
-    if mask is None:
-        return np.empty((0, 0), dtype)
-    return np.ascontiguousarray(mask.reshape(T, B), dtype=dtype)
-
-
-def _drop2d(drop, dtype):
-    """The recurrent dropout mask (B, H) contiguous in dtype, or an empty (0, 0) for none."""
-    if drop is None:
-        return np.empty((0, 0), dtype)
-    return np.ascontiguousarray(drop, dtype=dtype)
-
-
-def _peep(options, dtype):
-    """The LSTM's peepholes (3H,) contiguous in dtype, or an empty (0,) for none."""
-    peephole = options.get("peephole")
-    if peephole is None:
-        return np.empty(0, dtype)
-    return np.ascontiguousarray(peephole, dtype=dtype)
-
-
-def _step_bias(cell, GH, dtype, b_ih, b_hh):
-    """The bias vector the step kernels add (see scan_forward), in dtype."""
-    b_ih = np.zeros(GH, dtype) if b_ih is None else np.asarray(b_ih, dtype)
-    b_hh = np.zeros(GH, dtype) if b_hh is None else np.asarray(b_hh, dtype)
-    if not cell.GH_APART:
-        return b_ih + b_hh  # (G*H,)
-    H = GH // 3
-    return np.concatenate([b_ih[: 2 * H] + b_hh[: 2 * H], b_hh[2 * H :], b_ih[2 * H :]])
-
-
-def _act(options) -> int:
-    """The kernels' code for the RNN's nonlinearity (unused by the other cells)."""
-    return _NONLINEARITY[options.get("nonlinearity", "tanh")]
-
-
 def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, keep=True,
                  b_ih=None, **options) -> ScanCache:
     """Run one direction over time; see :func:`rnnkit.core.scan.scan_forward` for the arguments
@@ -430,13 +394,13 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
     dt = gx.dtype
     gx = np.ascontiguousarray(gx)
     w_hh = np.ascontiguousarray(w_hh, dtype=dt)
-    b = _step_bias(cell, GH, dt, b_ih, b_hh)  # (G*H,), the GRU's (4H,)
-    m2 = _mask2d(mask, dt, T, B)  # (T, B)
+    b = step_bias(cell, GH, dt, b_ih, b_hh)  # (G*H,), the GRU's (4H,)
+    m2 = mask2d(mask, dt, T, B)  # (T, B)
     states = np.empty((len(cell.CARRY), T + 1, B, H), dt)  # (C, T+1, B, H)
     states[:, 0] = carry0
     acts = np.empty((T if keep else 1, B, cell.ACTS * H), dt)  # (T, B, ACTS*H) or (1, ...)
-    act, peep = _act(options), _peep(options, dt)  # peep: (3H,) or (0,)
-    d2 = _drop2d(drop, dt)  # (B, H) or (0, 0)
+    act, peep = act_code(options), peepholes(options, dt)  # peep: (3H,) or (0,)
+    d2 = drop2d(drop, dt)  # (B, H) or (0, 0)
     shards = _shards(B, H, GH // H)
     if shards:
         _run_shards(forward_loop, (gx, pack(w_hh.T), b, m2, act, peep, states,
@@ -456,19 +420,19 @@ def scan_backward(cache: ScanCache, dys, dcarry, w_hh):
     Returns (dgx, dgh, dcarry0) with dgx, dgh (T, B, G*H) (the same array unless GH_APART).
     """
     cell, (_, step_back, _, backward_loop) = CELLS[cache.kind], KERNELS[cache.kind]
-    states, acts, act = cache.states, cache.acts, _act(cache.options)
+    states, acts, act = cache.states, cache.acts, act_code(cache.options)
     T, B, H = dys.shape
     dt = states.dtype
-    peep = _peep(cache.options, dt)  # (3H,) or (0,)
+    peep = peepholes(cache.options, dt)  # (3H,) or (0,)
     GH = w_hh.shape[0]
     dys = np.ascontiguousarray(dys, dtype=dt)
     w_hh = np.ascontiguousarray(w_hh, dtype=dt)  # (G*H, H)
-    m2 = _mask2d(cache.mask, dt, T, B)  # (T, B)
+    m2 = mask2d(cache.mask, dt, T, B)  # (T, B)
     dgx = np.empty((T, B, GH), dt)  # (T, B, G*H)
     dgh = np.empty_like(dgx) if cell.GH_APART else dgx
     dgemm = np.zeros((B, H), dt)  # (B, H) d(gates of the later step) @ W_hh
     dcarry = np.array(dcarry, dtype=dt)  # (C, B, H) the rest of the gradient reaching the carry
-    d2 = _drop2d(cache.drop, dt)  # (B, H) or (0, 0)
+    d2 = drop2d(cache.drop, dt)  # (B, H) or (0, 0)
     shards = _shards(B, H, GH // H)
     if shards:
         _run_shards(backward_loop, (dys, pack(w_hh), m2, act, peep, states, acts, dgemm,
