@@ -16,7 +16,7 @@ For each (B, T, I, H), float32, each part timed alone (median of --repeat runs):
 * loop overhead: loop - GEMM - elementwise (the Python loop over time, numba dispatch, the
   buffers);
 * outside GEMMs: the four products over all steps at once (x W_ih^T, dW_ih, dW_hh, dx);
-* rest: step - loop - outside GEMMs (batch-first transposes, bias sums, checks, copies);
+* rest: step - loop - outside GEMMs (bias sums, input checks, copies, Python);
 * threads: the recurrent GEMMs with OpenBLAS limited to 1 thread (threadpoolctl) against
   its default (2 on this machine).
 """
@@ -65,11 +65,14 @@ def _elementwise(gx, gh, b, mask, peep, states, acts, dys, dgemm, dcarry, dgx, l
     """The LSTM step kernels of all T steps forward and backward on rows lo..hi-1, without
     the products."""
     gh, dgemm = gh[lo:hi], dgemm[lo:hi]
-    for t in range(gx.shape[0]):
+    dgs = np.empty((hi - lo, dgx.shape[2]), dgx.dtype)  # (M, 4H) one step's gate gradients
+    for t in range(gx.shape[1]):
         kernels._lstm_step(t, lo, gx, gh, b, mask, 0, peep, states, acts)
-    for t in range(gx.shape[0] - 1, -1, -1):
-        kernels._lstm_step_back(t, lo, dys, dgemm, dcarry, mask, 0, peep, states, acts, dgx,
-                                dgx)
+    for t in range(gx.shape[1] - 1, -1, -1):
+        kernels._lstm_step_back(t, lo, dys, dgemm, dcarry, mask, 0, peep, states, acts, dgs,
+                                dgs)
+        for r in range(hi - lo):  # into the batch-first dgx, as the loops' _put_rows
+            dgx[lo + r, t] = dgs[r]
 
 
 def blas_products(hs, w_t, gh, dgx, w_hh, dgemm):
@@ -90,11 +93,11 @@ def measure(B, T, I, H, repeat) -> dict:
     x = rng.standard_normal((B, T, I)).astype(f32)  # (B, T, I)
     dy = rng.standard_normal((B, T, H)).astype(f32)  # (B, T, H)
     w_ih, w_hh = layer.params["weight_ih_l0"], layer.params["weight_hh_l0"]  # (4H, I), (4H, H)
-    gx = rng.standard_normal((T, B, 4 * H)).astype(f32)  # (T, B, 4H)
+    gx = rng.standard_normal((B, T, 4 * H)).astype(f32)  # (B, T, 4H)
     carry = [np.zeros((B, H), f32), np.zeros((B, H), f32)]
-    dys = np.ascontiguousarray(dy.transpose(1, 0, 2))  # (T, B, H)
+    dys = dy  # (B, T, H): the scans take and return batch-first arrays
     sc = kernels.scan_forward("lstm", gx, carry, w_hh)
-    dgx = rng.standard_normal((T, B, 4 * H)).astype(f32)  # (T, B, 4H)
+    dgx = rng.standard_normal((T, B, 4 * H)).astype(f32)  # (T, B, 4H) one step's rows a block
     gh, dgemm = np.empty((B, 4 * H), f32), np.empty((B, H), f32)
     w_t = np.ascontiguousarray(w_hh.T)  # (H, 4H)
     shards = paths.shards(B, H, 4)
@@ -105,8 +108,8 @@ def measure(B, T, I, H, repeat) -> dict:
             run_sharded(_loop_products, args, B, shards)
     else:
         products, args = blas_products, (sc.states[0], w_t, gh, dgx, w_hh, dgemm)
-    x2, h2 = x.reshape(T * B, I), sc.states[0, :T].reshape(T * B, H)
-    dgx2 = dgx.reshape(T * B, 4 * H)
+    x2, h2 = x.reshape(B * T, I), sc.y.reshape(B * T, H)
+    dgx2 = dgx.reshape(B * T, 4 * H)
 
     def step():
         layer.forward(x)
@@ -120,7 +123,7 @@ def measure(B, T, I, H, repeat) -> dict:
 
     elementwise_args = (gx, gh, np.zeros(4 * H, f32), np.empty((0, 0), f32), np.empty(0, f32),
                         sc.states.copy(), sc.acts.copy(), dys, np.zeros((B, H), f32),
-                        np.zeros((2, B, H), f32), dgx.copy())  # copies made once, not timed
+                        np.zeros((2, B, H), f32), np.empty((B, T, 4 * H), f32))  # copies made once, not timed
     parts = {"step": step, "loop": loop, "GEMM": lambda: products(*args), "outside": outside,
              "elementwise": lambda: run_sharded(_elementwise, elementwise_args, B,
                                                 max(shards, 1))}

@@ -128,16 +128,18 @@ def test_scan_with_hidden_bias_matches_numpy(path, kind, nl):
     options = {"nonlinearity": nl} if nl else {}
     T, B, H = 5, 3, 4
     r = np.random.default_rng(0)
-    gx = r.standard_normal((T, B, cell.GATES * H))  # (T, B, G*H)
+    gx = r.standard_normal((B, T, cell.GATES * H))  # (B, T, G*H)
     carry0 = [r.standard_normal((B, H)) for _ in cell.CARRY]
     w_hh, b_hh = r.standard_normal((cell.GATES * H, H)), r.standard_normal(cell.GATES * H)
-    mask = (r.random((T, B, 1)) < 0.7).astype(np.float64)  # (T, B, 1)
-    dys = r.standard_normal((T, B, H))
+    mask = (r.random((B, T, 1)) < 0.7).astype(np.float64)  # (B, T, 1)
+    dys = r.standard_normal((B, T, H))
     dcarry = [r.standard_normal((B, H)) for _ in cell.CARRY]
     ref = scan.scan_forward(kind, gx, carry0, w_hh, b_hh, mask, **options)
     got = kernels.scan_forward(kind, gx, carry0, w_hh, b_hh, mask, **options)
     np.testing.assert_allclose(got.states, ref.states, rtol=0, atol=1e-12)
     np.testing.assert_allclose(got.acts, ref.acts, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(got.y, got.states[0, 1:].transpose(1, 0, 2))  # (B, T, H)
+    np.testing.assert_array_equal(ref.y, ref.states[0, 1:].transpose(1, 0, 2))
     for name, a, b in zip(["dgx", "dgh", "dcarry0"], kernels.scan_backward(got, dys, dcarry, w_hh),
                           scan.scan_backward(ref, dys, dcarry, w_hh)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-12, err_msg=name)
@@ -152,13 +154,14 @@ def test_scan_for_inference_keeps_one_step_of_activations(path, kind, nl, backen
     options = {"nonlinearity": nl} if nl else {}
     T, B, H = 6, 3, 4
     r = np.random.default_rng(1)
-    gx = r.standard_normal((T, B, cell.GATES * H)).astype(np.float32)  # (T, B, G*H)
+    gx = r.standard_normal((B, T, cell.GATES * H)).astype(np.float32)  # (B, T, G*H)
     carry0 = [r.standard_normal((B, H)).astype(np.float32) for _ in cell.CARRY]
     w_hh = r.standard_normal((cell.GATES * H, H)).astype(np.float32)  # (G*H, H)
-    mask = (r.random((T, B, 1)) < 0.7).astype(np.float32)  # (T, B, 1)
+    mask = (r.random((B, T, 1)) < 0.7).astype(np.float32)  # (B, T, 1)
     kept = backend.scan_forward(kind, gx, carry0, w_hh, None, mask, **options)
     once = backend.scan_forward(kind, gx, carry0, w_hh, None, mask, keep=False, **options)
     np.testing.assert_array_equal(once.states, kept.states)
+    np.testing.assert_array_equal(once.y, kept.y)
     assert once.acts.shape == (1, B, cell.ACTS * H)
     np.testing.assert_array_equal(once.acts[0], kept.acts[-1])
 

@@ -181,8 +181,8 @@ def test_last_step_picks_and_scatters(B, T):
         np.testing.assert_array_equal(dy[b, lengths[b] - 1], dout[b])
         assert np.count_nonzero(np.delete(dy[b], lengths[b] - 1, axis=0)) == 0
     check_module_grads(head, y, forward_kwargs={"lengths": lengths})
-    # laid out time-major, so that a recurrent layer's backward takes it without a copy
-    assert dy.transpose(1, 0, 2).flags.c_contiguous
+    # batch-first and contiguous, so that a recurrent layer's backward takes it without a copy
+    assert dy.flags.c_contiguous
 
 
 def test_last_step_both_ends_gives_each_directions_final_state():
@@ -291,3 +291,21 @@ def test_sequential_errors():
         Sequential(**{"a.b": lin})
     with pytest.raises(ValueError, match="no child's forward takes lengths"):
         Sequential(lin).forward(np.zeros((1, 2)), lengths=[1])
+
+
+def test_a_training_output_the_backward_reads_is_read_only():
+    """y of a one-direction layer is the buffer its backward reads h_t from (no copy): an
+    in-place change would corrupt the gradient, so it is refused, as torch refuses to change
+    a tensor saved for backward. Without a backward to serve (no_grad) y is the user's."""
+    from rnnkit import LSTM
+    from rnnkit.nn.module import no_grad
+
+    layer = LSTM(2, 3, seed=0)
+    x = np.ones((2, 4, 2), np.float32)
+    y, _ = layer.forward(x)
+    with pytest.raises(ValueError, match="read-only"):
+        y[0, 0, 0] = 1.0
+    layer.backward(np.ones_like(y))
+    with no_grad():
+        y, _ = layer.forward(x)
+    y[0, 0, 0] = 1.0

@@ -1,7 +1,7 @@
 """The arrays the numba kernels take, made from the arguments of the backend API.
 
 ``rnnkit.core.kernels.scan_forward``/``scan_backward`` take what every backend takes (masks of
-shape (T, B, 1) or None, options by keyword, biases apart); the kernels take contiguous arrays
+shape (B, T, 1) or None, options by keyword, biases apart); the kernels take contiguous arrays
 of one dtype, with empty arrays for what is absent (numba compiles one version for both), and
 the step kernels add one bias vector (see ``step_bias``).
 """
@@ -13,10 +13,11 @@ from rnnkit.core.jit_math import _NONLINEARITY
 
 
 def mask2d(mask, dtype, T, B):
-    """(T, B) contiguous copy of a (T, B, 1) mask, or an empty (0, 0) array for none."""
+    """(T, B) contiguous copy of a (B, T, 1) mask, time-major as the kernels read it (one
+    step's column at a time), or an empty (0, 0) array for none."""
     if mask is None:
         return np.empty((0, 0), dtype)
-    return np.ascontiguousarray(mask.reshape(T, B), dtype=dtype)
+    return np.ascontiguousarray(mask.reshape(B, T).T, dtype=dtype)
 
 
 def drop2d(drop, dtype):

@@ -68,6 +68,28 @@ def _times_drop(dh, drop, lo):
                 dh[b, j] = dh[b, j] * drop[lo + b, j]
 
 
+@register_jitable(inline="always")
+def _output_rows(h, y, t, lo, hi):
+    """y[b, t] = h[b] for the rows lo .. hi-1: the step's output, batch-first, written while
+    h (B, H) is in cache (a copy of the whole (T, B, H) states afterwards costs a pass)."""
+    for b in range(lo, hi):
+        out, row = y[b, t], h[b]
+        for j in range(row.size):
+            out[j] = row[j]
+
+
+@register_jitable(inline="always")
+def _put_rows(block, a, t, lo):
+    """a[lo : lo + M, t] = block (M, W): one step's gate gradients into the batch-first
+    (B, T, W) dgx or dgh. The step kernels write the block and the product reads it while it
+    is contiguous and in L1; in a, the rows are T*W apart (a multiple of 4 KB at T*W*4 =
+    100*512*4, where they all fall in the same L1 sets)."""
+    for r in range(block.shape[0]):
+        src, dst = block[r], a[lo + r, t]
+        for j in range(src.size):
+            dst[j] = src[j]
+
+
 # --- element-wise parts of one step, forward ---------------------------------------------
 # Every kind's step kernel takes the same arguments (t, lo, gx, gh, b_hh, mask, act, peep,
 # states, acts) and ignores those it does not use: it updates the batch's rows lo .. lo+M-1,
@@ -95,7 +117,7 @@ def _rnn_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
     B, H = gh.shape
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
-        x, y, h = gx[t, b], gh[row], hs[t + 1, b]  # (H,)
+        x, y, h = gx[b, t], gh[row], hs[t + 1, b]  # (H,)
         if act == 0:
             for j in range(H):
                 h[j] = _tanh(x[j] + y[j] + b_hh[j])
@@ -119,7 +141,7 @@ def _lstm_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
     ta = min(t, acts.shape[0] - 1)  # t, or 0 for the one-step buffer of inference
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
-        x, y, a = gx[t, b], gh[row], acts[ta, b]  # (4H,), (4H,), (5H,)
+        x, y, a = gx[b, t], gh[row], acts[ta, b]  # (4H,), (4H,), (5H,)
         # one view per gate: LLVM cannot vectorise a[j] against a[H + j] of the same view
         i, f, g, o, tc = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H : G], a[G:]  # (H,)
         for j in range(G):
@@ -162,7 +184,7 @@ def _gru_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
     ta = min(t, acts.shape[0] - 1)  # t, or 0 for the one-step buffer of inference
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
-        x, y, a = gx[t, b], gh[row], acts[ta, b]  # (3H,), (3H,), (4H,)
+        x, y, a = gx[b, t], gh[row], acts[ta, b]  # (3H,), (3H,), (4H,)
         x_n, y_rz, y_n = x[2 * H :], y[: 2 * H], y[2 * H :]
         r, z, n, hn = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]  # (H,)
         h_prev, h = hs[t, b], hs[t + 1, b]  # (H,)
@@ -182,7 +204,9 @@ def _gru_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
 # lo .. lo+M-1 as forward. The gradient reaching h_t is dgemm + dcarry[0]: dgemm (M, H) is
 # d(gates of step t+1) @ W_hh for those rows
 # and dcarry[0] (B, H) the rest (padding, GRU's z * h_{t-1}); dcarry[1] (B, H) is the LSTM's
-# dc. Each kernel overwrites dcarry for step t-1. dgh is dgx itself unless GH_APART.
+# dc. Each kernel overwrites dcarry for step t-1. dys is (B, T, H), batch-first; dgx and dgh
+# (M, G*H) receive the step's gate gradients of those rows (the loops copy them into the
+# batch-first (B, T, G*H) arrays, ``_put_rows``); dgh is dgx itself unless GH_APART.
 @register_jitable(inline="always")
 def _dh_at_step(dgemm, rest, dy, mask, t, b):
     """dh_t for row b, in dgemm (values below threshold set to zero: rnnkit.core.vanishing);
@@ -208,8 +232,8 @@ def _rnn_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx
     one = dgemm.dtype.type(1)
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
-        _dh_at_step(dgemm[row], rest[b], dys[t, b], mask, t, b)
-        dh, h, da = dgemm[row], hs[t + 1, b], dgx[t, b]  # (H,)
+        _dh_at_step(dgemm[row], rest[b], dys[b, t], mask, t, b)
+        dh, h, da = dgemm[row], hs[t + 1, b], dgx[row]  # (H,)
         if act == 0:  # backprop through the nonlinearity, given its output h
             for j in range(H):
                 da[j] = dh[j] * (one - h[j] * h[j])
@@ -229,8 +253,8 @@ def _lstm_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dg
     one = dgemm.dtype.type(1)
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
-        _dh_at_step(dgemm[row], rest[b], dys[t, b], mask, t, b)
-        a, da = acts[t, b], dgx[t, b]  # (5H,), (4H,)
+        _dh_at_step(dgemm[row], rest[b], dys[b, t], mask, t, b)
+        a, da = acts[t, b], dgx[row]  # (5H,), (4H,)
         if mask.shape[0] and mask[t, b] == 0:
             da[:] = 0  # padded step: no gradient reaches the gates, dc passes through
             continue
@@ -270,8 +294,8 @@ def _gru_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx
     one = dgemm.dtype.type(1)
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
-        _dh_at_step(dgemm[row], rest[b], dys[t, b], mask, t, b)
-        a, dx, dg = acts[t, b], dgx[t, b], dgh[t, b]  # (4H,), (3H,), (3H,)
+        _dh_at_step(dgemm[row], rest[b], dys[b, t], mask, t, b)
+        a, dx, dg = acts[t, b], dgx[row], dgh[row]  # (4H,), (3H,), (3H,)
         if mask.shape[0] and mask[t, b] == 0:
             dx[:] = 0  # padded step: no gradient reaches the gates
             dg[:] = 0
@@ -306,39 +330,44 @@ _LOOP_JIT = dict(_JIT, nogil=True)
 
 
 @njit(**_LOOP_JIT)
-def _rnn_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop, lo, hi):
+def _rnn_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo, hi):
     gh = np.empty((hi - lo, gx.shape[2]), gx.dtype)  # (M, G*H) h_{t-1} W_hh^T of the rows
     hd = np.empty((hi - lo, drop.shape[1]), gx.dtype)  # (M, H) h_{t-1} * drop
-    for t in range(gx.shape[0]):
+    for t in range(gx.shape[1]):
         _hidden_product(states[0, t], lo, drop, hd, w_t, gh)
         _rnn_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts)
+        _output_rows(states[0, t + 1], y, t, lo, hi)
 
 
 @njit(**_LOOP_JIT)
-def _lstm_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop, lo, hi):
+def _lstm_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo, hi):
     gh = np.empty((hi - lo, gx.shape[2]), gx.dtype)  # (M, G*H) h_{t-1} W_hh^T of the rows
     hd = np.empty((hi - lo, drop.shape[1]), gx.dtype)  # (M, H) h_{t-1} * drop
-    for t in range(gx.shape[0]):
+    for t in range(gx.shape[1]):
         _hidden_product(states[0, t], lo, drop, hd, w_t, gh)
         _lstm_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts)
+        _output_rows(states[0, t + 1], y, t, lo, hi)
 
 
 @njit(**_LOOP_JIT)
-def _gru_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop, lo, hi):
+def _gru_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo, hi):
     gh = np.empty((hi - lo, gx.shape[2]), gx.dtype)  # (M, G*H) h_{t-1} W_hh^T of the rows
     hd = np.empty((hi - lo, drop.shape[1]), gx.dtype)  # (M, H) h_{t-1} * drop
-    for t in range(gx.shape[0]):
+    for t in range(gx.shape[1]):
         _hidden_product(states[0, t], lo, drop, hd, w_t, gh)
         _gru_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts)
+        _output_rows(states[0, t + 1], y, t, lo, hi)
 
 
 @njit(**_LOOP_JIT)
 def _rnn_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, dgx, dgh,
                         drop, lo, hi):
     dgm = dgemm[lo:hi].copy()  # (M, H) the rows' d(gates of step t+1) @ W_hh
-    for t in range(dys.shape[0] - 1, -1, -1):
-        _rnn_step_back(t, lo, dys, dgm, dcarry, mask, act, peep, states, acts, dgx, dgh)
-        matmul_packed(dgh[t], lo, w_hh, dgm)  # backprop through h_{t-1} W_hh^T
+    dgs = np.empty((hi - lo, dgx.shape[2]), dgx.dtype)  # (M, G*H) the step's dgx rows
+    for t in range(dys.shape[1] - 1, -1, -1):
+        _rnn_step_back(t, lo, dys, dgm, dcarry, mask, act, peep, states, acts, dgs, dgs)
+        matmul_packed(dgs, 0, w_hh, dgm)  # backprop through h_{t-1} W_hh^T
+        _put_rows(dgs, dgx, t, lo)
         _times_drop(dgm, drop, lo)
     dgemm[lo:hi] = dgm
 
@@ -347,9 +376,11 @@ def _rnn_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, 
 def _lstm_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, dgx, dgh,
                         drop, lo, hi):
     dgm = dgemm[lo:hi].copy()  # (M, H) the rows' d(gates of step t+1) @ W_hh
-    for t in range(dys.shape[0] - 1, -1, -1):
-        _lstm_step_back(t, lo, dys, dgm, dcarry, mask, act, peep, states, acts, dgx, dgh)
-        matmul_packed(dgh[t], lo, w_hh, dgm)  # backprop through h_{t-1} W_hh^T
+    dgs = np.empty((hi - lo, dgx.shape[2]), dgx.dtype)  # (M, G*H) the step's dgx rows
+    for t in range(dys.shape[1] - 1, -1, -1):
+        _lstm_step_back(t, lo, dys, dgm, dcarry, mask, act, peep, states, acts, dgs, dgs)
+        matmul_packed(dgs, 0, w_hh, dgm)  # backprop through h_{t-1} W_hh^T
+        _put_rows(dgs, dgx, t, lo)
         _times_drop(dgm, drop, lo)
     dgemm[lo:hi] = dgm
 
@@ -358,9 +389,13 @@ def _lstm_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry,
 def _gru_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, dgx, dgh,
                         drop, lo, hi):
     dgm = dgemm[lo:hi].copy()  # (M, H) the rows' d(gates of step t+1) @ W_hh
-    for t in range(dys.shape[0] - 1, -1, -1):
-        _gru_step_back(t, lo, dys, dgm, dcarry, mask, act, peep, states, acts, dgx, dgh)
-        matmul_packed(dgh[t], lo, w_hh, dgm)  # backprop through h_{t-1} W_hh^T
+    dxs = np.empty((hi - lo, dgx.shape[2]), dgx.dtype)  # (M, G*H) the step's dgx rows
+    dgs = np.empty_like(dxs)  # (M, G*H) and its dgh rows (GH_APART)
+    for t in range(dys.shape[1] - 1, -1, -1):
+        _gru_step_back(t, lo, dys, dgm, dcarry, mask, act, peep, states, acts, dxs, dgs)
+        matmul_packed(dgs, 0, w_hh, dgm)  # backprop through h_{t-1} W_hh^T
+        _put_rows(dxs, dgx, t, lo)
+        _put_rows(dgs, dgh, t, lo)
         _times_drop(dgm, drop, lo)
     dgemm[lo:hi] = dgm
 
@@ -389,10 +424,10 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
         raise ValueError(f"the numba kernels do not cover {', '.join(uncovered)}: use the "
                          "NumPy time loop, rnnkit.core.scan")
     cell, (step, _, forward_loop, _) = CELLS[kind], KERNELS[kind]
-    T, B, GH = gx.shape
+    B, T, GH = gx.shape
     H = w_hh.shape[1]
     dt = gx.dtype
-    gx = np.ascontiguousarray(gx)
+    gx = np.ascontiguousarray(gx)  # (B, T, G*H)
     w_hh = np.ascontiguousarray(w_hh, dtype=dt)
     b = step_bias(cell, GH, dt, b_ih, b_hh)  # (G*H,), the GRU's (4H,)
     m2 = mask2d(mask, dt, T, B)  # (T, B)
@@ -401,34 +436,36 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
     acts = np.empty((T if keep else 1, B, cell.ACTS * H), dt)  # (T, B, ACTS*H) or (1, ...)
     act, peep = act_code(options), peepholes(options, dt)  # peep: (3H,) or (0,)
     d2 = drop2d(drop, dt)  # (B, H) or (0, 0)
+    y = np.empty((B, T, H), dt)  # (B, T, H) the outputs h_1 .. h_T, batch-first
     shards = _shards(B, H, GH // H)
     if shards:
         _run_shards(forward_loop, (gx, pack(w_hh.T), b, m2, act, peep, states,
-                                   acts, d2), B, shards)
+                                   acts, d2, y), B, shards)
     else:
         w_t, hs = w_hh.T, states[0]  # (H, G*H), (T+1, B, H)
         gh = np.empty((B, GH), dt)  # (B, G*H) h_{t-1} W_hh^T
         for t in range(T):
             np.matmul(hs[t] if drop is None else hs[t] * d2, w_t, out=gh)
             step(t, 0, gx, gh, b, m2, act, peep, states, acts)
-    return ScanCache(kind, states, acts, mask, options, drop)
+            y[:, t] = hs[t + 1]
+    return ScanCache(kind, states, acts, mask, options, drop, y)
 
 
 def scan_backward(cache: ScanCache, dys, dcarry, w_hh):
     """BPTT for one direction; see :func:`rnnkit.core.scan.scan_backward`.
 
-    Returns (dgx, dgh, dcarry0) with dgx, dgh (T, B, G*H) (the same array unless GH_APART).
+    Returns (dgx, dgh, dcarry0) with dgx, dgh (B, T, G*H) (the same array unless GH_APART).
     """
     cell, (_, step_back, _, backward_loop) = CELLS[cache.kind], KERNELS[cache.kind]
     states, acts, act = cache.states, cache.acts, act_code(cache.options)
-    T, B, H = dys.shape
+    B, T, H = dys.shape
     dt = states.dtype
     peep = peepholes(cache.options, dt)  # (3H,) or (0,)
     GH = w_hh.shape[0]
-    dys = np.ascontiguousarray(dys, dtype=dt)
+    dys = np.ascontiguousarray(dys, dtype=dt)  # (B, T, H)
     w_hh = np.ascontiguousarray(w_hh, dtype=dt)  # (G*H, H)
     m2 = mask2d(cache.mask, dt, T, B)  # (T, B)
-    dgx = np.empty((T, B, GH), dt)  # (T, B, G*H)
+    dgx = np.empty((B, T, GH), dt)  # (B, T, G*H)
     dgh = np.empty_like(dgx) if cell.GH_APART else dgx
     dgemm = np.zeros((B, H), dt)  # (B, H) d(gates of the later step) @ W_hh
     dcarry = np.array(dcarry, dtype=dt)  # (C, B, H) the rest of the gradient reaching the carry
@@ -438,9 +475,14 @@ def scan_backward(cache: ScanCache, dys, dcarry, w_hh):
         _run_shards(backward_loop, (dys, pack(w_hh), m2, act, peep, states, acts, dgemm,
                                     dcarry, dgx, dgh, d2), B, shards)
     else:
+        dxs = np.empty((B, GH), dt)  # (B, G*H) one step's dgx, then its dgh
+        dgs = np.empty_like(dxs) if cell.GH_APART else dxs
         for t in range(T - 1, -1, -1):
-            step_back(t, 0, dys, dgemm, dcarry, m2, act, peep, states, acts, dgx, dgh)
-            np.matmul(dgh[t], w_hh, out=dgemm)  # backprop through h_{t-1} W_hh^T
+            step_back(t, 0, dys, dgemm, dcarry, m2, act, peep, states, acts, dxs, dgs)
+            dgx[:, t] = dxs
+            if cell.GH_APART:
+                dgh[:, t] = dgs
+            np.matmul(dgs, w_hh, out=dgemm)  # backprop through h_{t-1} W_hh^T
             if cache.drop is not None:
                 dgemm *= d2  # and through the recurrent dropout mask
     dcarry[0] += dgemm  # (B, H) dh0

@@ -2,15 +2,19 @@
 
 This is the readable NumPy reference, one loop for every cell kind: each step calls the cell's
 ``recur`` (``rnnkit.core.cells``). ``rnnkit.core.kernels`` holds fused numba versions with the
-same signatures and buffer layouts; :func:`get_backend` picks one. Everything here is
-time-major, ``(T, B, ...)``, so that one step is a contiguous slice.
+same signatures and buffer layouts; :func:`get_backend` picks one. What the scan takes and
+returns is batch-first, ``(B, T, ...)``, as the user's arrays and the products outside the
+loop (x W_ih^T over all steps, the weight gradients, dx) read and write them, so that no
+layer transposes; what it keeps for its own backward is time-major, ``(T, B, ...)``, so that
+one step is a contiguous slice.
 
-Variable lengths follow PyTorch's packed sequences: at a padded step (``mask[t, b] == 0``) every
+Variable lengths follow PyTorch's packed sequences: at a padded step (``mask[b, t] == 0``) every
 carried array is kept unchanged, the output is zero and no gradient reaches the gates. A
 reverse direction is run by the caller on time-flipped input, where the padding comes first
 and the carried state is the initial one.
 
 Buffers a forward scan returns (``ScanCache``), with C = len(cell.CARRY):
+    y      (B, T, H)          the outputs h_1 .. h_T (states[0, 1:], batch-first, unmasked)
     states (C, T+1, B, H)     states[:, 0] = the initial carry, states[:, t+1] = the carry
                               after step t (carried over padding); states[0] holds h
     acts   (T, B, ACTS*H)     what the backward needs: LSTM [i, f, g, o, tanh(c)],
@@ -32,19 +36,20 @@ class ScanCache:
     kind: str
     states: np.ndarray  # (C, T+1, B, H) one buffer per carried array
     acts: np.ndarray  # (T, B, ACTS*H)
-    mask: np.ndarray | None  # (T, B, 1), 1 where the step is valid
+    mask: np.ndarray | None  # (B, T, 1), 1 where the step is valid
     options: dict = field(default_factory=dict)  # the cell's settings, e.g. nonlinearity
     drop: np.ndarray | None = None  # (B, H) recurrent dropout mask on h_{t-1}, or None
+    y: np.ndarray | None = None  # (B, T, H) states[0, 1:] batch-first
 
 
 def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, keep=True,
                  b_ih=None, **options) -> ScanCache:
     """Run one direction over time.
 
-    gx: (T, B, G*H) input projections x_t W_ih^T + b_ih (b_hh may be folded in, see
+    gx: (B, T, G*H) input projections x_t W_ih^T + b_ih (b_hh may be folded in, see
     ``GH_APART`` in ``rnnkit.core.cells``), or without b_ih when it is passed as ``b_ih``
     (G*H,) (the GRU's: the kernels add it per step rather than in a pass over gx); carry0: (C, B, H) the initial carry, one (B, H)
-    block per name in the cell's CARRY; w_hh: (G*H, H); b_hh: (G*H,) or None; mask: (T, B, 1)
+    block per name in the cell's CARRY; w_hh: (G*H, H); b_hh: (G*H,) or None; mask: (B, T, 1)
     of 0/1 in gx's dtype, or None when every sequence has length T; drop: (B, H) recurrent
     dropout mask on h_{t-1} in the hidden projection (one for all steps), or None; options:
     the cell's keywords (its settings, an LSTM's ``peephole`` weights, and the layer
@@ -52,43 +57,44 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
     keep=False (inference): acts holds one step, reused, and the result serves no backward.
     """
     cell = CELLS[kind]
-    T, B, _ = gx.shape
+    B, T, _ = gx.shape
     H = w_hh.shape[1]
     if b_ih is not None:
-        gx = gx + b_ih  # (T, B, G*H)
+        gx = gx + b_ih  # (B, T, G*H)
     states = np.empty((len(cell.CARRY), T + 1, B, H), gx.dtype)  # (C, T+1, B, H)
     states[:, 0] = carry0
     width = cell.ACTS + (cell.NORM_ACTS if options.get("norm") is not None else 0)
     acts = np.empty((T if keep else 1, B, width * H), gx.dtype)  # (T, B, ACTS*H) or (1, ...)
     for t in range(T):
-        new = cell.recur(gx[t], tuple(states[:, t]), w_hh, b_hh, acts[min(t, len(acts) - 1)],
-                         drop=drop, **options)
+        new = cell.recur(gx[:, t], tuple(states[:, t]), w_hh, b_hh,
+                         acts[min(t, len(acts) - 1)], drop=drop, **options)
         for s, a in zip(states, new):  # s: (T+1, B, H), the buffer of one carried array
-            s[t + 1] = a if mask is None else mask[t] * a + (1 - mask[t]) * s[t]
-    return ScanCache(kind, states, acts, mask, options, drop)
+            s[t + 1] = a if mask is None else mask[:, t] * a + (1 - mask[:, t]) * s[t]
+    y = np.ascontiguousarray(states[0, 1:].transpose(1, 0, 2))  # (B, T, H)
+    return ScanCache(kind, states, acts, mask, options, drop, y)
 
 
 def scan_backward(cache: ScanCache, dys, dcarry, w_hh):
     """Backpropagation through time for one direction.
 
-    dys: (T, B, H) gradient of the outputs states[0, 1:] * mask; dcarry: (C, B, H) gradient of
+    dys: (B, T, H) gradient of the outputs y * mask; dcarry: (C, B, H) gradient of
     the final carry. Returns (dgx, dgh, dcarry0): gradients of the input projections gx
-    (T, B, G*H), of the hidden projections h_{t-1} W_hh^T + b_hh (T, B, G*H; the same array as
+    (B, T, G*H), of the hidden projections h_{t-1} W_hh^T + b_hh (B, T, G*H; the same array as
     dgx unless the cell keeps them apart), and of the initial carry (C, B, H). With a
     ``norm``, dgx has the cell's NORM_GRADS more columns (see the cell).
     """
     cell, states, mask = CELLS[cache.kind], cache.states, cache.mask
-    T, B, H = dys.shape
+    B, T, H = dys.shape
     width = cell.GATES + (cell.NORM_GRADS if cache.options.get("norm") is not None else 0)
-    dgx = np.empty((T, B, width * H), dys.dtype)  # (T, B, G*H)
+    dgx = np.empty((B, T, width * H), dys.dtype)  # (B, T, G*H)
     dgh = np.empty_like(dgx) if cell.GH_APART else dgx
     dcarry = list(dcarry)  # gradient reaching the carry after step t from later steps
     for t in reversed(range(T)):
-        dnew = [dcarry[0] + dys[t], *dcarry[1:]]  # h_t is both the output and carry[0]
+        dnew = [dcarry[0] + dys[:, t], *dcarry[1:]]  # h_t is both the output and carry[0]
         if mask is not None:  # a padded step passes its carry through; its zero output
-            skip = [(1 - mask[t]) * d for d in dcarry]  # sends no gradient
-            dnew = [mask[t] * d for d in dnew]
-        dgx[t], dgh[t], dcarry = cell.recur_backward(
+            skip = [(1 - mask[:, t]) * d for d in dcarry]  # sends no gradient
+            dnew = [mask[:, t] * d for d in dnew]
+        dgx[:, t], dgh[:, t], dcarry = cell.recur_backward(
             dnew, tuple(states[:, t]), tuple(states[:, t + 1]), cache.acts[t], w_hh,
             drop=cache.drop, **cache.options)
         if mask is not None:

@@ -1,13 +1,16 @@
 """Stacked, optionally bidirectional recurrent layers as two pure functions: forward and BPTT.
 
-``recurrent_forward(params, x, ...)`` runs every layer and direction over a time-major batch and
+``recurrent_forward(params, x, ...)`` runs every layer and direction over a batch-first batch and
 returns the outputs, the final states and a cache; ``recurrent_backward`` takes that cache and
 the output gradients and accumulates every parameter gradient. The per-direction time loop is
 a backend (``rnnkit.core.scan`` in NumPy, ``rnnkit.core.kernels`` fused with numba).
 
-Layout inside: time-major ``(T, B, F)``. Layer k's input is the concatenation of both
-directions' outputs of layer k-1, with inverted dropout between layers when training.
-The input projection of all T steps is one GEMM, and so is each weight gradient.
+Layout: batch-first ``(B, T, F)``, as the user's arrays, so that no layer transposes its
+input, output or their gradients (4 passes over memory of a training step, 0.3 ms each at
+(64, 100, 128, 128)); the time loops keep their own buffers time-major (``rnnkit.core.scan``).
+Layer k's input is the concatenation of both directions' outputs of layer k-1, with inverted
+dropout between layers when training. The input projection of all T steps is one GEMM, and so
+is each weight gradient (:func:`_recurrent_weight_grad` for W_hh).
 
 The variants (``rnnkit.nn.recurrent``): recurrent dropout masks are drawn here and applied by
 the time loop; peepholes and the normalisation of the hidden projection and cell state run
@@ -77,18 +80,18 @@ class Projection:
 
 @dataclass
 class StackCache:
-    inputs: list = field(default_factory=list)  # per (layer, dir): (T, B, F) input in processing order
+    inputs: list = field(default_factory=list)  # per (layer, dir): (B, T, F) input in processing order
     scans: list = field(default_factory=list)  # per (layer, dir): ScanCache
-    dropout_masks: list = field(default_factory=list)  # per layer >= 1: (T, B, D*H) or None
-    mask: np.ndarray | None = None  # (T, B, 1)
+    dropout_masks: list = field(default_factory=list)  # per layer >= 1: (B, T, D*H) or None
+    mask: np.ndarray | None = None  # (B, T, 1)
     projections: list = field(default_factory=list)  # per (layer, dir): Projection (proj_size)
-    raw_inputs: list = field(default_factory=list)  # per (layer, dir): (T, B, G*H) x W_ih^T
+    raw_inputs: list = field(default_factory=list)  # per (layer, dir): (B, T, G*H) x W_ih^T
     # before its normalisation (layer_norm)
 
 
 def _direction_arrays(arr, direction):
-    """Time-flipped contiguous copy for the reverse direction."""
-    return np.ascontiguousarray(arr[::-1]) if direction else arr
+    """Time-flipped contiguous copy of a (B, T, ...) array for the reverse direction."""
+    return np.ascontiguousarray(arr[:, ::-1]) if direction else arr
 
 
 def _empty_like_state(state):
@@ -109,8 +112,8 @@ def _projected_scan(spec, params, s, gx, carry0, b_hh, md, backend, keep):
     w_hh, w_hr = params["weight_hh" + s], params["weight_hr" + s]  # (4H, P), (P, H)
     h0, c0 = carry0  # (B, P), (B, H)
     B = h0.shape[0]
-    first = 0 if md is None else md[:, :, 0].argmax(axis=0)  # (B,) first valid step
-    gx[first, np.arange(B)] += h0 @ w_hh.T  # (B, 4H) where m_{t-1} = 0 stands for h0
+    first = 0 if md is None else md[:, :, 0].argmax(axis=1)  # (B,) first valid step
+    gx[np.arange(B), first] += h0 @ w_hh.T  # (B, 4H) where m_{t-1} = 0 stands for h0
     w_rec = w_hh @ w_hr  # (4H, H)
     sc = backend.scan_forward(spec.kind, gx, (np.zeros_like(c0), c0), w_rec, b_hh, md,
                               keep=keep, **spec.cell_keywords(params, s))
@@ -121,31 +124,31 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
                       dropout=0.0, rng=None, recurrent_dropout=0.0, keep=True):
     """Forward through all layers.
 
-    x: (T, B, I) time-major; state0: (C, L*D, B, H) the initial state, one (L*D, B, H) block
+    x: (B, T, I) batch-first; state0: (C, L*D, B, H) the initial state, one (L*D, B, H) block
     per name in the cell's CARRY (h, or h and c), or with proj_size the pair (h (L*D, B, P),
-    c (L*D, B, H)); mask: (T, B, 1) 0/1 or None.
+    c (L*D, B, H)); mask: (B, T, 1) 0/1 or None.
     ``dropout`` > 0 applies inverted dropout to each layer's output but the last (training);
     ``recurrent_dropout`` > 0 draws one (B, H) inverted dropout mask per layer and direction
     for h_{t-1} in the hidden projection, the same at every step (training).
-    Returns y (T, B, D*H) (D*P with proj_size), the final state shaped like state0, and the
+    Returns y (B, T, D*H) (D*P with proj_size), the final state shaped like state0, and the
     cache; with ``keep=False`` (inference) the cache is None and the time loops keep no
     activations for a backward.
     """
-    T, B, _ = x.shape
+    B, T, _ = x.shape
     H, D, W = spec.hidden_size, spec.num_directions, spec.output_size
     cell = CELLS[spec.kind]
     cache = StackCache(mask=mask)  # without keep, it holds no layer's arrays past that layer
     state_n = _empty_like_state(state0)
     inp = x
     for layer in range(spec.num_layers):
-        out = np.empty((T, B, D * W), x.dtype) if D == 2 else None  # (T, B, D*W)
+        out = np.empty((B, T, D * W), x.dtype) if D == 2 else None  # (B, T, D*W)
         for d in range(D):
             s, k = param_suffix(layer, d), layer * D + d
-            xd = _direction_arrays(inp, d)  # (T, B, F)
+            xd = _direction_arrays(inp, d)  # (B, T, F)
             md = _direction_arrays(mask, d) if mask is not None else None
             # all input projections as one 2-D GEMM (a 3-D matmul would make T small ones)
-            gx = input_projection(xd.reshape(T * B, -1), params["weight_ih" + s])  # (T*B, GH)
-            gx = gx.reshape(T, B, -1)  # (T, B, G*H)
+            gx = input_projection(xd.reshape(B * T, -1), params["weight_ih" + s])  # (B*T, GH)
+            gx = gx.reshape(B, T, -1)  # (B, T, G*H)
             if spec.layer_norm:  # LN(x W_ih^T), over the G*H entries of each step
                 if keep:
                     cache.raw_inputs.append(gx)
@@ -166,7 +169,8 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
                                            keep)
                 cache.projections.append(proj)
                 w_hr = params["weight_hr" + s]  # (P, H)
-                hs = (sc.states[0].reshape(-1, H) @ w_hr.T).reshape(T + 1, B, W)  # (T+1, B, P)
+                ys = (sc.y.reshape(B * T, H) @ w_hr.T).reshape(B, T, W)  # (B, T, P)
+                h_last = sc.states[0, T] @ w_hr.T  # (B, P)
             else:
                 drop = None
                 if recurrent_dropout > 0:  # one mask per sequence for all steps
@@ -175,13 +179,17 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
                 sc = backend.scan_forward(spec.kind, gx, carry0, params["weight_hh" + s], b_hh,
                                           md, drop, keep=keep, b_ih=b_ih,
                                           **spec.cell_keywords(params, s))
-                hs = sc.states[0]  # (T+1, B, H)
-            ys = hs[1:] if md is None else hs[1:] * md  # (T, B, W); zero over padding
+                ys, h_last = sc.y, sc.states[0, T]  # (B, T, H), (B, H)
+            if md is not None:
+                ys = ys * md  # (B, T, W); zero over padding
             if D == 1:
-                out = ys  # no copy: a view of the scan's buffer, which the cache keeps anyway
+                out = ys  # no copy: the scan's own output, which the cache keeps anyway
+                if keep and ys is sc.y:  # the backward reads h_t from it: read-only, as
+                    out = ys.view()  # torch refuses to change a tensor saved for backward
+                    out.flags.writeable = False
             else:
-                out[:, :, d * W : (d + 1) * W] = ys[::-1] if d else ys
-            state_n[0][k] = hs[T]
+                out[:, :, d * W : (d + 1) * W] = ys[:, ::-1] if d else ys
+            state_n[0][k] = h_last
             for c in range(1, len(cell.CARRY)):
                 state_n[c][k] = sc.states[c, T]
             if keep:
@@ -200,26 +208,26 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
 def _projected_scan_backward(params, s, sc, proj, dys, dcarry_n, grads, backend):
     """Backward of :func:`_projected_scan` and of h_t = m_t W_hr^T (outputs and final h).
 
-    dys: (T, B, P) gradient of the outputs; dcarry_n: (dh_n (B, P), dc_n (B, H)). Adds into
+    dys: (B, T, P) gradient of the outputs; dcarry_n: (dh_n (B, P), dc_n (B, H)). Adds into
     grads["weight_hr" + s] and grads["weight_hh" + s]; returns (dgx, dgh, (dh0, dc0)).
     """
     w_hh, w_hr = params["weight_hh" + s], params["weight_hr" + s]  # (4H, P), (P, H)
-    m = sc.states[0]  # (T+1, B, H) m_t = o_t * tanh(c_t), m_0 = 0
-    T, B, P = dys.shape
+    m = sc.y  # (B, T, H) m_t = o_t * tanh(c_t) for t = 1 .. T; m_0 = 0
+    B, T, P = dys.shape
     H = m.shape[-1]
     dh_n, dc_n = dcarry_n
     dys_valid = dys if sc.mask is None else dys * sc.mask  # the padded outputs are zeros
     # backprop through y_t = m_t W_hr^T and h_n = m_T W_hr^T
-    grads["weight_hr" + s] += dys_valid.reshape(T * B, P).T @ m[1:].reshape(T * B, H)
-    grads["weight_hr" + s] += dh_n.T @ m[T]
+    grads["weight_hr" + s] += dys_valid.reshape(B * T, P).T @ m.reshape(B * T, H)
+    grads["weight_hr" + s] += dh_n.T @ sc.states[0, T]
     dgx, dgh, dcarry0 = backend.scan_backward(sc, np.ascontiguousarray(dys @ w_hr),
                                               (dh_n @ w_hr, dc_n), proj.w_rec)
     # backprop through W_rec = W_hh W_hr, seen by m_{t-1}
-    dw_rec = dgh.reshape(T * B, -1).T @ m[:T].reshape(T * B, H)  # (4H, H)
+    dw_rec = _recurrent_weight_grad(dgh, m, sc.states[0, 0])  # (4H, H)
     grads["weight_hh" + s] += dw_rec @ w_hr.T
     grads["weight_hr" + s] += w_hh.T @ dw_rec
     # backprop through h0 W_hh^T, added at each sequence's first valid step
-    dg_first = dgx[proj.first, np.arange(B)]  # (B, 4H)
+    dg_first = dgx[np.arange(B), proj.first]  # (B, 4H)
     grads["weight_hh" + s] += dg_first.T @ proj.h0
     return dgx, dgh, (dg_first @ w_hh, dcarry0[1])
 
@@ -228,23 +236,37 @@ def _normed_scan_backward(spec, params, s, sc, dgx, dgh, grads):
     """The gains' and biases' gradients of LN(h W_hh^T) and the LSTM's LN(c_t), one direction.
 
     dgx, dgh: the scan's gradients (an LSTM's dgx ends with H columns for LN(c_t)). Returns
-    (dgx, dgh, dgh_raw), each (T, B, G*H): dgx, dgh without those columns, and the gradient
+    (dgx, dgh, dgh_raw), each (B, T, G*H): dgx, dgh without those columns, and the gradient
     of h_{t-1} W_hh^T before its normalisation.
     """
     cell, H = CELLS[spec.kind], spec.hidden_size
     GH = cell.GATES * H
     if spec.kind == "lstm":  # backprop through tanh(LN(c_t)) into the gain and bias of LN(c)
-        _, dgain, dbias = layer_norm_grads(dgx[..., GH:], sc.states[1, 1:],
+        c = sc.states[1, 1:].transpose(1, 0, 2)  # (B, T, H) c_t, batch-first as dgx
+        _, dgain, dbias = layer_norm_grads(dgx[..., GH:], c,
                                            params["ln_weight_c" + s], params["ln_bias_c" + s])
         grads["ln_weight_c" + s] += dgain
         grads["ln_bias_c" + s] += dbias
         dgx = dgh = dgx[..., :GH]  # the same array, as the cell's
-    raw = sc.acts[..., cell.ACTS * H :]  # (T, B, G*H) h_{t-1} W_hh^T as the scan kept it
+    raw = sc.acts[..., cell.ACTS * H :].transpose(1, 0, 2)  # (B, T, G*H) h_{t-1} W_hh^T
     dgh_raw, dgain, dbias = layer_norm_grads(dgh, raw, params["ln_weight_hh" + s],
                                              params["ln_bias_hh" + s])
     grads["ln_weight_hh" + s] += dgain
     grads["ln_bias_hh" + s] += dbias
     return dgx, dgh, dgh_raw
+
+
+def _recurrent_weight_grad(dg, y, h0):
+    """sum over b, t of dg[b, t]^T h_{t-1}[b]: the gradient of W_hh (G*H, H), for dg (B, T, G*H)
+    the gradients of h_{t-1} W_hh^T, y (B, T, H) the outputs h_1 .. h_T and h0 (B, H).
+
+    One GEMM over the flat rows, with dg's row b*T + t against y's row b*T + t - 1, which is
+    h_t's predecessor but for t = 0: there it pairs dg[b, 0] with y[b-1, T-1] (the last
+    output of the sequence before), which two (B x G*H) x (B x H) products take back out and
+    replace by h0. No copy of the states into h_{t-1} order (a pass over memory)."""
+    B, T, GH = dg.shape
+    d2, y2 = dg.reshape(B * T, GH), y.reshape(B * T, -1)
+    return d2[1:].T @ y2[:-1] - dg[1:, 0].T @ y[:-1, T - 1] + dg[:, 0].T @ h0
 
 
 def _column_sums(a):
@@ -257,14 +279,14 @@ def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstat
                        backend, input_grad=True):
     """Backpropagation through time through all layers and directions.
 
-    dy: (T, B, D*H) time-major (D*P with proj_size); dstate_n: the gradient of the final
+    dy: (B, T, D*H) batch-first (D*P with proj_size); dstate_n: the gradient of the final
     state, shaped like it. Adds each parameter's gradient into ``grads[name]`` (in place, as
-    PyTorch accumulates). Returns dx (T, B, I) and the gradient of the initial state, shaped
+    PyTorch accumulates). Returns dx (B, T, I) and the gradient of the initial state, shaped
     like it. ``input_grad=False`` skips dx = dG W_ih of the first layer (None is returned),
     as torch does for an input that does not require a gradient (at I = H one of six
     equal products).
     """
-    T, B, _ = dy.shape
+    B, T, _ = dy.shape
     H, D, W = spec.hidden_size, spec.num_directions, spec.output_size
     G = CELLS[spec.kind].GATES
     dstate0 = _empty_like_state(dstate_n)
@@ -274,7 +296,7 @@ def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstat
         for d in range(D):
             s, k = param_suffix(layer, d), layer * D + d
             sc, xd = cache.scans[k], cache.inputs[k]
-            dys = _direction_arrays(dout[:, :, d * W : (d + 1) * W], d)  # (T, B, W)
+            dys = _direction_arrays(dout[:, :, d * W : (d + 1) * W], d)  # (B, T, W)
             dcarry_n = [a[k] for a in dstate_n]
             if spec.proj_size:
                 dgx, dgh, dcarry0 = _projected_scan_backward(
@@ -286,36 +308,36 @@ def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstat
                 if spec.layer_norm:
                     dgx, dgh, dgh_raw = _normed_scan_backward(spec, params, s, sc, dgx, dgh,
                                                               grads)
-                h_prev = sc.states[0, :T]  # (T, B, H)
-                if sc.drop is not None:
-                    h_prev = h_prev * sc.drop  # the projection saw h_{t-1} * drop
-                grads["weight_hh" + s] += (dgh_raw.reshape(T * B, G * H).T
-                                           @ h_prev.reshape(T * B, H))
+                y, h0 = sc.y, sc.states[0, 0]  # (B, T, H) h_1 .. h_T, (B, H)
+                if sc.drop is not None:  # the projection saw h_{t-1} * drop
+                    y, h0 = y * sc.drop[:, None], h0 * sc.drop
+                grads["weight_hh" + s] += _recurrent_weight_grad(dgh_raw, y, h0)
             for c, a in enumerate(dcarry0):
                 dstate0[c][k] = a
             if spec.peephole:  # i, f saw c_{t-1} and o saw c_t
-                cs = sc.states[1]  # (T+1, B, H)
-                grads["weight_peephole" + s] += CELLS["lstm"].peephole_grad(dgx, cs[:T], cs[1:])
-            dgx2 = dgx.reshape(T * B, G * H)  # (T*B, G*H)
+                cs = sc.states[1].transpose(1, 0, 2)  # (B, T+1, H), batch-first as dgx
+                grads["weight_peephole" + s] += CELLS["lstm"].peephole_grad(dgx, cs[:, :T],
+                                                                            cs[:, 1:])
+            dgx2 = dgx.reshape(B * T, G * H)  # (B*T, G*H)
             if spec.bias:
                 db_ih = _column_sums(dgx2)  # (G*H,)
                 grads["bias_ih" + s] += db_ih
                 grads["bias_hh" + s] += db_ih if dgh is dgx else _column_sums(
-                    dgh.reshape(T * B, -1))
+                    dgh.reshape(B * T, -1))
             if spec.layer_norm:  # backprop through LN(x W_ih^T)
                 draw, dgain, dbias = layer_norm_grads(dgx, cache.raw_inputs[k],
                                                       params["ln_weight_ih" + s],
                                                       params["ln_bias_ih" + s])
                 grads["ln_weight_ih" + s] += dgain
                 grads["ln_bias_ih" + s] += dbias
-                dgx2 = draw.reshape(T * B, G * H)
+                dgx2 = draw.reshape(B * T, G * H)
             # weight gradients: one GEMM each over all time steps
-            grads["weight_ih" + s] += dgx2.T @ xd.reshape(T * B, -1)
+            grads["weight_ih" + s] += dgx2.T @ xd.reshape(B * T, -1)
             if layer == 0 and not input_grad:
                 continue  # nobody needs dx
-            dxd = (dgx2 @ params["weight_ih" + s]).reshape(T, B, -1)  # (T, B, F)
+            dxd = (dgx2 @ params["weight_ih" + s]).reshape(B, T, -1)  # (B, T, F)
             if d:
-                dxd = dxd[::-1]
+                dxd = dxd[:, ::-1]
             din = dxd if din is None else din + dxd
         if layer > 0 and cache.dropout_masks[layer - 1] is not None:
             din = din * cache.dropout_masks[layer - 1]  # backprop through dropout

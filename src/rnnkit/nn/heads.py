@@ -47,9 +47,7 @@ class LastStep(Module):
     def backward(self, dout):
         last, split, (B, T, F), dtype = self.saved()
         dout = check_gradient(dout, (B, F), dtype)
-        # (B, T, F), laid out time-major: the recurrent layer's backward, which works in
-        # (T, B, F), then takes it without a copy
-        dy = np.zeros((T, B, F), dtype).transpose(1, 0, 2)
+        dy = np.zeros((B, T, F), dtype)  # batch-first, as the recurrent layer's backward works
         dy[np.arange(B), last, :split] = dout[:, :split]  # undo the picks: only the chosen
         dy[:, 0, split:] = dout[:, split:]  # steps get gradient
         return dy

@@ -260,14 +260,13 @@ class Recurrent(Module):
         if lengths is not None:
             lengths = check_lengths(np.atleast_1d(lengths), B, T)
             if lengths.min() < T:
-                mask = (np.arange(T)[:, None] < lengths[None, :]).astype(self.dtype)[..., None]
-        xt = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
+                mask = (np.arange(T)[None, :] < lengths[:, None]).astype(self.dtype)[..., None]
         p = self.dropout if self.training else 0.0
         p_rec = self.recurrent_dropout if self.training else 0.0
-        yt, state_n, cache = recurrent_forward(self.spec, self.params, xt, state0, mask,
-                                               backend=self.time_loop, dropout=p, rng=self.rng,
-                                               recurrent_dropout=p_rec, keep=grad_enabled())
-        y = np.ascontiguousarray(yt.transpose(1, 0, 2))  # (B, T, D*H)
+        y, state_n, cache = recurrent_forward(self.spec, self.params, np.ascontiguousarray(x),
+                                              state0, mask, backend=self.time_loop, dropout=p,
+                                              rng=self.rng, recurrent_dropout=p_rec,
+                                              keep=grad_enabled())  # y (B, T, D*H)
         self.save_for_backward((cache, unbatched, y.shape, self._learned_parts(state)))
         if unbatched:
             y = y[0]
@@ -291,17 +290,13 @@ class Recurrent(Module):
                              f"got {dy.shape if not unbatched else dy.shape[1:]}")
         check_finite(dy, "dy")
         dstate_n = self._split_state(dstate, None if unbatched else y_shape[0], "d{}_n")
-        dyt = np.ascontiguousarray(dy.transpose(1, 0, 2))  # (T, B, D*H)
-        dxt, dstate0 = recurrent_backward(self.spec, self.params, cache, dyt, dstate_n,
-                                          self.grads, backend=self.time_loop,
-                                          input_grad=need_input_grad)
+        dx, dstate0 = recurrent_backward(self.spec, self.params, cache, dy, dstate_n,
+                                         self.grads, backend=self.time_loop,
+                                         input_grad=need_input_grad)  # dx (B, T, I)
         for i in learned:  # backprop through the broadcast of h0 (c0) over the batch
             self.grads[CELLS[self.kind].CARRY[i] + "0"] += dstate0[i].sum(axis=1)
-        dx = None
-        if need_input_grad:
-            dx = np.ascontiguousarray(dxt.transpose(1, 0, 2))  # (B, T, I)
-            if unbatched:
-                dx = dx[0]
+        if need_input_grad and unbatched:
+            dx = dx[0]
         return dx, self._join_state(dstate0, unbatched)
 
     __call__ = forward

@@ -76,8 +76,8 @@ def unroll(layer, x, state=None) -> Unrolled:
     B, T, _ = x.shape
     spec, cell = layer.spec, CELLS[layer.kind]
     state0 = layer.initial_state(state, B)  # (C, L*D, B, H); learned h0 (c0) if not given
-    xt = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
-    yt, _, stack = recurrent_forward(spec, layer.params, xt, state0, None, backend=scan)
+    y, _, stack = recurrent_forward(spec, layer.params, np.ascontiguousarray(x), state0, None,
+                                    backend=scan)  # y (B, T, D*H)
     H, LD = spec.hidden_size, spec.num_layers * spec.num_directions
     states = {name: np.empty((LD, B, T, H), x.dtype) for name in cell.CARRY}
     acts = {name: np.empty((LD, B, T, H), x.dtype) for name in ACT_NAMES[layer.kind]}
@@ -87,7 +87,6 @@ def unroll(layer, x, state=None) -> Unrolled:
             states[name][k] = _natural(sc.states[c, 1:], d)  # (B, T, H)
         for j, name in enumerate(ACT_NAMES[layer.kind]):
             acts[name][k] = _natural(sc.acts[:, :, j * H : (j + 1) * H], d)
-    y = np.ascontiguousarray(yt.transpose(1, 0, 2))  # (B, T, D*H)
     return Unrolled(layer.kind, y, states, acts, stack)
 
 
