@@ -137,3 +137,26 @@ def test_torch_updates_run_with_flushed_denormals(monkeypatch):
         if call == "torch":
             assert calls[i - 1] is True and calls[i + 1] is False
     assert calls.count(True) == calls.count(False) == calls.count("torch")  # only around torch
+
+
+def test_interleaved_absorbs_each_switch_with_untimed_calls():
+    """Each turn starts with untimed calls for ``absorb`` seconds (at least one call), so that
+    the other library's spinning threads are idle before the timed call."""
+    import time
+
+    from rnnkit.cli.bench_timing import interleaved
+
+    calls = {"a": 0, "b": 0}
+
+    def make(name):
+        def fn():
+            calls[name] += 1
+            time.sleep(0.001)
+        return fn
+
+    times = interleaved([make("a"), make("b")], repeat=3, warmup=1, absorb=0.01)
+    assert [len(t) for t in times] == [3, 3]
+    assert calls["a"] >= 4 * (1 + 5)  # per turn: ~10 untimed calls of 1 ms, then the timed one
+    calls.update(a=0, b=0)
+    interleaved([make("a"), make("b")], repeat=3, warmup=1, absorb=0.0)
+    assert calls == {"a": 8, "b": 8}  # one untimed call and the timed one per turn
