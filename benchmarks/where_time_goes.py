@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit
 
 import rnnkit
-from rnnkit.core import kernels, paths
+from rnnkit.core import kernels, paths, step_kernels
 from rnnkit.core.gemm import matmul_packed, pack
 from rnnkit.core.threads import run_sharded
 
@@ -67,10 +67,10 @@ def _elementwise(gx, gh, b, mask, peep, states, acts, dys, dgemm, dcarry, dgx, l
     gh, dgemm = gh[lo:hi], dgemm[lo:hi]
     dgs = np.empty((hi - lo, dgx.shape[2]), dgx.dtype)  # (M, 4H) one step's gate gradients
     for t in range(gx.shape[1]):
-        kernels._lstm_step(t, lo, gx, gh, b, mask, 0, peep, states, acts)
+        step_kernels._lstm_step(t, lo, gx, gh, b, mask, 0, peep, states, acts)
     for t in range(gx.shape[1] - 1, -1, -1):
-        kernels._lstm_step_back(t, lo, dys, dgemm, dcarry, mask, 0, peep, states, acts, dgs,
-                                dgs)
+        step_kernels._lstm_step_back(t, lo, dys, dgemm, dcarry, mask, 0, peep, states, acts,
+                                     dgs, dgs)
         for r in range(hi - lo):  # into the batch-first dgx, as the loops' _put_rows
             dgx[lo + r, t] = dgs[r]
 

@@ -14,7 +14,7 @@ import pytest
 import rnnkit
 
 numba = pytest.importorskip("numba")
-from rnnkit.core import kernels, paths, scan
+from rnnkit.core import kernels, paths, scan, step_kernels
 from rnnkit.core.backends import get_backend  # noqa: E402
 from rnnkit.core.cells import CELLS
 
@@ -197,8 +197,8 @@ def test_tanh_and_sigmoid_accuracy(dtype):
     tol = 1e-15 if dtype == np.float64 else 4e-7
     for act, ref in [(0, np.tanh(a.astype(np.float64))),
                      (2, 1 / (1 + np.exp(-a.astype(np.float64))))]:
-        kernels._rnn_step(0, 0, a.reshape(1, 1, -1), gh, no_bias, no_mask, act, no_peep, states,
-                          no_acts)
+        step_kernels._rnn_step(0, 0, a.reshape(1, 1, -1), gh, no_bias, no_mask, act, no_peep,
+                               states, no_acts)
         np.testing.assert_allclose(states[0, 1, 0], ref, rtol=0, atol=tol)
         assert np.all(np.abs(states[0, 1, 0]) <= 1)
 

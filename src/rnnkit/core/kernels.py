@@ -4,10 +4,12 @@ Same signatures, return values and buffer layouts as the NumPy reference ``rnnki
 (read that first: it defines ``ScanCache``, the buffers and the mask semantics). What differs
 is how a step runs:
 
-* one numba kernel per cell does all the element-wise work of a step (gates, state update,
-  masking, and in the backward every gate gradient) in a single pass, writing straight into
-  the preallocated buffers: nothing is allocated per time step. Every kind's kernels take the
-  same arguments, and ``scan_forward``/``scan_backward`` pick them from one table, ``KERNELS``;
+* one numba kernel per cell does all the element-wise work of a step
+  (``rnnkit.core.step_kernels``); every kind's kernels take the same arguments, and
+  ``scan_forward``/``scan_backward`` pick them and the loops from one table, ``KERNELS``;
+* the scans take gx and dy and return y and dgx batch-first, (B, T, ...), as the stack
+  computes and uses them; the loops write a step's outputs and gate gradients into those
+  rows (``_output_rows``, ``_put_rows``) and keep states and activations time-major;
 * the recurrent product ``h_{t-1} W_hh^T`` (and ``da W_hh`` backwards) runs either inside one
   numba function that holds the whole time loop, with a product of our own
   (``rnnkit.core.gemm``), or as a NumPy BLAS call into a preallocated buffer from a Python
@@ -26,7 +28,6 @@ backward sets a padded row's gate gradients to zero and passes its dh and dc thr
 A recurrent dropout mask (``drop``, B x H) multiplies h_{t-1} before the recurrent product
 and the product's gradient after it, in every path.
 
-Transcendentals: ``rnnkit.core.jit_math`` (fast float32 tanh and exp, libm in float64).
 """
 from __future__ import annotations
 
@@ -37,11 +38,12 @@ from numba.extending import register_jitable
 from rnnkit.core.cells import CELLS
 from rnnkit.core.paths import shards as _shards
 from rnnkit.core.gemm import matmul_packed, pack
-from rnnkit.core.jit_math import _JIT, _sigmoid, _tanh
+from rnnkit.core.jit_math import _JIT
 from rnnkit.core.kernel_args import act_code, drop2d, mask2d, peepholes, step_bias
 from rnnkit.core.scan import ScanCache
+from rnnkit.core.step_kernels import (_gru_step, _gru_step_back, _lstm_step, _lstm_step_back,
+                                       _rnn_step, _rnn_step_back)
 from rnnkit.core.threads import run_sharded as _run_shards
-from rnnkit.core.vanishing import flush, flushed, threshold
 
 # --- the recurrent product inside the numba time loops -------------------------------------
 @register_jitable(inline="always")
@@ -88,233 +90,6 @@ def _put_rows(block, a, t, lo):
         src, dst = block[r], a[lo + r, t]
         for j in range(src.size):
             dst[j] = src[j]
-
-
-# --- element-wise parts of one step, forward ---------------------------------------------
-# Every kind's step kernel takes the same arguments (t, lo, gx, gh, b_hh, mask, act, peep,
-# states, acts) and ignores those it does not use: it updates the batch's rows lo .. lo+M-1,
-# where gh (M, G*H) holds their h_{t-1} W_hh^T (lo = 0, M = B but in the batch-sharded
-# loops, where each shard of rows runs on its own thread); b_hh, both biases, is added here
-# rather than in a pass over all of gx: the LSTM's and RNN's b_ih + b_hh (G*H,) to the
-# pre-activations, the GRU's (4H,) [b_ir + b_hr, b_iz + b_hz, b_hn, b_in] with b_hn inside its
-# reset gate (GH_APART) and b_in beside it; mask (T, B), or (0, 0) when absent;
-# act the RNN's nonlinearity code; peep the LSTM's peepholes (3H,) = [p_i, p_f, p_o], or
-# (0,) when absent; states (C, T+1, B, H) and
-# acts (T, B, ACTS*H) as in ``scan``, or (1, B, ACTS*H) rewritten at every step in inference
-# (``keep=False``). Each row runs as a few short loops over contiguous vectors, the shape LLVM
-# vectorises.
-@register_jitable(inline="always")
-def _carry_over_padding(m, new, old):
-    """new = m * new + (1 - m) * old: the state is carried unchanged where m == 0."""
-    one = new.dtype.type(1)
-    for j in range(new.size):
-        new[j] = m * new[j] + (one - m) * old[j]
-
-
-@njit(inline="always", **_JIT)
-def _rnn_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
-    hs = states[0]  # (T+1, B, H)
-    B, H = gh.shape
-    for row in range(B):  # gh's (dgemm's) row is the batch's row b
-        b = lo + row
-        x, y, h = gx[b, t], gh[row], hs[t + 1, b]  # (H,)
-        if act == 0:
-            for j in range(H):
-                h[j] = _tanh(x[j] + y[j] + b_hh[j])
-        elif act == 1:
-            zero = h.dtype.type(0)
-            for j in range(H):
-                h[j] = max(x[j] + y[j] + b_hh[j], zero)
-        else:
-            for j in range(H):
-                h[j] = _sigmoid(x[j] + y[j] + b_hh[j])
-        if mask.shape[0]:
-            _carry_over_padding(mask[t, b], h, hs[t, b])
-
-
-@njit(inline="always", **_JIT)
-def _lstm_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
-    hs, cs = states[0], states[1]  # (T+1, B, H)
-    B, G = gh.shape
-    H = G // 4
-    p_i, p_f, p_o = peep[:H], peep[H : 2 * H], peep[2 * H :]  # (H,) each, or empty
-    ta = min(t, acts.shape[0] - 1)  # t, or 0 for the one-step buffer of inference
-    for row in range(B):  # gh's (dgemm's) row is the batch's row b
-        b = lo + row
-        x, y, a = gx[b, t], gh[row], acts[ta, b]  # (4H,), (4H,), (5H,)
-        # one view per gate: LLVM cannot vectorise a[j] against a[H + j] of the same view
-        i, f, g, o, tc = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H : G], a[G:]  # (H,)
-        for j in range(G):
-            a[j] = x[j] + y[j] + b_hh[j]  # pre-activations
-        c_prev, c, h = cs[t, b], cs[t + 1, b], hs[t + 1, b]  # (H,)
-        if peep.shape[0]:  # i and f see c_{t-1}
-            for j in range(H):
-                i[j] = i[j] + p_i[j] * c_prev[j]
-                f[j] = f[j] + p_f[j] * c_prev[j]
-        for j in range(2 * H):
-            a[j] = _sigmoid(a[j])  # i, f
-        if peep.shape[0]:  # o sees c_t
-            for j in range(H):
-                g[j] = _tanh(g[j])
-            for j in range(H):
-                c[j] = f[j] * c_prev[j] + i[j] * g[j]
-                o[j] = _sigmoid(o[j] + p_o[j] * c[j])
-                tc[j] = _tanh(c[j])
-                h[j] = o[j] * tc[j]
-        else:
-            for j in range(H):
-                g[j] = _tanh(g[j])
-                o[j] = _sigmoid(o[j])
-            for j in range(H):
-                c[j] = f[j] * c_prev[j] + i[j] * g[j]
-                tc[j] = _tanh(c[j])
-                h[j] = o[j] * tc[j]
-        if mask.shape[0]:
-            _carry_over_padding(mask[t, b], h, hs[t, b])
-            _carry_over_padding(mask[t, b], c, c_prev)
-
-
-@njit(inline="always", **_JIT)
-def _gru_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
-    hs = states[0]  # (T+1, B, H)
-    B, G = gh.shape
-    H = G // 3
-    one = gh.dtype.type(1)  # a bare 1 would promote float32 to float64
-    b_hrz, b_hn, b_in = b_hh[: 2 * H], b_hh[2 * H : G], b_hh[G:]  # (2H,), (H,), (H,)
-    ta = min(t, acts.shape[0] - 1)  # t, or 0 for the one-step buffer of inference
-    for row in range(B):  # gh's (dgemm's) row is the batch's row b
-        b = lo + row
-        x, y, a = gx[b, t], gh[row], acts[ta, b]  # (3H,), (3H,), (4H,)
-        x_n, y_rz, y_n = x[2 * H :], y[: 2 * H], y[2 * H :]
-        r, z, n, hn = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]  # (H,)
-        h_prev, h = hs[t, b], hs[t + 1, b]  # (H,)
-        for j in range(2 * H):
-            a[j] = _sigmoid(x[j] + (y_rz[j] + b_hrz[j]))  # r, z
-        for j in range(H):
-            hn[j] = y_n[j] + b_hn[j]  # W_hn h + b_hn, inside the reset gate
-            n[j] = _tanh((x_n[j] + b_in[j]) + r[j] * hn[j])
-            h[j] = (one - z[j]) * n[j] + z[j] * h_prev[j]
-        if mask.shape[0]:
-            _carry_over_padding(mask[t, b], h, h_prev)
-
-
-# --- element-wise parts of one step, backward --------------------------------------------
-# The same arguments for every kind:
-# (t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh), for the batch's rows
-# lo .. lo+M-1 as forward. The gradient reaching h_t is dgemm + dcarry[0]: dgemm (M, H) is
-# d(gates of step t+1) @ W_hh for those rows
-# and dcarry[0] (B, H) the rest (padding, GRU's z * h_{t-1}); dcarry[1] (B, H) is the LSTM's
-# dc. Each kernel overwrites dcarry for step t-1. dys is (B, T, H), batch-first; dgx and dgh
-# (M, G*H) receive the step's gate gradients of those rows (the loops copy them into the
-# batch-first (B, T, G*H) arrays, ``_put_rows``); dgh is dgx itself unless GH_APART.
-@register_jitable(inline="always")
-def _dh_at_step(dgemm, rest, dy, mask, t, b):
-    """dh_t for row b, in dgemm (values below threshold set to zero: rnnkit.core.vanishing);
-    rest keeps what a padded step passes through unchanged."""
-    tiny = threshold(dgemm)
-    if mask.shape[0]:
-        m = mask[t, b]
-        one = dgemm.dtype.type(1)
-        for j in range(dgemm.size):
-            dh = flushed(dgemm[j] + rest[j], tiny)
-            rest[j] = (one - m) * dh  # padded step: state passed through unchanged
-            dgemm[j] = m * (dh + dy[j])  # the output there is zero and carries no gradient
-    else:
-        for j in range(dgemm.size):
-            dgemm[j] = flushed(dgemm[j] + rest[j] + dy[j], tiny)
-            rest[j] = 0
-
-
-@njit(inline="always", **_JIT)
-def _rnn_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh):
-    hs, rest = states[0], dcarry[0]  # (T+1, B, H), (B, H)
-    B, H = dgemm.shape
-    one = dgemm.dtype.type(1)
-    for row in range(B):  # gh's (dgemm's) row is the batch's row b
-        b = lo + row
-        _dh_at_step(dgemm[row], rest[b], dys[b, t], mask, t, b)
-        dh, h, da = dgemm[row], hs[t + 1, b], dgx[row]  # (H,)
-        if act == 0:  # backprop through the nonlinearity, given its output h
-            for j in range(H):
-                da[j] = dh[j] * (one - h[j] * h[j])
-        elif act == 1:
-            for j in range(H):
-                da[j] = dh[j] if h[j] > 0 else dh[j] * 0
-        else:
-            for j in range(H):
-                da[j] = dh[j] * (h[j] * (one - h[j]))
-        flush(da)
-
-
-@njit(inline="always", **_JIT)
-def _lstm_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh):
-    cs, rest, dc = states[1], dcarry[0], dcarry[1]  # (T+1, B, H), (B, H), (B, H)
-    B, H = dgemm.shape
-    one = dgemm.dtype.type(1)
-    for row in range(B):  # gh's (dgemm's) row is the batch's row b
-        b = lo + row
-        _dh_at_step(dgemm[row], rest[b], dys[b, t], mask, t, b)
-        a, da = acts[t, b], dgx[row]  # (5H,), (4H,)
-        if mask.shape[0] and mask[t, b] == 0:
-            da[:] = 0  # padded step: no gradient reaches the gates, dc passes through
-            continue
-        i, f, g, o, tc = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H : 4 * H], a[4 * H :]
-        da_i, da_f, da_g, da_o = da[:H], da[H : 2 * H], da[2 * H : 3 * H], da[3 * H :]
-        dh, dc_b, c_prev = dgemm[row], dc[b], cs[t, b]  # (H,)
-        for j in range(H):  # short loops with few stores each: LLVM vectorises those
-            dc_b[j] = dc_b[j] + dh[j] * o[j] * (one - tc[j] * tc[j])  # through h = o tanh(c)
-            da_o[j] = dh[j] * tc[j] * (o[j] * (one - o[j]))
-        if peep.shape[0]:  # the peepholes: o saw c_t, i and f saw c_{t-1}
-            p_i, p_f, p_o = peep[:H], peep[H : 2 * H], peep[2 * H :]  # (H,)
-            for j in range(H):
-                dc_b[j] = dc_b[j] + da_o[j] * p_o[j]  # through o's p_o * c_t
-            for j in range(H):
-                da_i[j] = dc_b[j] * g[j] * (i[j] * (one - i[j]))
-                da_g[j] = dc_b[j] * i[j] * (one - g[j] * g[j])
-            for j in range(H):
-                da_f[j] = dc_b[j] * c_prev[j] * (f[j] * (one - f[j]))
-                dc_b[j] = dc_b[j] * f[j] + da_i[j] * p_i[j] + da_f[j] * p_f[j]  # dc_{t-1}
-            flush(da)
-            flush(dc_b)
-            continue
-        for j in range(H):  # through c = f c_prev + i g, then the activations
-            da_i[j] = dc_b[j] * g[j] * (i[j] * (one - i[j]))
-            da_g[j] = dc_b[j] * i[j] * (one - g[j] * g[j])
-        for j in range(H):
-            da_f[j] = dc_b[j] * c_prev[j] * (f[j] * (one - f[j]))
-            dc_b[j] = dc_b[j] * f[j]  # dc_{t-1}
-        flush(da)
-        flush(dc_b)
-
-
-@njit(inline="always", **_JIT)
-def _gru_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh):
-    hs, rest = states[0], dcarry[0]  # (T+1, B, H), (B, H)
-    B, H = dgemm.shape
-    one = dgemm.dtype.type(1)
-    for row in range(B):  # gh's (dgemm's) row is the batch's row b
-        b = lo + row
-        _dh_at_step(dgemm[row], rest[b], dys[b, t], mask, t, b)
-        a, dx, dg = acts[t, b], dgx[row], dgh[row]  # (4H,), (3H,), (3H,)
-        if mask.shape[0] and mask[t, b] == 0:
-            dx[:] = 0  # padded step: no gradient reaches the gates
-            dg[:] = 0
-            continue
-        r, z, n, hn = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
-        dx_r, dx_z, dx_n = dx[:H], dx[H : 2 * H], dx[2 * H :]
-        dh, h_prev, rest_b = dgemm[row], hs[t, b], rest[b]  # (H,)
-        for j in range(H):  # through h = (1-z) n + z h_prev, then tanh
-            dx_n[j] = dh[j] * (one - z[j]) * (one - n[j] * n[j])
-        for j in range(H):
-            dx_r[j] = dx_n[j] * hn[j] * (r[j] * (one - r[j]))  # through r * h_n, sigmoid
-            dg[2 * H + j] = dx_n[j] * r[j]  # h_n sits inside the reset gate
-        for j in range(H):
-            dx_z[j] = dh[j] * (h_prev[j] - n[j]) * (z[j] * (one - z[j]))
-            rest_b[j] = dh[j] * z[j] + rest_b[j]  # through z * h_prev
-        flush(dx)
-        flush(dg[2 * H :])
-        flush(rest_b)
-        dg[: 2 * H] = dx[: 2 * H]
 
 
 # --- whole time loops in numba, on one shard of the batch ------------------------------------

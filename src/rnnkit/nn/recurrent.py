@@ -249,7 +249,11 @@ class Recurrent(Module):
 
     # --- forward and backward ------------------------------------------------------------
     def forward(self, x, state=None, lengths=None):
-        """x: (B, T, I) or (T, I). Returns y (B, T, D*H) and the final state (see module doc)."""
+        """x: (B, T, I) or (T, I). Returns y (B, T, D*H) and the final state (see module doc).
+
+        While gradients are recorded, y may be read-only (one direction, no lengths, no
+        proj_size): it is then the buffer the backward reads h_t from, and torch too refuses
+        an in-place change to a tensor saved for backward; copy it to change it."""
         x = check_input(x, self.input_size, self.dtype)
         unbatched = x.ndim == 2
         if unbatched:
