@@ -37,8 +37,14 @@ SHAPES = [(1, 100, 10, 20), (32, 50, 1, 64), (64, 100, 128, 128), (16, 200, 64, 
           (64, 100, 256, 512)]
 
 
+WARMUP = 5  # calls before timing: numba compilation, and glibc's heap reaching the sizes
+# a step needs (the first steps fault in fresh pages: ~290 faults a step over the first 50
+# LSTM steps at (64,100,128,128), none after)
+
+
 def median_seconds(fn, repeat: int) -> float:
-    fn()  # warm-up (and numba compilation)
+    for _ in range(WARMUP):
+        fn()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
