@@ -1,4 +1,6 @@
 """Optimizers and gradient clipping against torch.optim, step by step in float64."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -195,3 +197,31 @@ def test_the_stack_learns_the_sign_of_a_sum():
         opt.step()
     accuracy = (model.forward(x, lengths=lengths).argmax(axis=1) == labels).mean()
     assert loss < 0.05 and accuracy > 0.95  # from 0.65 at the start
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cls, options", [(Adam, {}), (Adam, {"weight_decay": 0.1}),
+                                          (AdamW, {})])
+def test_adam_one_pass_kernel_equals_numpy_to_the_bit(dtype, cls, options):
+    """Adam's update runs as one numba pass over contiguous float arrays; it must give the
+    same bits as NumPy's operations (the formula in the docstring, step by step)."""
+    rng = np.random.default_rng(0)
+    p = rng.standard_normal((7, 33)).astype(dtype)
+    params, grads = {"w": p}, {"w": np.zeros_like(p)}
+    opt = cls(params, grads, lr=0.01, **options)
+    ref, m, v = p.copy(), np.zeros_like(p), np.zeros_like(p)
+    (b1, b2), wd, eps = opt.betas, opt.weight_decay, opt.eps
+    for t in range(1, 5):
+        g = rng.standard_normal(p.shape).astype(dtype)
+        grads["w"][...] = g
+        opt.step()
+        if wd and cls is AdamW:
+            ref *= 1 - opt.lr * wd
+        elif wd:
+            g = g + wd * ref
+        m += (1 - b1) * (g - m)
+        v *= b2
+        v += (1 - b2) * g * g
+        ref -= opt.lr / (1 - b1 ** t) * m / (np.sqrt(v) / math.sqrt(1 - b2 ** t) + eps)
+        np.testing.assert_array_equal(params["w"], ref)
+        assert params["w"].dtype == dtype

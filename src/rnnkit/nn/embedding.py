@@ -2,11 +2,24 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from rnnkit.core.init import seed_sequence
 from rnnkit.nn.module import Module
 from rnnkit.nn.registry import register_module
 from rnnkit.validation import check_gradient, check_indices, float_dtype, positive_int
+
+
+@njit(cache=True, nogil=True)
+def _scatter_add(out, rows, values):
+    """out[rows[i]] += values[i] for i in order: ``np.add.at(out, rows, values)`` for out
+    (V, E), rows (N,), values (N, E), the same additions in the same order (so the same
+    bits), without add.at's per-element dispatch: 0.7 ms for textgen's (3200, 32), this
+    ~0.01 ms."""
+    for i in range(rows.size):
+        target, source = out[rows[i]], values[i]
+        for j in range(source.size):
+            target[j] += source[j]
 
 
 @register_module
@@ -58,7 +71,8 @@ class Embedding(Module):
         if self.padding_idx is not None:
             keep = flat != self.padding_idx  # the padding row gets no gradient
             flat, dy2 = flat[keep], dy2[keep]
-        np.add.at(self.grads["weight"], flat, dy2)  # undo the gather; repeats accumulate
+        _scatter_add(self.grads["weight"], np.ascontiguousarray(flat, dtype=np.intp),
+                     np.ascontiguousarray(dy2))  # undo the gather; repeats accumulate
         return None
 
     __call__ = forward
