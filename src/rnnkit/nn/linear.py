@@ -34,9 +34,16 @@ def init_conv1d(in_channels, out_channels, kernel_size, dtype=np.float32, seed=N
     return params
 
 
+def _rows_times(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a (..., K) @ b (K, N) as one 2-D product over all of a's rows: NumPy's matmul runs a
+    3-D a as one product per leading index (textgen's head, (32, 100, 256) @ (256, 96): 0.87
+    against 0.48 ms)."""
+    return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
+
+
 def linear_forward(params: dict, x: np.ndarray):
     """``y = x W^T + b``; x (..., I) -> y (..., O). The cache is x."""
-    y = x @ params["weight"].T  # (..., O)
+    y = _rows_times(x, params["weight"].T)  # (..., O)
     if "bias" in params:
         y = y + params["bias"]
     return y, x
@@ -49,7 +56,7 @@ def linear_backward(params: dict, x: np.ndarray, dy: np.ndarray, grads: dict) ->
     grads["weight"] += dy2.T @ x2  # undo y = x W^T
     if "bias" in grads:
         grads["bias"] += dy2.sum(axis=0)  # undo the broadcast of b
-    return dy @ W  # (..., I)
+    return _rows_times(dy, W)  # (..., I)
 
 
 @register_module
