@@ -9,7 +9,7 @@ is how a step runs:
   ``scan_forward``/``scan_backward`` pick them and the loops from one table, ``KERNELS``;
 * the scans take gx and dy and return y and dgx batch-first, (B, T, ...), as the stack
   computes and uses them; the loops write a step's outputs and gate gradients into those
-  rows (``_output_rows``, ``_put_rows``) and keep states and activations time-major;
+  rows (``_put_rows``) and keep states and activations time-major;
 * the recurrent product ``h_{t-1} W_hh^T`` (and ``da W_hh`` backwards) runs either inside one
   numba function that holds the whole time loop, with a product of our own
   (``rnnkit.core.gemm``), or as a NumPy BLAS call into a preallocated buffer from a Python
@@ -71,21 +71,13 @@ def _times_drop(dh, drop, lo):
 
 
 @register_jitable(inline="always")
-def _output_rows(h, y, t, lo, hi):
-    """y[b, t] = h[b] for the rows lo .. hi-1: the step's output, batch-first, written while
-    h (B, H) is in cache (a copy of the whole (T, B, H) states afterwards costs a pass)."""
-    for b in range(lo, hi):
-        out, row = y[b, t], h[b]
-        for j in range(row.size):
-            out[j] = row[j]
-
-
-@register_jitable(inline="always")
 def _put_rows(block, a, t, lo):
-    """a[lo : lo + M, t] = block (M, W): one step's gate gradients into the batch-first
-    (B, T, W) dgx or dgh. The step kernels write the block and the product reads it while it
-    is contiguous and in L1; in a, the rows are T*W apart (a multiple of 4 KB at T*W*4 =
-    100*512*4, where they all fall in the same L1 sets)."""
+    """a[lo : lo + M, t] = block (M, W): one step's rows into a batch-first (B, T, W) array,
+    the outputs h_t into y (written while in cache: a copy of all the states afterwards
+    would cost a pass over memory) or the gate gradients into dgx or dgh. The backward's step
+    kernels write the gradients into the block and the product reads them there, contiguous
+    and in L1; in a, the rows are T*W apart (a multiple of 4 KB at T*W*4 = 100*512*4, where
+    they all fall in the same L1 sets)."""
     for r in range(block.shape[0]):
         src, dst = block[r], a[lo + r, t]
         for j in range(src.size):
@@ -111,7 +103,7 @@ def _rnn_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo,
     for t in range(gx.shape[1]):
         _hidden_product(states[0, t], lo, drop, hd, w_t, gh)
         _rnn_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts)
-        _output_rows(states[0, t + 1], y, t, lo, hi)
+        _put_rows(states[0, t + 1, lo:hi], y, t, lo)
 
 
 @njit(**_LOOP_JIT)
@@ -121,7 +113,7 @@ def _lstm_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo
     for t in range(gx.shape[1]):
         _hidden_product(states[0, t], lo, drop, hd, w_t, gh)
         _lstm_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts)
-        _output_rows(states[0, t + 1], y, t, lo, hi)
+        _put_rows(states[0, t + 1, lo:hi], y, t, lo)
 
 
 @njit(**_LOOP_JIT)
@@ -131,7 +123,7 @@ def _gru_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo,
     for t in range(gx.shape[1]):
         _hidden_product(states[0, t], lo, drop, hd, w_t, gh)
         _gru_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts)
-        _output_rows(states[0, t + 1], y, t, lo, hi)
+        _put_rows(states[0, t + 1, lo:hi], y, t, lo)
 
 
 @njit(**_LOOP_JIT)
