@@ -77,8 +77,7 @@ def _elementwise(gx, gh, b, mask, peep, states, acts, dys, dgemm, dcarry, dgx, l
     for t in range(gx.shape[1] - 1, -1, -1):
         step_kernels._lstm_step_back(t, lo, dys, dgemm, dcarry, mask, 0, peep, states, acts,
                                      dgs, dgs)
-        for r in range(hi - lo):  # into the batch-first dgx, as the loops' _put_rows
-            dgx[lo + r, t] = dgs[r]
+        kernels._put_rows(dgs, dgx, t, lo)  # into the batch-first dgx, as the loops do
 
 
 def blas_products(hs, w_t, gh, dgx, w_hh, dgemm):
