@@ -186,6 +186,28 @@ def test_every_cell_has_kernels():
     assert kernels.KERNELS.keys() == CELLS.keys()
 
 
+def test_wide_vectors_give_the_loop_they_are_compiled_into_512_bit_vectors():
+    """The step kernels call _wide_vectors(): with AVX-512, the function they end up in has
+    the attribute and its element-wise loops run on zmm registers; without, neither."""
+    from numba import njit
+
+    from rnnkit.core.jit_math import VECTOR_BYTES, WIDE_VECTORS, _wide_vectors
+
+    @njit(fastmath={"contract"})
+    def scale(a, out):
+        _wide_vectors()
+        for j in range(a.size):
+            out[j] = a[j] * np.float32(3) + np.float32(1)
+
+    a = np.arange(100, dtype=np.float32)
+    out = np.empty_like(a)
+    scale(a, out)
+    np.testing.assert_array_equal(out, a * 3 + 1)
+    wide = VECTOR_BYTES == 64
+    assert (WIDE_VECTORS in next(iter(scale.inspect_llvm().values()))) == wide
+    assert ("%zmm" in next(iter(scale.inspect_asm().values()))) == wide
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_tanh_and_sigmoid_accuracy(dtype):
     """The element-wise kernels on a wide range of pre-activations, saturation included."""

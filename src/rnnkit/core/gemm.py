@@ -27,26 +27,14 @@ beyond N are computed into a scratch buffer and not copied out.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
-from llvmlite import binding as llvm
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from rnnkit.core.jit_math import VECTOR_BYTES
 
-def _vector_bytes() -> int:
-    """64 where numba compiles for AVX-512 (its target: NUMBA_CPU_FEATURES, else the host's
-    features), else 32 (AVX2; older CPUs get the same IR split into smaller vectors)."""
-    features = os.environ.get("NUMBA_CPU_FEATURES")
-    if features is not None:
-        return 64 if "+avx512f" in features.split(",") else 32
-    return 64 if llvm.get_host_cpu_features().get("avx512f", False) else 32
-
-
-VECTOR_BYTES = _vector_bytes()
 MR, NV = (12, 2) if VECTOR_BYTES == 64 else (6, 2)  # rows and vectors of the register tile
 _JIT = dict(fastmath={"contract", "arcp", "nsz"}, error_model="numpy", nogil=True)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from numba import njit
 from numba.extending import register_jitable
 
-from rnnkit.core.jit_math import _JIT, _sigmoid, _tanh
+from rnnkit.core.jit_math import _JIT, _sigmoid, _tanh, _wide_vectors
 from rnnkit.core.vanishing import flush, flushed, threshold
 
 
@@ -43,6 +43,7 @@ def _carry_over_padding(m, new, old):
 
 @njit(inline="always", **_JIT)
 def _rnn_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
+    _wide_vectors()  # 512-bit vectors for the loops of the function this is inlined in
     hs = states[0]  # (T+1, B, H)
     B, H = gh.shape
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
@@ -64,6 +65,7 @@ def _rnn_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
 
 @njit(inline="always", **_JIT)
 def _lstm_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
+    _wide_vectors()  # 512-bit vectors for the loops of the function this is inlined in
     hs, cs = states[0], states[1]  # (T+1, B, H)
     B, G = gh.shape
     H = G // 4
@@ -106,6 +108,7 @@ def _lstm_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
 
 @njit(inline="always", **_JIT)
 def _gru_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
+    _wide_vectors()  # 512-bit vectors for the loops of the function this is inlined in
     hs = states[0]  # (T+1, B, H)
     B, G = gh.shape
     H = G // 3
@@ -157,6 +160,7 @@ def _dh_at_step(dgemm, rest, dy, mask, t, b):
 
 @njit(inline="always", **_JIT)
 def _rnn_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh):
+    _wide_vectors()  # 512-bit vectors for the loops of the function this is inlined in
     hs, rest = states[0], dcarry[0]  # (T+1, B, H), (B, H)
     B, H = dgemm.shape
     one = dgemm.dtype.type(1)
@@ -178,6 +182,7 @@ def _rnn_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx
 
 @njit(inline="always", **_JIT)
 def _lstm_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh):
+    _wide_vectors()  # 512-bit vectors for the loops of the function this is inlined in
     cs, rest, dc = states[1], dcarry[0], dcarry[1]  # (T+1, B, H), (B, H), (B, H)
     B, H = dgemm.shape
     one = dgemm.dtype.type(1)
@@ -219,6 +224,7 @@ def _lstm_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dg
 
 @njit(inline="always", **_JIT)
 def _gru_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh):
+    _wide_vectors()  # 512-bit vectors for the loops of the function this is inlined in
     hs, rest = states[0], dcarry[0]  # (T+1, B, H), (B, H)
     B, H = dgemm.shape
     one = dgemm.dtype.type(1)

@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from rnnkit.core.jit_math import _JIT, _NONLINEARITY, _sigmoid, _tanh
+from rnnkit.core.jit_math import _JIT, _NONLINEARITY, _sigmoid, _tanh, _wide_vectors
 
 __all__ = ["KINDS", "NONLINEARITY", "stack_weights", "stream_step", "stream_work_size"]
 
@@ -136,6 +136,7 @@ def _gru_update(a, h):
 def stream_step(x, w0, w, b, peep, w_hr, h, c, work, kind, act):
     """One step through every layer, updating h and c in place; arguments in the module doc,
     ``kind`` the cell's code in ``KINDS``. False, with nothing touched, if x is not finite."""
+    _wide_vectors()  # 512-bit vectors for the loops over gates and units
     x2 = np.atleast_2d(x)  # (B, I)
     if not _finite(x2):
         return False
