@@ -69,15 +69,63 @@ def _assert_same(got, ref, dtype, input_scale=1.0):
         np.testing.assert_allclose(got[name], ref[name], rtol=0, atol=tol * scale, err_msg=name)
 
 
-@pytest.fixture(params=["fused", "blas", "sharded"])
+@pytest.fixture(params=["fused", "blas", "sharded", "sharded-gx"])
 def path(request, monkeypatch):
     """Run the whole test with one kernel path: the numba loop on one thread, BLAS + step
-    kernels, or the numba loop with the batch split over 2 threads (one row each at B = 2)."""
+    kernels, or the numba loop with the batch split over 2 threads (one row each at B = 2);
+    the loops project each step's inputs themselves at these sizes, but "sharded-gx", which
+    takes them from one product before the loop, as for weights larger than L2."""
+    sharded = request.param.startswith("sharded")
     monkeypatch.setattr(paths, "FUSED_MAX_MACS", 1 << 40 if request.param == "fused" else 0)
-    monkeypatch.setattr(paths, "SHARDED_MAX_BATCH", 1 << 40 if request.param == "sharded" else 0)
-    if request.param == "sharded":
+    monkeypatch.setattr(paths, "SHARDED_MAX_BATCH", 1 << 40 if sharded else 0)
+    if sharded:
         monkeypatch.setattr(paths, "cores", lambda: 2)
+    if request.param == "sharded-gx":
+        monkeypatch.setattr(kernels, "_projects_in_loop", lambda *shape: False)
     return request.param
+
+
+def test_the_loops_project_the_inputs_where_the_weights_fit_in_l2(monkeypatch):
+    """scan_forward given x and W_ih: the numba loop computes x_t W_ih^T per step while
+    (I + H) * G*H weights fit in L2, one product before the loop past that and on the BLAS
+    path; the same results either way, and as from gx given."""
+    B, T, I, H = 4, 6, 3, 8
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((B, T, I)).astype(np.float32)  # (B, T, I)
+    w_ih = rng.standard_normal((4 * H, I)).astype(np.float32)  # (G*H, I)
+    w_hh = rng.standard_normal((4 * H, H)).astype(np.float32)  # (G*H, H)
+    c0 = np.zeros((2, B, H), np.float32)
+    products = []
+    original = kernels.input_projection
+    monkeypatch.setattr(kernels, "input_projection",
+                        lambda *a: products.append(1) or original(*a))
+    want = kernels.scan_forward("lstm", (x.reshape(B * T, I) @ w_ih.T).reshape(B, T, -1), c0,
+                                w_hh).y
+    assert paths.projects_in_loop(I, H, 4, 4)
+    assert not paths.projects_in_loop(I, paths.l2_bytes(), 4, 4)
+    for l2, fused, sharded, product in [(1 << 20, 1 << 40, 0, False), (1 << 20, 0, 256, False),
+                                        (0, 0, 256, True), (1 << 20, 0, 0, True)]:
+        monkeypatch.setattr(paths, "l2_bytes", lambda l2=l2: l2)
+        monkeypatch.setattr(paths, "FUSED_MAX_MACS", fused)
+        monkeypatch.setattr(paths, "SHARDED_MAX_BATCH", sharded)
+        products.clear()
+        got = kernels.scan_forward("lstm", None, c0, w_hh, x=x, w_ih=w_ih).y
+        assert bool(products) == product, (l2, fused, sharded)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    ref = scan.scan_forward("lstm", None, c0, w_hh, x=x, w_ih=w_ih).y  # the NumPy reference
+    np.testing.assert_allclose(ref, want, rtol=0, atol=1e-6)
+
+
+def test_l2_bytes_reads_the_cache_size_or_falls_back(tmp_path):
+    for index, (level, kind, size) in enumerate([("1", "Data", "48K"), ("1", "Instruction",
+                                                 "32K"), ("2", "Unified", "2048K"),
+                                                ("3", "Unified", "105M")]):
+        folder = tmp_path / "cache" / f"index{index}"
+        folder.mkdir(parents=True)
+        for name, value in [("level", level), ("type", kind), ("size", size)]:
+            (folder / name).write_text(value + "\n")
+    assert paths.l2_bytes(str(tmp_path / "cache")) == 2 << 20
+    assert paths.l2_bytes(str(tmp_path / "absent")) == paths.L2_FALLBACK_BYTES
 
 
 @pytest.mark.parametrize("kind,nl", KINDS)
@@ -219,8 +267,8 @@ def test_tanh_and_sigmoid_accuracy(dtype):
     tol = 1e-15 if dtype == np.float64 else 4e-7
     for act, ref in [(0, np.tanh(a.astype(np.float64))),
                      (2, 1 / (1 + np.exp(-a.astype(np.float64))))]:
-        step_kernels._rnn_step(0, 0, a.reshape(1, 1, -1), gh, no_bias, no_mask, act, no_peep,
-                               states, no_acts)
+        step_kernels._rnn_step(0, 0, a.reshape(1, 1, -1), 0, gh, no_bias, no_mask, act,
+                               no_peep, states, no_acts)
         np.testing.assert_allclose(states[0, 1, 0], ref, rtol=0, atol=tol)
         assert np.all(np.abs(states[0, 1, 0]) <= 1)
 

@@ -15,7 +15,8 @@ def test_each_dtype_runs_every_path_and_restores_the_settings(monkeypatch):
         def spy(*args, _original=original, _name=name, **kwargs):
             path = ("fused" if paths.FUSED_MAX_MACS else
                     "sharded" if paths.SHARDED_MAX_BATCH else "blas")
-            calls.append((_name, path, args[1].dtype))
+            data = args[1] if args[1] is not None else kwargs["x"]  # gx, or x to project
+            calls.append((_name, path, data.dtype))
             return _original(*args, **kwargs)
         monkeypatch.setattr(kernels, name, spy)
     before = paths.FUSED_MAX_MACS, paths.SHARDED_MAX_BATCH, paths.cores

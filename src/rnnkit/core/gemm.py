@@ -171,7 +171,8 @@ def matmul_packed(a, lo, bp, out):
     P, K, NR = bp.shape
     if a.shape[1] != K or P * NR < N or a.shape[0] < lo + M:
         raise ValueError("matmul_packed: shapes do not match")
-    if a.strides[1] != a.itemsize or out.strides[1] != out.itemsize:
+    # (a stride along an axis of length 1 may be anything: x_t with I = 1, for one)
+    if (K > 1 and a.strides[1] != a.itemsize) or (N > 1 and out.strides[1] != out.itemsize):
         raise ValueError("matmul_packed: the rows of a and out must be contiguous")
     lda, ldc = a.strides[0] // a.itemsize, out.strides[0] // out.itemsize
     full = N // NR  # panels whose columns all lie in out

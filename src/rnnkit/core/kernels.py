@@ -36,10 +36,11 @@ from numba import njit
 from numba.extending import register_jitable
 
 from rnnkit.core.cells import CELLS
-from rnnkit.core.paths import shards as _shards
-from rnnkit.core.gemm import matmul_packed, pack
+from rnnkit.core.gemm import input_projection, matmul_packed, pack
 from rnnkit.core.jit_math import _JIT
 from rnnkit.core.kernel_args import act_code, drop2d, mask2d, peepholes, step_bias
+from rnnkit.core.paths import projects_in_loop as _projects_in_loop
+from rnnkit.core.paths import shards as _shards
 from rnnkit.core.scan import ScanCache
 from rnnkit.core.step_kernels import (_gru_step, _gru_step_back, _lstm_step, _lstm_step_back,
                                        _rnn_step, _rnn_step_back)
@@ -88,7 +89,10 @@ def _put_rows(block, a, t, lo):
 # One pair per kind, calling that kind's step kernels (numba cannot cache a loop that takes
 # the step kernel as an argument), which are inlined (inline="always"): no call per step.
 # Arguments as the step kernels', W_hh packed as panels (``rnnkit.core.gemm.pack``: of W_hh^T
-# forwards, of W_hh backwards), drop (B, H) the recurrent dropout mask or (0, 0) for none,
+# forwards, of W_hh backwards); forwards, either gx (B, T, G*H) with x and w_x empty, or x
+# (B, T, I) and w_x = pack(W_ih^T), the loop then projecting each step's inputs itself, with
+# gx (0, 0, G*H) standing for its width (``_step_inputs``); drop (B, H) the recurrent
+# dropout mask or (0, 0) for none,
 # and the batch's rows lo .. hi-1 that the loop runs all T steps on, with its own product
 # (``rnnkit.core.gemm``). Sequences do not interact, so shards of rows can run at once on
 # several threads (``rnnkit.core.threads.run_sharded``); the loops release the GIL for that.
@@ -96,33 +100,51 @@ def _put_rows(block, a, t, lo):
 _LOOP_JIT = dict(_JIT, nogil=True)
 
 
+@register_jitable(inline="always")
+def _step_inputs(gx, x, w_x, xb, t, lo):
+    """The array and time index from which step t reads its input projections: gx at t, or,
+    where w_x holds pack(W_ih^T), x_t W_ih^T of the shard's rows computed here into the rows
+    lo.. of xb (B', G*H), returned as (B', 1, G*H) at time 0: the product takes x_t's rows
+    where they lie in x (B, T, I), T*I apart, and gx never goes through memory."""
+    if w_x.shape[0]:
+        matmul_packed(x[:, t], lo, w_x, xb[lo:])
+        return xb.reshape((xb.shape[0], 1, xb.shape[1])), 0
+    return gx, t
+
+
 @njit(**_LOOP_JIT)
-def _rnn_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo, hi):
-    gh = np.empty((hi - lo, gx.shape[2]), gx.dtype)  # (M, G*H) h_{t-1} W_hh^T of the rows
-    hd = np.empty((hi - lo, drop.shape[1]), gx.dtype)  # (M, H) h_{t-1} * drop
-    for t in range(gx.shape[1]):
+def _rnn_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo, hi):
+    gh = np.empty((hi - lo, gx.shape[2]), y.dtype)  # (M, G*H) h_{t-1} W_hh^T of the rows
+    hd = np.empty((hi - lo, drop.shape[1]), y.dtype)  # (M, H) h_{t-1} * drop
+    xb = np.empty((hi if w_x.shape[0] else 0, gx.shape[2]), y.dtype)  # x_t W_ih^T, rows lo..
+    for t in range(y.shape[1]):
+        src, xt = _step_inputs(gx, x, w_x, xb, t, lo)
         _hidden_product(states[0, t], lo, drop, hd, w_t, gh)
-        _rnn_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts)
+        _rnn_step(t, lo, src, xt, gh, b_hh, mask, act, peep, states, acts)
         _put_rows(states[0, t + 1, lo:hi], y, t, lo)
 
 
 @njit(**_LOOP_JIT)
-def _lstm_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo, hi):
-    gh = np.empty((hi - lo, gx.shape[2]), gx.dtype)  # (M, G*H) h_{t-1} W_hh^T of the rows
-    hd = np.empty((hi - lo, drop.shape[1]), gx.dtype)  # (M, H) h_{t-1} * drop
-    for t in range(gx.shape[1]):
+def _lstm_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo, hi):
+    gh = np.empty((hi - lo, gx.shape[2]), y.dtype)  # (M, G*H) h_{t-1} W_hh^T of the rows
+    hd = np.empty((hi - lo, drop.shape[1]), y.dtype)  # (M, H) h_{t-1} * drop
+    xb = np.empty((hi if w_x.shape[0] else 0, gx.shape[2]), y.dtype)  # x_t W_ih^T, rows lo..
+    for t in range(y.shape[1]):
+        src, xt = _step_inputs(gx, x, w_x, xb, t, lo)
         _hidden_product(states[0, t], lo, drop, hd, w_t, gh)
-        _lstm_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts)
+        _lstm_step(t, lo, src, xt, gh, b_hh, mask, act, peep, states, acts)
         _put_rows(states[0, t + 1, lo:hi], y, t, lo)
 
 
 @njit(**_LOOP_JIT)
-def _gru_forward_loop(gx, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo, hi):
-    gh = np.empty((hi - lo, gx.shape[2]), gx.dtype)  # (M, G*H) h_{t-1} W_hh^T of the rows
-    hd = np.empty((hi - lo, drop.shape[1]), gx.dtype)  # (M, H) h_{t-1} * drop
-    for t in range(gx.shape[1]):
+def _gru_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo, hi):
+    gh = np.empty((hi - lo, gx.shape[2]), y.dtype)  # (M, G*H) h_{t-1} W_hh^T of the rows
+    hd = np.empty((hi - lo, drop.shape[1]), y.dtype)  # (M, H) h_{t-1} * drop
+    xb = np.empty((hi if w_x.shape[0] else 0, gx.shape[2]), y.dtype)  # x_t W_ih^T, rows lo..
+    for t in range(y.shape[1]):
+        src, xt = _step_inputs(gx, x, w_x, xb, t, lo)
         _hidden_product(states[0, t], lo, drop, hd, w_t, gh)
-        _gru_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts)
+        _gru_step(t, lo, src, xt, gh, b_hh, mask, act, peep, states, acts)
         _put_rows(states[0, t + 1, lo:hi], y, t, lo)
 
 
@@ -178,11 +200,15 @@ KERNELS = {
 
 # --- the backend API ---------------------------------------------------------------------
 def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, keep=True,
-                 b_ih=None, **options) -> ScanCache:
+                 b_ih=None, x=None, w_ih=None, **options) -> ScanCache:
     """Run one direction over time; see :func:`rnnkit.core.scan.scan_forward` for the arguments
     (``keep=False``: inference, acts holds one step). The step kernels add the biases: b_ih
     + b_hh to the LSTM's and RNN's pre-activations; the GRU's bias vector is (4H,), [b_ir +
     b_hr, b_iz + b_hz, b_hn, b_in], b_hn inside the reset gate and b_in beside it.
+
+    Given x and w_ih in place of gx, the numba loops compute each step's x_t W_ih^T
+    themselves, with the per-step product, where both packed weights fit in a core's L2
+    cache (``rnnkit.core.paths.projects_in_loop``); elsewhere gx is one product first.
 
     The kernels cover the cells' settings, recurrent dropout and the LSTM's ``peephole``, not
     ``norm`` (layer normalisation): ValueError for that (run ``rnnkit.core.scan``)."""
@@ -191,10 +217,22 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
         raise ValueError(f"the numba kernels do not cover {', '.join(uncovered)}: use the "
                          "NumPy time loop, rnnkit.core.scan")
     cell, (step, _, forward_loop, _) = CELLS[kind], KERNELS[kind]
-    B, T, GH = gx.shape
-    H = w_hh.shape[1]
-    dt = gx.dtype
-    gx = np.ascontiguousarray(gx)  # (B, T, G*H)
+    B, T = (gx if x is None else x).shape[:2]
+    GH, H = w_hh.shape
+    dt = (gx if x is None else x).dtype
+    shards = _shards(B, H, GH // H)
+    project = x is not None and shards and _projects_in_loop(x.shape[2], H, GH // H,
+                                                              dt.itemsize)
+    if project:  # x_t W_ih^T inside the loop; gx only gives its width
+        x = np.ascontiguousarray(x)  # (B, T, I)
+        w_x = pack(np.ascontiguousarray(w_ih.T, dtype=dt))  # (P, I, NR)
+        gx = np.empty((0, 0, GH), dt)
+    else:
+        if x is not None:
+            gx = input_projection(np.ascontiguousarray(x).reshape(B * T, -1),
+                                  w_ih).reshape(B, T, GH)
+        x = w_x = np.empty((0, 0, 0), dt)
+        gx = np.ascontiguousarray(gx)  # (B, T, G*H)
     w_hh = np.ascontiguousarray(w_hh, dtype=dt)
     b = step_bias(cell, GH, dt, b_ih, b_hh)  # (G*H,), the GRU's (4H,)
     m2 = mask2d(mask, dt, T, B)  # (T, B)
@@ -204,16 +242,15 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
     act, peep = act_code(options), peepholes(options, dt)  # peep: (3H,) or (0,)
     d2 = drop2d(drop, dt)  # (B, H) or (0, 0)
     y = np.empty((B, T, H), dt)  # (B, T, H) the outputs h_1 .. h_T, batch-first
-    shards = _shards(B, H, GH // H)
     if shards:
-        _run_shards(forward_loop, (gx, pack(w_hh.T), b, m2, act, peep, states,
+        _run_shards(forward_loop, (gx, x, w_x, pack(w_hh.T), b, m2, act, peep, states,
                                    acts, d2, y), B, shards)
     else:
         w_t, hs = w_hh.T, states[0]  # (H, G*H), (T+1, B, H)
         gh = np.empty((B, GH), dt)  # (B, G*H) h_{t-1} W_hh^T
         for t in range(T):
             np.matmul(hs[t] if drop is None else hs[t] * d2, w_t, out=gh)
-            step(t, 0, gx, gh, b, m2, act, peep, states, acts)
+            step(t, 0, gx, t, gh, b, m2, act, peep, states, acts)
             y[:, t] = hs[t + 1]
     return ScanCache(kind, states, acts, mask, options, drop, y)
 

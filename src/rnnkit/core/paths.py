@@ -7,11 +7,18 @@
   each thread running all T steps on its rows;
 * ``shards`` == 0: OpenBLAS's products from a Python loop over time.
 
+In the numba loops, each step also computes its own input projection x_t W_ih^T where the
+packed W_ih^T and W_hh^T fit together in a core's L2 cache (``projects_in_loop``); elsewhere
+the projections of all steps are one product before the loop.
+
 The limits are measured (benchmarks/loop_paths.py, benchmarks/README.md) with the loop's
 register-tiled product (``rnnkit.core.gemm``) against OpenBLAS's AVX-512 kernels, and the
 shards follow OpenBLAS's threads (``rnnkit.core.threads.cores``).
 """
 from __future__ import annotations
+
+import functools
+import glob
 
 from rnnkit.core.threads import cores
 
@@ -44,3 +51,41 @@ def loop_beats_blas(H, G) -> bool:
     """Whether a row's product G*H*H is one the batch-sharded loop runs faster than
     OpenBLAS: up to SHARDED_MAX_GATE_MACS (the LSTM to H = 512)."""
     return G * H * H <= SHARDED_MAX_GATE_MACS
+
+
+L2_FALLBACK_BYTES = 1 << 20  # where the kernel does not say (not Linux)
+
+
+@functools.cache
+def l2_bytes(caches: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
+    """The L2 (unified or data) cache of one core, in bytes, as Linux lists it in
+    ``caches``; L2_FALLBACK_BYTES where it does not."""
+    for index in sorted(glob.glob(f"{caches}/index*")):
+        try:
+            with open(f"{index}/level") as f:
+                level = f.read().strip()
+            with open(f"{index}/type") as f:
+                kind = f.read().strip()
+            with open(f"{index}/size") as f:
+                size = f.read().strip()
+        except OSError:
+            continue
+        if level == "2" and kind in ("Unified", "Data"):
+            scale = {"K": 1 << 10, "M": 1 << 20}.get(size[-1:].upper(), 1)
+            try:
+                return int(size.rstrip("KkMm")) * scale
+            except ValueError:
+                break
+    return L2_FALLBACK_BYTES
+
+
+def projects_in_loop(I, H, G, itemsize) -> bool:
+    """Whether the numba loop computes each step's x_t W_ih^T itself, with its per-step
+    product, rather than taking all steps' projections from one product before it: where
+    W_ih^T and W_hh^T, ``(I + H) * G*H`` entries, fit in a core's L2 together, so that both
+    stay there over the T steps. Then gx (B, T, G*H) is neither written nor read back.
+    Measured on the 2-core Xeon (2 MB L2), LSTM forward, one product first / in the loop, ms:
+    (64,100,128,128) 0.5 MB 6.24 / 5.45, (256,50,128,256) 1.6 MB 38.6 / 33.4, (64,100,256,256)
+    2 MB 22.8 / 22.4; past the cache, (64,100,512,256) 3 MB 31.8 / 34.7, (64,100,256,512)
+    6 MB 68 / 76."""
+    return (I + H) * G * H * itemsize <= l2_bytes()

@@ -43,12 +43,15 @@ class ScanCache:
 
 
 def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, keep=True,
-                 b_ih=None, **options) -> ScanCache:
+                 b_ih=None, x=None, w_ih=None, **options) -> ScanCache:
     """Run one direction over time.
 
     gx: (B, T, G*H) input projections x_t W_ih^T + b_ih (b_hh may be folded in, see
     ``GH_APART`` in ``rnnkit.core.cells``), or without b_ih when it is passed as ``b_ih``
-    (G*H,) (the GRU's: the kernels add it per step rather than in a pass over gx); carry0: (C, B, H) the initial carry, one (B, H)
+    (G*H,) (the GRU's: the kernels add it per step rather than in a pass over gx); or None,
+    with the inputs x (B, T, I) and w_ih (G*H, I) given instead (the numba kernels then
+    project each step inside their loop where that is faster); carry0: (C, B, H) the initial
+    carry, one (B, H)
     block per name in the cell's CARRY; w_hh: (G*H, H); b_hh: (G*H,) or None; mask: (B, T, 1)
     of 0/1 in gx's dtype, or None when every sequence has length T; drop: (B, H) recurrent
     dropout mask on h_{t-1} in the hidden projection (one for all steps), or None; options:
@@ -57,10 +60,14 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
     keep=False (inference): acts holds one step, reused, and the result serves no backward.
     """
     cell = CELLS[kind]
+    if gx is None:  # x_t W_ih^T of all steps, an array of our own: b_ih goes in in place
+        gx = (x.reshape(x.shape[0] * x.shape[1], -1) @ w_ih.T).reshape(*x.shape[:2], -1)
+        if b_ih is not None:
+            gx += b_ih  # (B, T, G*H)
+    elif b_ih is not None:
+        gx = gx + b_ih  # (B, T, G*H)
     B, T, _ = gx.shape
     H = w_hh.shape[1]
-    if b_ih is not None:
-        gx = gx + b_ih  # (B, T, G*H)
     states = np.empty((len(cell.CARRY), T + 1, B, H), gx.dtype)  # (C, T+1, B, H)
     states[:, 0] = carry0
     width = cell.ACTS + (cell.NORM_ACTS if options.get("norm") is not None else 0)

@@ -146,9 +146,10 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
             s, k = param_suffix(layer, d), layer * D + d
             xd = _direction_arrays(inp, d)  # (B, T, F)
             md = _direction_arrays(mask, d) if mask is not None else None
-            # all input projections as one 2-D GEMM (a 3-D matmul would make T small ones)
-            gx = input_projection(xd.reshape(B * T, -1), params["weight_ih" + s])  # (B*T, GH)
-            gx = gx.reshape(B, T, -1)  # (B, T, G*H)
+            w_ih, gx = params["weight_ih" + s], None  # gx None: the scan projects x itself
+            if spec.layer_norm or spec.proj_size:  # these change x W_ih^T before the scan
+                # all input projections as one 2-D GEMM (a 3-D matmul makes T small ones)
+                gx = input_projection(xd.reshape(B * T, -1), w_ih).reshape(B, T, -1)
             if spec.layer_norm:  # LN(x W_ih^T), over the G*H entries of each step
                 if keep:
                     cache.raw_inputs.append(gx)
@@ -178,6 +179,7 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
                             / (1.0 - recurrent_dropout))  # (B, H)
                 sc = backend.scan_forward(spec.kind, gx, carry0, params["weight_hh" + s], b_hh,
                                           md, drop, keep=keep, b_ih=b_ih,
+                                          x=None if gx is not None else xd, w_ih=w_ih,
                                           **spec.cell_keywords(params, s))
                 ys, h_last = sc.y, sc.states[0, T]  # (B, T, H), (B, H)
             if md is not None:

@@ -20,9 +20,11 @@ from rnnkit.core.vanishing import flush, flushed, threshold
 
 
 # --- element-wise parts of one step, forward ---------------------------------------------
-# Every kind's step kernel takes the same arguments (t, lo, gx, gh, b_hh, mask, act, peep,
-# states, acts) and ignores those it does not use: gx (B, T, G*H) is batch-first, as the
-# stack computes it; the kernel updates the batch's rows lo .. lo+M-1,
+# Every kind's step kernel takes the same arguments (t, lo, gx, xt, gh, b_hh, mask, act,
+# peep, states, acts) and ignores those it does not use: gx (B, T', G*H) is batch-first, as
+# the stack computes it, and the step reads its row b at time xt (t; 0 where the loop
+# projects x_t W_ih^T itself into a one-step buffer); the kernel updates the batch's rows
+# lo .. lo+M-1,
 # where gh (M, G*H) holds their h_{t-1} W_hh^T (lo = 0, M = B but in the batch-sharded
 # loops, where each shard of rows runs on its own thread); b_hh, both biases, is added here
 # rather than in a pass over all of gx: the LSTM's and RNN's b_ih + b_hh (G*H,) to the
@@ -42,13 +44,13 @@ def _carry_over_padding(m, new, old):
 
 
 @njit(inline="always", **_JIT)
-def _rnn_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
+def _rnn_step(t, lo, gx, xt, gh, b_hh, mask, act, peep, states, acts):
     _wide_vectors()  # 512-bit vectors for the loops of the function this is inlined in
     hs = states[0]  # (T+1, B, H)
     B, H = gh.shape
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
-        x, y, h = gx[b, t], gh[row], hs[t + 1, b]  # (H,)
+        x, y, h = gx[b, xt], gh[row], hs[t + 1, b]  # (H,)
         if act == 0:
             for j in range(H):
                 h[j] = _tanh(x[j] + y[j] + b_hh[j])
@@ -64,7 +66,7 @@ def _rnn_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
 
 
 @njit(inline="always", **_JIT)
-def _lstm_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
+def _lstm_step(t, lo, gx, xt, gh, b_hh, mask, act, peep, states, acts):
     _wide_vectors()  # 512-bit vectors for the loops of the function this is inlined in
     hs, cs = states[0], states[1]  # (T+1, B, H)
     B, G = gh.shape
@@ -73,7 +75,7 @@ def _lstm_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
     ta = min(t, acts.shape[0] - 1)  # t, or 0 for the one-step buffer of inference
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
-        x, y, a = gx[b, t], gh[row], acts[ta, b]  # (4H,), (4H,), (5H,)
+        x, y, a = gx[b, xt], gh[row], acts[ta, b]  # (4H,), (4H,), (5H,)
         # one view per gate: LLVM cannot vectorise a[j] against a[H + j] of the same view
         i, f, g, o, tc = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H : G], a[G:]  # (H,)
         for j in range(G):
@@ -107,7 +109,7 @@ def _lstm_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
 
 
 @njit(inline="always", **_JIT)
-def _gru_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
+def _gru_step(t, lo, gx, xt, gh, b_hh, mask, act, peep, states, acts):
     _wide_vectors()  # 512-bit vectors for the loops of the function this is inlined in
     hs = states[0]  # (T+1, B, H)
     B, G = gh.shape
@@ -117,7 +119,7 @@ def _gru_step(t, lo, gx, gh, b_hh, mask, act, peep, states, acts):
     ta = min(t, acts.shape[0] - 1)  # t, or 0 for the one-step buffer of inference
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
-        x, y, a = gx[b, t], gh[row], acts[ta, b]  # (3H,), (3H,), (4H,)
+        x, y, a = gx[b, xt], gh[row], acts[ta, b]  # (3H,), (3H,), (4H,)
         x_n, y_rz, y_n = x[2 * H :], y[: 2 * H], y[2 * H :]
         r, z, n, hn = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]  # (H,)
         h_prev, h = hs[t, b], hs[t + 1, b]  # (H,)
