@@ -20,8 +20,9 @@ from rnnkit.core.cells import CELLS
 
 LAYERS = {"rnn": rnnkit.RNN, "lstm": rnnkit.LSTM, "gru": rnnkit.GRU}
 KINDS = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("lstm", None), ("gru", None)]
-# (B, T, I, H, input scale): T = 1, B = 1, a general shape, and saturated gates (x * 50)
-SHAPES = [(1, 1, 2, 3, 1.0), (3, 6, 4, 5, 1.0), (2, 5, 3, 4, 50.0)]
+# (B, T, I, H, input scale): T = 1, B = 1, a general shape, saturated gates (x * 50), and
+# inputs wide enough for the loops to compute dx themselves (I >= half a panel)
+SHAPES = [(1, 1, 2, 3, 1.0), (3, 6, 4, 5, 1.0), (2, 5, 3, 4, 50.0), (2, 4, 17, 5, 1.0)]
 
 
 def _layer(kind, nl, backend, dtype, **kw):
@@ -89,12 +90,13 @@ def test_the_loops_project_the_inputs_where_the_weights_fit_in_l2(monkeypatch):
     """scan_forward given x and W_ih: the numba loop computes x_t W_ih^T per step while
     (I + H) * G*H weights fit in L2, one product before the loop past that and on the BLAS
     path; the same results either way, and as from gx given."""
-    B, T, I, H = 4, 6, 3, 8
+    B, T, I, H = 4, 6, 17, 8  # I wide enough for dx in the loop
     rng = np.random.default_rng(0)
     x = rng.standard_normal((B, T, I)).astype(np.float32)  # (B, T, I)
     w_ih = rng.standard_normal((4 * H, I)).astype(np.float32)  # (G*H, I)
     w_hh = rng.standard_normal((4 * H, H)).astype(np.float32)  # (G*H, H)
     c0 = np.zeros((2, B, H), np.float32)
+    dy = rng.standard_normal((B, T, H)).astype(np.float32)  # (B, T, H)
     products = []
     original = kernels.input_projection
     monkeypatch.setattr(kernels, "input_projection",
@@ -109,11 +111,16 @@ def test_the_loops_project_the_inputs_where_the_weights_fit_in_l2(monkeypatch):
         monkeypatch.setattr(paths, "FUSED_MAX_MACS", fused)
         monkeypatch.setattr(paths, "SHARDED_MAX_BATCH", sharded)
         products.clear()
-        got = kernels.scan_forward("lstm", None, c0, w_hh, x=x, w_ih=w_ih).y
+        sc = kernels.scan_forward("lstm", None, c0, w_hh, x=x, w_ih=w_ih)
         assert bool(products) == product, (l2, fused, sharded)
-        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
-    ref = scan.scan_forward("lstm", None, c0, w_hh, x=x, w_ih=w_ih).y  # the NumPy reference
-    np.testing.assert_allclose(ref, want, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(sc.y, want, rtol=0, atol=1e-6)
+        dgx, _, _, dx = kernels.scan_backward(sc, dy, c0, w_hh, w_ih)  # dx in the loop or not
+        np.testing.assert_allclose(dx, (dgx.reshape(B * T, -1) @ w_ih).reshape(B, T, I),
+                                   rtol=0, atol=1e-5)
+    ref = scan.scan_forward("lstm", None, c0, w_hh, x=x, w_ih=w_ih)  # the NumPy reference
+    np.testing.assert_allclose(ref.y, want, rtol=0, atol=1e-6)
+    dgx, _, _, dx = scan.scan_backward(ref, dy, c0, w_hh, w_ih)
+    np.testing.assert_allclose(dx, (dgx.reshape(B * T, -1) @ w_ih).reshape(B, T, I), atol=1e-5)
 
 
 def test_l2_bytes_reads_the_cache_size_or_falls_back(tmp_path):
@@ -188,8 +195,10 @@ def test_scan_with_hidden_bias_matches_numpy(path, kind, nl):
     np.testing.assert_allclose(got.acts, ref.acts, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(got.y, got.states[0, 1:].transpose(1, 0, 2))  # (B, T, H)
     np.testing.assert_array_equal(ref.y, ref.states[0, 1:].transpose(1, 0, 2))
-    for name, a, b in zip(["dgx", "dgh", "dcarry0"], kernels.scan_backward(got, dys, dcarry, w_hh),
-                          scan.scan_backward(ref, dys, dcarry, w_hh)):
+    got_grads = kernels.scan_backward(got, dys, dcarry, w_hh)
+    ref_grads = scan.scan_backward(ref, dys, dcarry, w_hh)
+    assert got_grads[3] is None and ref_grads[3] is None  # no dx without W_ih
+    for name, a, b in zip(["dgx", "dgh", "dcarry0"], got_grads[:3], ref_grads[:3]):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-12, err_msg=name)
 
 

@@ -81,14 +81,15 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
     return ScanCache(kind, states, acts, mask, options, drop, y)
 
 
-def scan_backward(cache: ScanCache, dys, dcarry, w_hh):
+def scan_backward(cache: ScanCache, dys, dcarry, w_hh, w_ih=None):
     """Backpropagation through time for one direction.
 
     dys: (B, T, H) gradient of the outputs y * mask; dcarry: (C, B, H) gradient of
-    the final carry. Returns (dgx, dgh, dcarry0): gradients of the input projections gx
+    the final carry. Returns (dgx, dgh, dcarry0, dx): gradients of the input projections gx
     (B, T, G*H), of the hidden projections h_{t-1} W_hh^T + b_hh (B, T, G*H; the same array as
-    dgx unless the cell keeps them apart), and of the initial carry (C, B, H). With a
-    ``norm``, dgx has the cell's NORM_GRADS more columns (see the cell).
+    dgx unless the cell keeps them apart), of the initial carry (C, B, H), and of the inputs,
+    dx = dgx W_ih (B, T, I), given w_ih (G*H, I) (else None). With a ``norm``, dgx has the
+    cell's NORM_GRADS more columns (see the cell).
     """
     cell, states, mask = CELLS[cache.kind], cache.states, cache.mask
     B, T, H = dys.shape
@@ -106,4 +107,5 @@ def scan_backward(cache: ScanCache, dys, dcarry, w_hh):
             drop=cache.drop, **cache.options)
         if mask is not None:
             dcarry = [d + s for d, s in zip(dcarry, skip)]
-    return dgx, dgh, np.stack(dcarry)
+    dx = None if w_ih is None else (dgx.reshape(B * T, -1) @ w_ih).reshape(B, T, -1)
+    return dgx, dgh, np.stack(dcarry), dx

@@ -222,8 +222,8 @@ def _projected_scan_backward(params, s, sc, proj, dys, dcarry_n, grads, backend)
     # backprop through y_t = m_t W_hr^T and h_n = m_T W_hr^T
     grads["weight_hr" + s] += dys_valid.reshape(B * T, P).T @ m.reshape(B * T, H)
     grads["weight_hr" + s] += dh_n.T @ sc.states[0, T]
-    dgx, dgh, dcarry0 = backend.scan_backward(sc, np.ascontiguousarray(dys @ w_hr),
-                                              (dh_n @ w_hr, dc_n), proj.w_rec)
+    dgx, dgh, dcarry0, _ = backend.scan_backward(sc, np.ascontiguousarray(dys @ w_hr),
+                                                 (dh_n @ w_hr, dc_n), proj.w_rec)
     # backprop through W_rec = W_hh W_hr, seen by m_{t-1}
     dw_rec = _recurrent_weight_grad(dgh, m, sc.states[0, 0])  # (4H, H)
     grads["weight_hh" + s] += dw_rec @ w_hr.T
@@ -300,12 +300,15 @@ def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstat
             sc, xd = cache.scans[k], cache.inputs[k]
             dys = _direction_arrays(dout[:, :, d * W : (d + 1) * W], d)  # (B, T, W)
             dcarry_n = [a[k] for a in dstate_n]
+            dx_wanted = layer > 0 or input_grad
+            dxd = None  # dx = dG W_ih, from the scan where it computes it (not through LN)
             if spec.proj_size:
                 dgx, dgh, dcarry0 = _projected_scan_backward(
                     params, s, sc, cache.projections[k], dys, dcarry_n, grads, backend)
             else:
-                dgx, dgh, dcarry0 = backend.scan_backward(
-                    sc, np.ascontiguousarray(dys), dcarry_n, params["weight_hh" + s])
+                w_ih = params["weight_ih" + s] if dx_wanted and not spec.layer_norm else None
+                dgx, dgh, dcarry0, dxd = backend.scan_backward(
+                    sc, np.ascontiguousarray(dys), dcarry_n, params["weight_hh" + s], w_ih)
                 dgh_raw = dgh  # the gradient of h_{t-1} W_hh^T
                 if spec.layer_norm:
                     dgx, dgh, dgh_raw = _normed_scan_backward(spec, params, s, sc, dgx, dgh,
@@ -335,9 +338,10 @@ def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstat
                 dgx2 = draw.reshape(B * T, G * H)
             # weight gradients: one GEMM each over all time steps
             grads["weight_ih" + s] += dgx2.T @ xd.reshape(B * T, -1)
-            if layer == 0 and not input_grad:
+            if not dx_wanted:
                 continue  # nobody needs dx
-            dxd = (dgx2 @ params["weight_ih" + s]).reshape(B, T, -1)  # (B, T, F)
+            if dxd is None:
+                dxd = (dgx2 @ params["weight_ih" + s]).reshape(B, T, -1)  # (B, T, F)
             if d:
                 dxd = dxd[:, ::-1]
             din = dxd if din is None else din + dxd
