@@ -7,17 +7,19 @@ For each (B, T, I, H), float32, each part timed alone (median of --repeat runs):
 
 * step: ``layer.forward(x)`` + ``layer.backward(dy)`` (what the layer table times);
 * loop: the time loops alone, ``kernels.scan_forward`` + ``scan_backward``;
-* GEMM: the 2T per-step recurrent products alone, h_{t-1} W_hh^T forward and dG_t W_hh
-  backward, the way the kernels run them at that shape (``rnnkit.core.paths``: OpenBLAS from
-  a Python loop, or the register-tiled product of ``rnnkit.core.gemm`` inside numba loops,
-  on one thread or one shard of the batch per core);
+* GEMM: the per-step products alone, h_{t-1} W_hh^T forward and dG_t W_hh backward, and
+  where the numba loops take them (``rnnkit.core.paths.projects_in_loop``) x_t W_ih^T and
+  dG_t W_ih too, the way the kernels run them at that shape (``rnnkit.core.paths``: OpenBLAS
+  from a Python loop, or the register-tiled product of ``rnnkit.core.gemm`` inside numba
+  loops, on one thread or one shard of the batch per core);
 * elementwise: the fused step kernels of all 2T steps alone, inside one numba loop, on the
   same shards of the batch as the loops;
 * loop overhead: loop - GEMM - elementwise (the Python loop over time, numba dispatch, the
   buffers);
-* outside GEMMs: the four products over all steps at once (x W_ih^T, dW_ih, dW_hh, dx);
+* outside GEMMs: the products over all steps at once (dW_ih, dW_hh, and x W_ih^T and dx
+  where the loops do not compute them step by step);
 * rest: step - loop - outside GEMMs (bias sums, input checks, copies, Python);
-* threads: the recurrent GEMMs with OpenBLAS limited to 1 thread (threadpoolctl) against
+* threads: the per-step GEMMs with OpenBLAS limited to 1 thread (threadpoolctl) against
   its default (2 on this machine).
 """
 from __future__ import annotations
@@ -30,7 +32,7 @@ from numba import njit
 
 import rnnkit
 from rnnkit.core import kernels, paths, step_kernels
-from rnnkit.core.gemm import matmul_packed, pack
+from rnnkit.core.gemm import matmul_packed, pack, panel_width
 from rnnkit.core.threads import run_sharded
 
 SHAPES = [(1, 100, 10, 20), (32, 50, 1, 64), (64, 100, 128, 128), (16, 200, 64, 256),
@@ -57,13 +59,18 @@ JIT = {**kernels._JIT, "cache": False}  # the kernels' flags: fastmath decides v
 
 
 @njit(**JIT, nogil=True)
-def _loop_products(hs, w_t, gh, dgx, w_hh, dgemm, lo, hi):
-    """The 2T recurrent products of the numba loops on rows lo..hi-1: h_{t-1} W_hh^T and
-    dG_t W_hh, with w_t and w_hh packed (``gemm.pack``)."""
+def _loop_products(hs, w_t, gh, dgx, w_hh, dgemm, x, w_x, xb, dx, w_dx, lo, hi):
+    """The per-step products of the numba loops on rows lo..hi-1: h_{t-1} W_hh^T and
+    dG_t W_hh, with w_t and w_hh packed (``gemm.pack``), and x_t W_ih^T into xb and
+    dG_t W_ih into dx where w_x and w_dx (packed W_ih^T and W_ih) are not empty."""
     for t in range(dgx.shape[0]):
+        if w_x.shape[0]:
+            matmul_packed(x[:, t], lo, w_x, xb[lo:hi])
         matmul_packed(hs[t], lo, w_t, gh[lo:hi])
     for t in range(dgx.shape[0] - 1, -1, -1):
         matmul_packed(dgx[t], lo, w_hh, dgemm[lo:hi])
+        if w_dx.shape[0]:
+            matmul_packed(dgx[t], lo, w_dx, dx[lo:hi, t])
 
 
 @njit(**JIT, nogil=True)
@@ -73,7 +80,7 @@ def _elementwise(gx, gh, b, mask, peep, states, acts, dys, dgemm, dcarry, dgx, l
     gh, dgemm = gh[lo:hi], dgemm[lo:hi]
     dgs = np.empty((hi - lo, dgx.shape[2]), dgx.dtype)  # (M, 4H) one step's gate gradients
     for t in range(gx.shape[1]):
-        step_kernels._lstm_step(t, lo, gx, gh, b, mask, 0, peep, states, acts)
+        step_kernels._lstm_step(t, lo, gx, t, gh, b, mask, 0, peep, states, acts)
     for t in range(gx.shape[1] - 1, -1, -1):
         step_kernels._lstm_step_back(t, lo, dys, dgemm, dcarry, mask, 0, peep, states, acts,
                                      dgs, dgs)
@@ -106,8 +113,14 @@ def measure(B, T, I, H, repeat) -> dict:
     gh, dgemm = np.empty((B, 4 * H), f32), np.empty((B, H), f32)
     w_t = np.ascontiguousarray(w_hh.T)  # (H, 4H)
     shards = paths.shards(B, H, 4)
+    project = bool(shards) and paths.projects_in_loop(I, H, 4, 4)  # x_t W_ih^T in the loop
+    project_dx = project and 2 * I >= panel_width(f32)  # and dG_t W_ih
+    none = np.empty((0, 0, 0), f32)
     if shards:
-        args = (sc.states[0], pack(w_t), gh, dgx, pack(w_hh), dgemm)
+        args = (sc.states[0], pack(w_t), gh, dgx, pack(w_hh), dgemm, x,
+                pack(np.ascontiguousarray(w_ih.T)) if project else none,
+                np.empty((B, 4 * H), f32), np.empty((B, T, I), f32),
+                pack(w_ih) if project_dx else none)
 
         def products(*args):
             run_sharded(_loop_products, args, B, shards)
@@ -120,15 +133,21 @@ def measure(B, T, I, H, repeat) -> dict:
         layer.forward(x)
         layer.backward(dy)
 
-    def loop():
-        kernels.scan_backward(kernels.scan_forward("lstm", gx, carry, w_hh), dys, carry, w_hh)
+    def loop():  # as the layer runs them, x given
+        kernels.scan_backward(kernels.scan_forward("lstm", None, carry, w_hh, x=x, w_ih=w_ih),
+                              dys, carry, w_hh, w_ih)
 
     def outside():
-        x2 @ w_ih.T, dgx2.T @ x2, dgx2.T @ h2, dgx2 @ w_ih
+        dgx2.T @ x2, dgx2.T @ h2
+        if not project:
+            x2 @ w_ih.T
+        if not project_dx:
+            dgx2 @ w_ih
 
+    # copies made once, not timed
     elementwise_args = (gx, gh, np.zeros(4 * H, f32), np.empty((0, 0), f32), np.empty(0, f32),
                         sc.states.copy(), sc.acts.copy(), dys, np.zeros((B, H), f32),
-                        np.zeros((2, B, H), f32), np.empty((B, T, 4 * H), f32))  # copies made once, not timed
+                        np.zeros((2, B, H), f32), np.empty((B, T, 4 * H), f32))
     parts = {"step": step, "loop": loop, "GEMM": lambda: products(*args), "outside": outside,
              "elementwise": lambda: run_sharded(_elementwise, elementwise_args, B,
                                                 max(shards, 1))}
@@ -139,6 +158,7 @@ def measure(B, T, I, H, repeat) -> dict:
         got["GEMM 1 thread"] = median_seconds(one, repeat)
         got["outside 1 thread"] = median_seconds(outside, repeat)
     got["path"] = ("BLAS", "fused")[shards] if shards < 2 else f"{shards} shards"
+    got["path"] += ", x W_ih^T" * project + ", dx" * project_dx + " in the loop" * project
     return got
 
 
@@ -154,7 +174,7 @@ def row(shape, s) -> str:
             f"{1e3 * s['outside 1 thread']:.2f} / {1e3 * s['outside']:.2f} |")
 
 
-HEAD = ("| B,T,I,H | path | step ms | recurrent GEMM ms | elementwise ms | loop overhead ms "
+HEAD = ("| B,T,I,H | path | step ms | in-loop GEMMs ms | elementwise ms | loop overhead ms "
         "| outside GEMMs ms | rest ms | GEMM 1 / 2 threads ms | outside 1 / 2 threads ms |\n"
         "|---|---|---|---|---|---|---|---|---|---|")
 

@@ -309,3 +309,24 @@ def test_vanishing_gradients_become_zero_not_subnormal(path, kind, nl, masked):
         scale = max(1e-6, float(np.abs(ref[name]).max()))
         np.testing.assert_allclose(g, ref[name], rtol=0, atol=2e-5 * scale, err_msg=name)
     assert np.all(got["dx"][:, :100] == 0)  # far back: nothing but zeros
+
+
+def test_the_where_time_goes_benchmark_runs(capsys, monkeypatch):
+    """benchmarks/where_time_goes.py (benchmarks/README.md's table) at two small shapes, one
+    on each side of the in-loop input projection: it calls the step kernels and the loops'
+    products directly, so a change of their arguments must show here."""
+    import runpy
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("threadpoolctl")
+    script = Path(__file__).parents[2] / "benchmarks" / "where_time_goes.py"
+    monkeypatch.setattr(paths, "l2_bytes", lambda: 12000)  # bytes: (16+16) 64 floats fit
+    monkeypatch.setattr(sys, "argv", [str(script), "--shapes", "4,5,16,16;4,5,48,16",
+                                      "--repeat", "1"])
+    runpy.run_path(str(script), run_name="__main__")
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert len(rows) == 4 and "x W_ih^T, dx in the loop" in rows[2]
+    assert "in the loop" not in rows[3]
+    for line in rows[2:]:
+        assert float(line.split("|")[3]) > 0  # the step, ms
