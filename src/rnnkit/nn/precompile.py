@@ -58,6 +58,10 @@ def main(argv=None) -> int:
               f"{', '.join(DTYPES)})", file=sys.stderr)
         return 2
     t0 = time.monotonic()
+    from rnnkit.core.kernel_cache import drop_stale
+
+    if drop_stale():  # numba would keep kernels that inline an edited source
+        print("rnnkit: the kernels' sources changed; their numba cache was dropped")
     if len(args) == 1:
         compile_dtype(args[0])
         return 0
