@@ -21,7 +21,11 @@ is how a step runs:
   Larger shapes take the BLAS path, where OpenBLAS's products are as fast as the loop or
   faster; ``rnnkit.core.paths`` chooses from the shape. The loop needs OpenBLAS's workers
   asleep while it runs:
-  ``rnnkit.core.blas`` shortens how long they spin after a call.
+  ``rnnkit.core.blas`` shortens how long they spin after a call;
+* given x and W_ih rather than gx, the numba loops also compute each step's input product
+  x_t W_ih^T, and backwards dx_t = dG_t W_ih, with the same product, where both weights fit
+  in a core's L2 (``rnnkit.core.paths.projects_in_loop``): gx is then never written to
+  memory and read back. Elsewhere they are one product before (after) the loop.
 
 Masks are 0/1 as documented in ``scan``: forward blends exactly as the reference does, and
 backward sets a padded row's gate gradients to zero and passes its dh and dc through.
