@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 DTYPES = (np.float32, np.float64)
 # the largest magnitude a value read from a file may have: beyond it sums, squares and the
@@ -92,21 +93,34 @@ def as_float_array(x, name: str, dtype) -> np.ndarray:
     return arr
 
 
-_ROW = 1024  # values per row of the quick check's product
+_QUICK_MIN = 4096  # values from which the numba pass beats np.isfinite
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"}, error_model="numpy")
+def _sum_of_zeros(flat):
+    """sum(x * 0) over a 1-D array: exactly 0 when every value is finite, NaN when one is NaN
+    or inf (inf * 0 is NaN). 'reassoc' lets LLVM vectorise the sum; it cannot change which
+    of the two it is."""
+    zero = flat.dtype.type(0)
+    s = zero
+    for i in range(flat.size):
+        s += flat[i] * zero
+    return s
 
 
 def _quick_finite(x: np.ndarray) -> bool:
-    """True when x is certainly finite: the sums of its values in rows of 1024, as one BLAS
-    product with ones (a NaN or inf makes its row's sum non-finite; the threads read x at
-    once, 0.03 against 0.15 ms for np.isfinite over 3.3 MB in cache, 0.25 against 0.57 from
-    memory). False for anything else, the exact check's to settle (a sum can overflow)."""
-    if x.dtype not in (np.float32, np.float64) or not x.flags.c_contiguous or x.size < 4 * _ROW:
+    """True when x is finite, from one pass of numba on this thread; False when it is not, or
+    when x is small, not contiguous or not float32/float64 (the exact check's to settle).
+
+    Not OpenBLAS: its product with ones (rows of 1024 values times ones, 0.03 ms over 3.3 MB
+    in cache against 0.10 here, level from memory) woke its second thread, which then spun
+    for ~0.4 ms (``rnnkit.core.blas``) on the core the time loop's second shard needed next:
+    that shard started ~0.3 ms late, LSTM/RNN forward and backward alike (benchmarks/README.md,
+    session 13)."""
+    if x.dtype not in (np.float32, np.float64) or not x.flags.c_contiguous or \
+            x.size < _QUICK_MIN:
         return False
-    flat = x.reshape(-1)
-    n = flat.size - flat.size % _ROW
-    with np.errstate(over="ignore", invalid="ignore"):  # an overflow only sends it on
-        sums = flat[:n].reshape(-1, _ROW) @ np.ones(_ROW, x.dtype)
-    return bool(np.isfinite(sums).all() and np.isfinite(flat[n:]).all())
+    return bool(_sum_of_zeros(x.reshape(-1)) == 0)
 
 
 def check_finite(x: np.ndarray, name: str) -> None:

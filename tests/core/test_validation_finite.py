@@ -1,10 +1,10 @@
-"""check_finite names the first NaN or inf, whichever path (the quick product with ones for
-large contiguous float arrays, the exact scan otherwise) sees it, and lets finite values
-through even when their sums overflow."""
+"""check_finite names the first NaN or inf, whichever path (the quick numba pass for large
+contiguous float arrays, the exact scan otherwise) sees it, and lets finite values through
+even where their sums would overflow."""
 import numpy as np
 import pytest
 
-from rnnkit.validation import check_finite
+from rnnkit.validation import _quick_finite, check_finite
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -20,6 +20,10 @@ def test_a_bad_value_anywhere_is_named(dtype, where, bad, word):
 def test_finite_values_pass_even_when_their_sums_overflow():
     x = np.full((8, 1024), 3e38, np.float32)  # each row sums to inf in float32
     check_finite(x, "x")
+    assert _quick_finite(x) and _quick_finite(-x)  # settled by the quick pass
+    y = x.copy()
+    y[5, 1000] = np.nan
+    assert not _quick_finite(y)
     check_finite(np.ones((64, 100, 128), np.float32), "x")
     check_finite(np.ones((50, 1000), np.float64)[:, ::3], "x")  # not contiguous: exact scan
 
