@@ -115,6 +115,16 @@ _LOOP_JIT = dict(_JIT, nogil=True)
 
 
 @register_jitable(inline="always")
+def _forward_buffers(gx, w_x, drop, y, lo, hi):
+    """A forward loop's buffers for the rows lo..hi-1: gh (M, G*H) for h_{t-1} W_hh^T, hd
+    (M, H) for h_{t-1} * drop, and xb (hi, G*H), or (0, G*H) without w_x, for x_t W_ih^T in
+    its rows lo.. (``_step_inputs``)."""
+    GH = gx.shape[2]
+    return (np.empty((hi - lo, GH), y.dtype), np.empty((hi - lo, drop.shape[1]), y.dtype),
+            np.empty((hi if w_x.shape[0] else 0, GH), y.dtype))
+
+
+@register_jitable(inline="always")
 def _step_inputs(gx, x, w_x, xb, t, lo):
     """The array and time index from which step t reads its input projections: gx at t, or,
     where w_x holds pack(W_ih^T), x_t W_ih^T of the shard's rows computed here into the rows
@@ -128,9 +138,7 @@ def _step_inputs(gx, x, w_x, xb, t, lo):
 
 @njit(**_LOOP_JIT)
 def _rnn_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo, hi):
-    gh = np.empty((hi - lo, gx.shape[2]), y.dtype)  # (M, G*H) h_{t-1} W_hh^T of the rows
-    hd = np.empty((hi - lo, drop.shape[1]), y.dtype)  # (M, H) h_{t-1} * drop
-    xb = np.empty((hi if w_x.shape[0] else 0, gx.shape[2]), y.dtype)  # x_t W_ih^T, rows lo..
+    gh, hd, xb = _forward_buffers(gx, w_x, drop, y, lo, hi)
     for t in range(y.shape[1]):
         src, xt = _step_inputs(gx, x, w_x, xb, t, lo)
         _hidden_product(states[0, t], lo, drop, hd, w_t, gh)
@@ -140,9 +148,7 @@ def _rnn_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop
 
 @njit(**_LOOP_JIT)
 def _lstm_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo, hi):
-    gh = np.empty((hi - lo, gx.shape[2]), y.dtype)  # (M, G*H) h_{t-1} W_hh^T of the rows
-    hd = np.empty((hi - lo, drop.shape[1]), y.dtype)  # (M, H) h_{t-1} * drop
-    xb = np.empty((hi if w_x.shape[0] else 0, gx.shape[2]), y.dtype)  # x_t W_ih^T, rows lo..
+    gh, hd, xb = _forward_buffers(gx, w_x, drop, y, lo, hi)
     for t in range(y.shape[1]):
         src, xt = _step_inputs(gx, x, w_x, xb, t, lo)
         _hidden_product(states[0, t], lo, drop, hd, w_t, gh)
@@ -152,9 +158,7 @@ def _lstm_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, dro
 
 @njit(**_LOOP_JIT)
 def _gru_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo, hi):
-    gh = np.empty((hi - lo, gx.shape[2]), y.dtype)  # (M, G*H) h_{t-1} W_hh^T of the rows
-    hd = np.empty((hi - lo, drop.shape[1]), y.dtype)  # (M, H) h_{t-1} * drop
-    xb = np.empty((hi if w_x.shape[0] else 0, gx.shape[2]), y.dtype)  # x_t W_ih^T, rows lo..
+    gh, hd, xb = _forward_buffers(gx, w_x, drop, y, lo, hi)
     for t in range(y.shape[1]):
         src, xt = _step_inputs(gx, x, w_x, xb, t, lo)
         _hidden_product(states[0, t], lo, drop, hd, w_t, gh)
