@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit
 
 import rnnkit
-from rnnkit.core import kernels, paths, step_kernels
+from rnnkit.core import kernels, paths, spin, step_kernels
 from rnnkit.core.gemm import matmul_packed, pack, panel_width
 from rnnkit.core.threads import run_sharded
 
@@ -59,10 +59,11 @@ JIT = {**kernels._JIT, "cache": False}  # the kernels' flags: fastmath decides v
 
 
 @njit(**JIT, nogil=True)
-def _loop_products(hs, w_t, gh, dgx, w_hh, dgemm, x, w_x, xb, dx, w_dx, lo, hi):
+def _loop_products(hs, w_t, gh, dgx, w_hh, dgemm, x, w_x, xb, dx, w_dx, lo, hi, sync):
     """The per-step products of the numba loops on rows lo..hi-1: h_{t-1} W_hh^T and
     dG_t W_hh, with w_t and w_hh packed (``gemm.pack``), and x_t W_ih^T into xb and
     dG_t W_ih into dx where w_x and w_dx (packed W_ih^T and W_ih) are not empty."""
+    spin.announce(sync)  # as the loops do (``rnnkit.core.threads``)
     for t in range(dgx.shape[0]):
         if w_x.shape[0]:
             matmul_packed(x[:, t], lo, w_x, xb[lo:hi])
@@ -74,9 +75,10 @@ def _loop_products(hs, w_t, gh, dgx, w_hh, dgemm, x, w_x, xb, dx, w_dx, lo, hi):
 
 
 @njit(**JIT, nogil=True)
-def _elementwise(gx, gh, b, mask, peep, states, acts, dys, dgemm, dcarry, dgx, lo, hi):
+def _elementwise(gx, gh, b, mask, peep, states, acts, dys, dgemm, dcarry, dgx, lo, hi, sync):
     """The LSTM step kernels of all T steps forward and backward on rows lo..hi-1, without
     the products."""
+    spin.announce(sync)
     gh, dgemm = gh[lo:hi], dgemm[lo:hi]
     dgs = np.empty((hi - lo, dgx.shape[2]), dgx.dtype)  # (M, 4H) one step's gate gradients
     for t in range(gx.shape[1]):

@@ -5,11 +5,12 @@ import threading
 
 import numpy as np
 import pytest
+from numba import njit
 
-from rnnkit.core import threads
+from rnnkit.core import spin, threads
 
 
-def _fill(out, value, lo, hi):
+def _fill(out, value, lo, hi, sync=None):
     out[lo:hi] += value
 
 
@@ -26,7 +27,7 @@ def test_every_row_range_runs_once_and_the_threads_are_kept():
 def test_an_error_in_a_shard_is_raised_after_all_finish():
     out = np.zeros(4)
 
-    def loop(lo, hi):
+    def loop(lo, hi, sync=None):
         _fill(out, 1.0, lo, hi)
         if lo:
             raise ValueError(f"shard at {lo}")
@@ -97,3 +98,51 @@ def test_an_interrupted_wait_leaves_the_kept_threads_and_takes_new_ones(monkeypa
     threads.run_sharded(_fill, (out, 1.0), 8, 2)
     np.testing.assert_array_equal(out, 3.0)
     assert threads._pool.workers[0] is not old_pool.workers[0]
+
+
+@njit(nogil=True)
+def _announcing_fill(out, value, lo, hi, sync):
+    spin.announce(sync)
+    out[lo:hi] += value
+
+
+def test_the_calling_threads_shard_announces_its_call_and_workers_report_done():
+    out, seen = np.zeros(9), []
+
+    def loop(out, value, lo, hi, sync):
+        seen.append((lo, sync))
+        _announcing_fill(out, value, lo, hi, sync)
+
+    for _ in range(3):
+        threads.run_sharded(loop, (out, 1.0), 9, 3)
+    np.testing.assert_array_equal(out, 3.0)
+    pool = threads._pool
+    mine = [sync for lo, sync in seen if lo == 0]
+    assert all(sync is pool.sync for sync in mine) and pool.sync[0] == pool.calls
+    assert all(sync is threads._NO_SYNC for lo, sync in seen if lo)
+    assert [w.flags[spin.DONE] for w in pool.workers[:2]] == [w._seq for w in pool.workers[:2]]
+
+
+def test_without_polling_the_threads_sleep_on_their_locks(monkeypatch):
+    monkeypatch.setattr(threads, "_polls", lambda: 0)
+    monkeypatch.setattr(threads, "_pool", threads._Pool())  # workers that never poll
+    out = np.zeros(8)
+    for _ in range(5):
+        threads.run_sharded(_announcing_fill, (out, 1.0), 8, 2)
+    np.testing.assert_array_equal(out, 5.0)
+
+
+@pytest.mark.parametrize("raw, expected, warns", [
+    (None, threads.DEFAULT_SPIN_US, False), ("0", 0.0, False), ("50.5", 50.5, False),
+    ("-1", threads.DEFAULT_SPIN_US, True), ("soon", threads.DEFAULT_SPIN_US, True),
+    ("inf", threads.DEFAULT_SPIN_US, True)])
+def test_the_polling_time_comes_from_the_environment(monkeypatch, raw, expected, warns):
+    if raw is None:
+        monkeypatch.delenv("RNNKIT_SPIN_US", raising=False)
+    else:
+        monkeypatch.setenv("RNNKIT_SPIN_US", raw)
+    if warns:
+        with pytest.warns(RuntimeWarning, match="RNNKIT_SPIN_US"):
+            assert threads._spin_us() == expected
+    else:
+        assert threads._spin_us() == expected

@@ -48,6 +48,7 @@ from rnnkit.core.paths import shards as _shards
 from rnnkit.core.scan import ScanCache
 from rnnkit.core.step_kernels import (_gru_step, _gru_step_back, _lstm_step, _lstm_step_back,
                                        _rnn_step, _rnn_step_back)
+from rnnkit.core.spin import announce
 from rnnkit.core.threads import run_sharded as _run_shards
 
 # --- the recurrent product inside the numba time loops -------------------------------------
@@ -108,7 +109,8 @@ def _put_rows(block, a, t, lo):
 # dropout mask or (0, 0) for none,
 # and the batch's rows lo .. hi-1 that the loop runs all T steps on, with its own product
 # (``rnnkit.core.gemm``). Sequences do not interact, so shards of rows can run at once on
-# several threads (``rnnkit.core.threads.run_sharded``); the loops release the GIL for that.
+# several threads (``rnnkit.core.threads.run_sharded``); the loops release the GIL for that,
+# and first ``announce`` into sync (int64 (2,)) that they have (``rnnkit.core.spin``).
 # Backwards the product is (dgh[t] @ W_hh) * drop, into dgemm (B, H), and, where w_x holds
 # pack(W_ih), the step's input gradients dgx[t] @ W_ih into dx (B, T, I) (``_input_grad``).
 _LOOP_JIT = dict(_JIT, nogil=True)
@@ -137,7 +139,9 @@ def _step_inputs(gx, x, w_x, xb, t, lo):
 
 
 @njit(**_LOOP_JIT)
-def _rnn_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo, hi):
+def _rnn_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo, hi,
+                       sync):
+    announce(sync)
     gh, hd, xb = _forward_buffers(gx, w_x, drop, y, lo, hi)
     for t in range(y.shape[1]):
         src, xt = _step_inputs(gx, x, w_x, xb, t, lo)
@@ -147,7 +151,9 @@ def _rnn_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop
 
 
 @njit(**_LOOP_JIT)
-def _lstm_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo, hi):
+def _lstm_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo, hi,
+                       sync):
+    announce(sync)
     gh, hd, xb = _forward_buffers(gx, w_x, drop, y, lo, hi)
     for t in range(y.shape[1]):
         src, xt = _step_inputs(gx, x, w_x, xb, t, lo)
@@ -157,7 +163,9 @@ def _lstm_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, dro
 
 
 @njit(**_LOOP_JIT)
-def _gru_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo, hi):
+def _gru_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop, y, lo, hi,
+                       sync):
+    announce(sync)
     gh, hd, xb = _forward_buffers(gx, w_x, drop, y, lo, hi)
     for t in range(y.shape[1]):
         src, xt = _step_inputs(gx, x, w_x, xb, t, lo)
@@ -168,7 +176,8 @@ def _gru_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop
 
 @njit(**_LOOP_JIT)
 def _rnn_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, dgx, dgh,
-                        drop, dx, w_x, lo, hi):
+                        drop, dx, w_x, lo, hi, sync):
+    announce(sync)
     dgm = dgemm[lo:hi].copy()  # (M, H) the rows' d(gates of step t+1) @ W_hh
     dgs = np.empty((hi - lo, dgx.shape[2]), dgx.dtype)  # (M, G*H) the step's dgx rows
     for t in range(dys.shape[1] - 1, -1, -1):
@@ -182,7 +191,8 @@ def _rnn_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, 
 
 @njit(**_LOOP_JIT)
 def _lstm_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, dgx, dgh,
-                        drop, dx, w_x, lo, hi):
+                        drop, dx, w_x, lo, hi, sync):
+    announce(sync)
     dgm = dgemm[lo:hi].copy()  # (M, H) the rows' d(gates of step t+1) @ W_hh
     dgs = np.empty((hi - lo, dgx.shape[2]), dgx.dtype)  # (M, G*H) the step's dgx rows
     for t in range(dys.shape[1] - 1, -1, -1):
@@ -196,7 +206,8 @@ def _lstm_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry,
 
 @njit(**_LOOP_JIT)
 def _gru_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, dgx, dgh,
-                        drop, dx, w_x, lo, hi):
+                        drop, dx, w_x, lo, hi, sync):
+    announce(sync)
     dgm = dgemm[lo:hi].copy()  # (M, H) the rows' d(gates of step t+1) @ W_hh
     dxs = np.empty((hi - lo, dgx.shape[2]), dgx.dtype)  # (M, G*H) the step's dgx rows
     dgs = np.empty_like(dxs)  # (M, G*H) and its dgh rows (GH_APART)
