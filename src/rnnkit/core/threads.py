@@ -11,11 +11,13 @@ starts threads of its own, as before.
 
 Before sleeping on its lock, a worker polls for the next job for ``SPIN_US`` microseconds,
 and the calling thread polls for the workers' end before sleeping on theirs
-(``rnnkit.core.spin``): a sleeping core takes 50-170 us to wake in the VM. Measured with
-``rnnkit bench`` (interleaved against torch, three runs): LSTM forward at (32,50,1,64)
-1.02-1.04x torch polling 0 us, 0.87-0.92x polling 300 us; the classify command's training
-4,283-4,322 examples/s against 4,472-4,769. The environment variable ``RNNKIT_SPIN_US`` sets
-the time (0: sleep at once, for machines whose cores are shared).
+(``rnnkit.core.spin``): a sleeping core took 50-170 us to wake in the VM. Measured with
+``rnnkit bench`` (against torch, three runs each, polling 0 / 200 us): at (32,50,1,64) the
+LSTM's training step 0.93-0.95x / 0.84-0.89x and forward 1.04-1.25x / 0.96-1.02x, the GRU's
+forward 0.31-0.32x / 0.25-0.26x; at (64,100,128,128), whose calls come further apart, no
+change; the classify command's training 4,283-4,322 / 4,472-4,769 examples/s. The
+environment variable ``RNNKIT_SPIN_US`` sets the time (0: sleep at once, for machines whose
+cores other work shares).
 """
 from __future__ import annotations
 
