@@ -14,7 +14,8 @@ The micro-kernel computes an MR x NR tile of out in registers, as BLIS's and Ope
 
 with C the MR x NV vectors of NR = NV * (vector width) columns, written once at the end. It is
 written in LLVM IR (numba ``intrinsic``) with explicit vectors and ``llvm.fma``: per k, NV
-vector loads of the panel, MR broadcasts of a and MR * NV fused multiply-adds. The panel is
+vector loads of the panel, MR broadcasts of a, MR * NV fused multiply-adds and a prefetch of
+the panel's row PREFETCH_ROWS ahead (below). The panel is
 contiguous, which matters: a column block of the unpacked b has rows N floats apart (8 KB at
 N = 2048), every one in the same L1 cache set. On AVX-512 the tile is 12 x 32 float32 (24 of
 the 32 vector registers accumulate), elsewhere 6 x 16 (12 of 16 AVX2 registers). Measured
@@ -27,6 +28,7 @@ beyond N are computed into a scratch buffer and not copied out.
 """
 from __future__ import annotations
 
+import llvmlite
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -35,6 +37,14 @@ from numba.extending import intrinsic
 
 from rnnkit.core.jit_math import VECTOR_BYTES
 
+# Panel rows ahead whose cache lines each k step asks for (``llvm.prefetch``, into L1): 4 KB
+# of float32 panel on AVX-512. A panel (K x NR) spans pages, at whose boundaries the
+# hardware prefetchers stop; past L2 (W_hh^T of 4 MB at H = 512) the panels stream from L3.
+# benchmarks/gemm_tiles.py, 12x2x64 tile, one thread, GFLOP/s without / with (two runs):
+# (32,512,2048) 176-177 / 191-195, (16,256,1024) 178-200 / 218-229, (32,256,1024) 206 /
+# 203-223, (32,128,512) 207 / 214; 16 and 64 rows ahead measured the same as 32.
+PREFETCH_ROWS = 32
+_TYPED_POINTERS = getattr(llvmlite, "ir_layer_typed_pointers_enabled", True)
 MR, NV = (12, 2) if VECTOR_BYTES == 64 else (6, 2)  # rows and vectors of the register tile
 _JIT = dict(fastmath={"contract", "arcp", "nsz"}, error_model="numpy", nogil=True)
 
@@ -108,9 +118,20 @@ def _make_tile(rows, nv=NV, vector_bytes=VECTOR_BYTES):
             # accumulators in allocas of the entry block: LLVM promotes them to registers
             acc = [[cgutils.alloca_once_value(builder, ir.Constant(vec, None))
                     for _ in range(nv)] for _ in range(rows)]
+            i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+            prefetch = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                "llvm.prefetch.p0i8" if _TYPED_POINTERS else "llvm.prefetch.p0")
+            lines = max(1, nv * vector_bytes // 64)  # cache lines of one panel row
+            line_entries = 64 * 8 // dtype.bitwidth  # entries of one 64-byte line
             with cgutils.for_range(builder, K) as loop:
                 k = loop.index
                 panel_row = builder.add(b_off, builder.mul(k, const(nv * width)))
+                ahead = builder.add(panel_row, const(PREFETCH_ROWS * nv * width))
+                for line in range(lines):  # read, keep in L1, data (never faults)
+                    at = builder.gep(bp_ptr, [builder.add(ahead, const(line * line_entries))])
+                    builder.call(prefetch, [builder.bitcast(at, i8p), ir.Constant(i32, 0),
+                                            ir.Constant(i32, 3), ir.Constant(i32, 1)])
                 b = [builder.load(vector_at(bp_ptr, builder.add(panel_row, const(v * width))),
                                   align=dtype.bitwidth // 8) for v in range(nv)]
                 for i in range(rows):
