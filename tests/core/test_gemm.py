@@ -138,3 +138,19 @@ def test_the_tile_prefetches_the_panel_rows_ahead():
     assert calls and calls % lines == 0  # every line of a panel row (LLVM may unroll the loop)
     if "x86_64" in ir:
         assert "prefetcht0" in run.inspect_asm(sig)
+
+
+def test_the_weight_gradient_benchmark_runs(capsys, monkeypatch):
+    """benchmarks/dw_products.py (the tile reading a by columns and adding into c, over
+    blocks of K) on small shapes with every remainder tile: it checks its product against
+    NumPy before timing it."""
+    import runpy
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[2] / "benchmarks" / "dw_products.py"
+    monkeypatch.setattr(sys, "argv", [str(script), "--shapes", "100,24,70;37,16,40;64,8,32",
+                                      "--kc", "16,64", "--repeat", "1"])
+    runpy.run_path(str(script), run_name="__main__")
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert len(rows) == 2 + 6 and all(r.startswith("| (") for r in rows[2:])

@@ -79,11 +79,16 @@ def _pack_into(b, out):
                 panel[k, j] = b[k, n0 + j]
 
 
-def _make_tile(rows, nv=NV, vector_bytes=VECTOR_BYTES):
+def _make_tile(rows, nv=NV, vector_bytes=VECTOR_BYTES, a_columns=False, accumulate=False):
     """An intrinsic tile(a, a_off, lda, bp, b_off, K, c, c_off, ldc) that sets the rows x NR
     block of c at c_off (row stride ldc) to the rows of a at a_off (row stride lda, K
     entries) times the K x NR panel of bp at b_off; offsets and strides in elements. NR is
-    nv vectors of vector_bytes (other values than the module's: benchmarks/gemm_tiles.py)."""
+    nv vectors of vector_bytes (other values than the module's: benchmarks/gemm_tiles.py).
+
+    ``a_columns``: the tile's rows of a are columns of the array instead, a[i, k] at a_off +
+    k * lda + i (a weight gradient's h^T, read in place); ``accumulate``: c += the product
+    instead of c = (a product over blocks of K). Neither is used by the time loops yet
+    (benchmarks/dw_products.py)."""
 
     @intrinsic
     def tile(typingctx, a, a_off, lda, bp, b_off, K, c, c_off, ldc):
@@ -118,6 +123,13 @@ def _make_tile(rows, nv=NV, vector_bytes=VECTOR_BYTES):
             # accumulators in allocas of the entry block: LLVM promotes them to registers
             acc = [[cgutils.alloca_once_value(builder, ir.Constant(vec, None))
                     for _ in range(nv)] for _ in range(rows)]
+            if accumulate:  # start from c's block
+                for i in range(rows):
+                    row = builder.add(c_off, builder.mul(ldc, const(i)))
+                    for v in range(nv):
+                        builder.store(builder.load(
+                            vector_at(c_ptr, builder.add(row, const(v * width))),
+                            align=dtype.bitwidth // 8), acc[i][v])
             i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
             prefetch = cgutils.get_or_insert_function(
                 builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
@@ -135,7 +147,10 @@ def _make_tile(rows, nv=NV, vector_bytes=VECTOR_BYTES):
                 b = [builder.load(vector_at(bp_ptr, builder.add(panel_row, const(v * width))),
                                   align=dtype.bitwidth // 8) for v in range(nv)]
                 for i in range(rows):
-                    at = builder.add(builder.add(a_off, builder.mul(lda, const(i))), k)
+                    if a_columns:
+                        at = builder.add(builder.add(a_off, builder.mul(lda, k)), const(i))
+                    else:
+                        at = builder.add(builder.add(a_off, builder.mul(lda, const(i))), k)
                     x = builder.load(builder.gep(a_ptr, [at]))
                     x = builder.shuffle_vector(builder.insert_element(undef, x, lane0), undef,
                                                splat)
