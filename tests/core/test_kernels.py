@@ -195,11 +195,16 @@ def test_scan_with_hidden_bias_matches_numpy(path, kind, nl):
     np.testing.assert_allclose(got.acts, ref.acts, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(got.y, got.states[0, 1:].transpose(1, 0, 2))  # (B, T, H)
     np.testing.assert_array_equal(ref.y, ref.states[0, 1:].transpose(1, 0, 2))
-    got_grads = kernels.scan_backward(got, dys, dcarry, w_hh)
-    ref_grads = scan.scan_backward(ref, dys, dcarry, w_hh)
+    got_sums, ref_sums = (np.full((2, cell.GATES * H), np.nan) for _ in range(2))
+    got_grads = kernels.scan_backward(got, dys, dcarry, w_hh, sums=got_sums)
+    ref_grads = scan.scan_backward(ref, dys, dcarry, w_hh, sums=ref_sums)
     assert got_grads[3] is None and ref_grads[3] is None  # no dx without W_ih
     for name, a, b in zip(["dgx", "dgh", "dcarry0"], got_grads[:3], ref_grads[:3]):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-12, err_msg=name)
+    # the biases' gradients: every step's rows of dgx and dgh, summed in the loops
+    for sums in (got_sums, ref_sums):
+        np.testing.assert_allclose(sums[0], ref_grads[0].sum(axis=(0, 1)), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(sums[1], ref_grads[1].sum(axis=(0, 1)), rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("kind,nl", KINDS)

@@ -81,7 +81,13 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
     return ScanCache(kind, states, acts, mask, options, drop, y)
 
 
-def scan_backward(cache: ScanCache, dys, dcarry, w_hh, w_ih=None):
+def column_sums(a):
+    """a.sum(axis=0) of a (N, W), as a product with ones: BLAS's threads read the rows at
+    once, 0.35 against 0.6 ms for (6400, 512) float32 (a bias gradient)."""
+    return np.ones(a.shape[0], a.dtype) @ a
+
+
+def scan_backward(cache: ScanCache, dys, dcarry, w_hh, w_ih=None, *, sums=None):
     """Backpropagation through time for one direction.
 
     dys: (B, T, H) gradient of the outputs y * mask; dcarry: (C, B, H) gradient of
@@ -89,7 +95,8 @@ def scan_backward(cache: ScanCache, dys, dcarry, w_hh, w_ih=None):
     (B, T, G*H), of the hidden projections h_{t-1} W_hh^T + b_hh (B, T, G*H; the same array as
     dgx unless the cell keeps them apart), of the initial carry (C, B, H), and of the inputs,
     dx = dgx W_ih (B, T, I), given w_ih (G*H, I) (else None). With a ``norm``, dgx has the
-    cell's NORM_GRADS more columns (see the cell).
+    cell's NORM_GRADS more columns (see the cell). ``sums`` (2, width of dgx), if given,
+    receives dgx's and dgh's sums over B and T (the biases' gradients).
     """
     cell, states, mask = CELLS[cache.kind], cache.states, cache.mask
     B, T, H = dys.shape
@@ -108,4 +115,7 @@ def scan_backward(cache: ScanCache, dys, dcarry, w_hh, w_ih=None):
         if mask is not None:
             dcarry = [d + s for d, s in zip(dcarry, skip)]
     dx = None if w_ih is None else (dgx.reshape(B * T, -1) @ w_ih).reshape(B, T, -1)
+    if sums is not None:
+        sums[0] = column_sums(dgx.reshape(B * T, -1))
+        sums[1] = sums[0] if dgh is dgx else column_sums(dgh.reshape(B * T, -1))
     return dgx, dgh, np.stack(dcarry), dx

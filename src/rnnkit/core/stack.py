@@ -28,6 +28,7 @@ from rnnkit.core.cells import CELLS
 from rnnkit.core.gemm import input_projection
 from rnnkit.core.init import NORMED, param_suffix
 from rnnkit.core.norm import layer_norm, layer_norm_grads
+from rnnkit.core.scan import column_sums
 
 
 @dataclass
@@ -271,12 +272,6 @@ def _recurrent_weight_grad(dg, y, h0):
     return d2[1:].T @ y2[:-1] - dg[1:, 0].T @ y[:-1, T - 1] + dg[:, 0].T @ h0
 
 
-def _column_sums(a):
-    """a.sum(axis=0) of a (N, G*H), as a product with ones: BLAS's threads read the rows at
-    once, 0.35 against 0.6 ms for (6400, 512) float32 (a bias gradient)."""
-    return np.ones(a.shape[0], a.dtype) @ a
-
-
 def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstate_n, grads, *,
                        backend, input_grad=True):
     """Backpropagation through time through all layers and directions.
@@ -302,13 +297,17 @@ def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstat
             dcarry_n = [a[k] for a in dstate_n]
             dx_wanted = layer > 0 or input_grad
             dxd = None  # dx = dG W_ih, from the scan where it computes it (not through LN)
+            sums = None  # (2, G*H) the biases' gradients, from the scan where it adds them
             if spec.proj_size:
                 dgx, dgh, dcarry0 = _projected_scan_backward(
                     params, s, sc, cache.projections[k], dys, dcarry_n, grads, backend)
             else:
                 w_ih = params["weight_ih" + s] if dx_wanted and not spec.layer_norm else None
+                if spec.bias and not spec.layer_norm:  # the scan adds up dgx and dgh
+                    sums = np.empty((2, G * H), dy.dtype)  # (2, G*H)
                 dgx, dgh, dcarry0, dxd = backend.scan_backward(
-                    sc, np.ascontiguousarray(dys), dcarry_n, params["weight_hh" + s], w_ih)
+                    sc, np.ascontiguousarray(dys), dcarry_n, params["weight_hh" + s], w_ih,
+                    sums=sums)
                 dgh_raw = dgh  # the gradient of h_{t-1} W_hh^T
                 if spec.layer_norm:
                     dgx, dgh, dgh_raw = _normed_scan_backward(spec, params, s, sc, dgx, dgh,
@@ -324,10 +323,13 @@ def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstat
                 grads["weight_peephole" + s] += CELLS["lstm"].peephole_grad(dgx, cs[:, :T],
                                                                             cs[:, 1:])
             dgx2 = dgx.reshape(B * T, G * H)  # (B*T, G*H)
-            if spec.bias:
-                db_ih = _column_sums(dgx2)  # (G*H,)
+            if sums is not None:
+                grads["bias_ih" + s] += sums[0]
+                grads["bias_hh" + s] += sums[1]
+            elif spec.bias:
+                db_ih = column_sums(dgx2)  # (G*H,)
                 grads["bias_ih" + s] += db_ih
-                grads["bias_hh" + s] += db_ih if dgh is dgx else _column_sums(
+                grads["bias_hh" + s] += db_ih if dgh is dgx else column_sums(
                     dgh.reshape(B * T, -1))
             if spec.layer_norm:  # backprop through LN(x W_ih^T)
                 draw, dgain, dbias = layer_norm_grads(dgx, cache.raw_inputs[k],
