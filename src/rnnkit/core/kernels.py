@@ -45,7 +45,7 @@ from rnnkit.core.jit_math import _JIT
 from rnnkit.core.kernel_args import act_code, drop2d, mask2d, peepholes, step_bias
 from rnnkit.core.paths import projects_in_loop as _projects_in_loop
 from rnnkit.core.paths import shards as _shards
-from rnnkit.core.scan import ScanCache, column_sums
+from rnnkit.core.scan import ScanCache, bias_sums
 from rnnkit.core.step_kernels import (_gru_step, _gru_step_back, _lstm_step, _lstm_step_back,
                                        _rnn_step, _rnn_step_back)
 from rnnkit.core.spin import announce
@@ -371,8 +371,7 @@ def scan_backward(cache: ScanCache, dys, dcarry, w_hh, w_ih=None, *, sums=None):
             if cache.drop is not None:
                 dgemm *= d2  # and through the recurrent dropout mask
         if sums is not None:
-            sums[0] = column_sums(dgx.reshape(B * T, GH))
-            sums[1] = sums[0] if dgh is dgx else column_sums(dgh.reshape(B * T, GH))
+            bias_sums(dgx, dgh, sums)
     dcarry[0] += dgemm  # (B, H) dh0
     if w_ih is None:
         dx = None

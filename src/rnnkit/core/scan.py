@@ -87,6 +87,15 @@ def column_sums(a):
     return np.ones(a.shape[0], a.dtype) @ a
 
 
+def bias_sums(dgx, dgh, out=None):
+    """(2, W): the sums of dgx and of dgh (B, T, W) over B and T, the gradients of b_ih and
+    b_hh (one sum where dgh is dgx), into ``out`` if given."""
+    out = np.empty((2, dgx.shape[-1]), dgx.dtype) if out is None else out
+    out[0] = column_sums(dgx.reshape(-1, dgx.shape[-1]))
+    out[1] = out[0] if dgh is dgx else column_sums(dgh.reshape(-1, dgh.shape[-1]))
+    return out
+
+
 def scan_backward(cache: ScanCache, dys, dcarry, w_hh, w_ih=None, *, sums=None):
     """Backpropagation through time for one direction.
 
@@ -116,6 +125,5 @@ def scan_backward(cache: ScanCache, dys, dcarry, w_hh, w_ih=None, *, sums=None):
             dcarry = [d + s for d, s in zip(dcarry, skip)]
     dx = None if w_ih is None else (dgx.reshape(B * T, -1) @ w_ih).reshape(B, T, -1)
     if sums is not None:
-        sums[0] = column_sums(dgx.reshape(B * T, -1))
-        sums[1] = sums[0] if dgh is dgx else column_sums(dgh.reshape(B * T, -1))
+        bias_sums(dgx, dgh, sums)
     return dgx, dgh, np.stack(dcarry), dx

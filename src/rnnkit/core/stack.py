@@ -28,7 +28,7 @@ from rnnkit.core.cells import CELLS
 from rnnkit.core.gemm import input_projection
 from rnnkit.core.init import NORMED, param_suffix
 from rnnkit.core.norm import layer_norm, layer_norm_grads
-from rnnkit.core.scan import column_sums
+from rnnkit.core.scan import bias_sums
 
 
 @dataclass
@@ -323,14 +323,10 @@ def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstat
                 grads["weight_peephole" + s] += CELLS["lstm"].peephole_grad(dgx, cs[:, :T],
                                                                             cs[:, 1:])
             dgx2 = dgx.reshape(B * T, G * H)  # (B*T, G*H)
-            if sums is not None:
+            if spec.bias:
+                sums = bias_sums(dgx, dgh) if sums is None else sums  # (2, G*H)
                 grads["bias_ih" + s] += sums[0]
                 grads["bias_hh" + s] += sums[1]
-            elif spec.bias:
-                db_ih = column_sums(dgx2)  # (G*H,)
-                grads["bias_ih" + s] += db_ih
-                grads["bias_hh" + s] += db_ih if dgh is dgx else column_sums(
-                    dgh.reshape(B * T, -1))
             if spec.layer_norm:  # backprop through LN(x W_ih^T)
                 draw, dgain, dbias = layer_norm_grads(dgx, cache.raw_inputs[k],
                                                       params["ln_weight_ih" + s],
