@@ -110,7 +110,11 @@ class _Pool:
         self.busy = threading.Lock()  # held by the call using the workers
         self.workers: list[_Worker] = []
         self.sync = np.zeros(2, np.int64)  # [started, call]: the main shard's announcement
-        self.calls = 0
+
+    @property
+    def calls(self) -> int:
+        """How many calls have used the workers: the number of the latest."""
+        return int(self.sync[1])
 
     def take(self, n):
         """n workers, started the first time they are needed, if no other call holds them
@@ -171,8 +175,7 @@ def run_sharded(loop, args, B, shards):
     else:
         waited = 0
         try:
-            pool.calls += 1
-            pool.sync[1] = pool.calls
+            pool.sync[1] += 1  # this call's number, which its own shard announces
             for worker, b in zip(workers, bounds[1:]):
                 worker.post(job(*b), pool.calls)
             job(*bounds[0], pool.sync)()
