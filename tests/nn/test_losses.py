@@ -151,6 +151,34 @@ def test_cross_entropy_is_stable_for_saturated_logits():
     assert loss.backward().dtype == np.float32
 
 
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_float32_agrees_with_float64(smoothing):
+    """The float32 path (its own exp, vectorised sums) against the float64 one (libm), on
+    textgen-like logits (B, T, 96) with a mask and an ignored entry: loss and gradient."""
+    logits = (4 * rng.standard_normal((4, 30, 96))).astype(np.float32)
+    target = rng.integers(0, 96, (4, 30))
+    target[0, 3] = -100
+    mask = (rng.uniform(size=(4, 30)) > 0.2).astype(np.float32)
+    out = {}
+    for dtype in (np.float32, np.float64):
+        loss = CrossEntropyLoss(label_smoothing=smoothing)
+        value = loss.forward(logits.astype(dtype), target, mask)
+        out[dtype] = value, loss.backward()
+    (v32, g32), (v64, g64) = out[np.float32], out[np.float64]
+    assert g32.dtype == np.float32 and g32.shape == logits.shape
+    assert abs(v32 - v64) <= 1e-6 * abs(v64)
+    assert np.abs(g32 - g64).max() <= 1e-6 * np.abs(g64).max()
+    assert not g32[0, 3].any() and not g32[mask == 0].any()  # no gradient where weight is 0
+
+
+def test_cross_entropy_of_a_strided_view_equals_its_copy():
+    logits = rng.standard_normal((5, 7, 20))[:, ::2, ::2]  # (5, 4, 10), not contiguous
+    target = rng.integers(0, 10, (5, 4))
+    a, b = CrossEntropyLoss(), CrossEntropyLoss()
+    assert a.forward(logits, target) == b.forward(np.ascontiguousarray(logits), target)
+    np.testing.assert_array_equal(a.backward(), b.backward())
+
+
 def test_cross_entropy_errors():
     loss = CrossEntropyLoss()
     with pytest.raises(ValueError, match=r"Expected target of shape \(2, 3\).*got \(2,\)"):

@@ -1,6 +1,6 @@
 """Activations for numba kernels, inlined into their loops: numba picks the float32 or the
-float64 version at compile time (``_tanh``, ``_sigmoid``), and the constants every kernel
-compiles with (``_JIT``).
+float64 version at compile time (``_tanh``, ``_sigmoid``, ``_exp``), and the constants every
+kernel compiles with (``_JIT``).
 
 Transcendentals: without SVML (llvmlite's wheels are not built with it) numba calls scalar
 libm ``exp``/``tanh``, ~10 ns each, which cost more than the GEMM. In float32 ``tanh`` is
@@ -72,6 +72,10 @@ def _sigmoid(a):
     return 1.0 / (1.0 + math.exp(-a))
 
 
+def _exp(a):
+    return math.exp(a)
+
+
 def _tanh_f32(a):
     # Rational approximation on [-7.99881, 7.99881], outside which tanh rounds to +-1 in
     # float32 (Eigen's generic_fast_tanh_float); error <= 3e-7 relative.
@@ -127,3 +131,8 @@ def _ol_tanh(a):
 @overload(_sigmoid, inline="always")
 def _ol_sigmoid(a):
     return _sigmoid_f32 if a == types.float32 else _sigmoid  # float64: exp(-a) -> inf gives 0
+
+
+@overload(_exp, inline="always")
+def _ol_exp(a):
+    return _exp_f32 if a == types.float32 else _exp

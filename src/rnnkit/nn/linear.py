@@ -43,9 +43,9 @@ def _rows_times(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def linear_forward(params: dict, x: np.ndarray):
     """``y = x W^T + b``; x (..., I) -> y (..., O). The cache is x."""
-    y = _rows_times(x, params["weight"].T)  # (..., O)
+    y = _rows_times(x, params["weight"].T)  # (..., O), a new array
     if "bias" in params:
-        y = y + params["bias"]
+        y += params["bias"]  # in place: a second (..., O) array cost textgen's head 0.1 ms
     return y, x
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnkit.core.softmax import log_sum_exp_rows, row_max, softmax_minus_target_rows
 from rnnkit.nn.module import Module
 from rnnkit.validation import as_float_array, check_finite
 
@@ -115,10 +116,13 @@ def cross_entropy(logits, target, mask=None, ignore_index=-100, reduction="mean"
     """``L = sum_n w_n l_n / Z``, Z = sum_n w_n ("mean") or 1, with
     ``l_n = -(1 - e) log p_n[target_n] - (e / C) sum_k log p_n[k]``, p_n = softmax(logits_n)
     and e = ``label_smoothing`` (0: plain cross-entropy; as ``torch.nn.CrossEntropyLoss``).
+    With lse_n = log sum_k exp(logits_n[k]), log p_n[k] = logits_n[k] - lse_n, so
+    ``l_n = (1 - e) (lse_n - logits_n[target_n]) + e (lse_n - mean_k logits_n[k])``.
 
     logits: (N, C) or (B, T, C), class axis last. target: integers (N,) or (B, T) in
     0..C-1; entries equal to ``ignore_index`` get w = 0. mask: optional weights shaped like
-    target (0 for padding). Returns the loss (float) and the cache for the backward.
+    target (0 for padding). Returns the loss (float) and the cache for the backward: the
+    logits and lse (N,), from which the backward recomputes the softmax.
     """
     _check_reduction(reduction)
     e = _check_smoothing(label_smoothing)
@@ -128,28 +132,27 @@ def cross_entropy(logits, target, mask=None, ignore_index=-100, reduction="mean"
                          f"with shape {logits.shape}")
     C = logits.shape[-1]
     target = _check_target(target, logits.shape[:-1], C, ignore_index)
-    x, t = logits.reshape(-1, C), target.ravel()  # (N, C), (N,)
+    x, t = np.ascontiguousarray(logits.reshape(-1, C)), target.ravel()  # (N, C), (N,)
     w = (t != ignore_index).astype(logits.dtype)  # (N,)
     if mask is not None:
         w = w * _check_mask(mask, target.shape, logits.dtype).ravel()
     t = np.where(t == ignore_index, 0, t)  # any valid class; its weight is 0
-    logp = log_softmax(x)  # (N, C)
+    lse, nll = row_max(x), np.empty(len(t), x.dtype)  # (N,) each
+    log_sum_exp_rows(x, t, lse, nll)
     z = _normaliser(float(w.sum()), reduction)
-    nll = -logp[np.arange(len(t)), t]  # (N,)
     if e:
-        nll = (1 - e) * nll - (e / C) * logp.sum(axis=-1)  # (N,)
+        nll = (1 - e) * nll + e * (lse - x.mean(axis=-1))  # (N,)
     loss = float((w * nll).sum() / z)
-    return loss, (logp, t, w, z, logits.shape, e)
+    return loss, (x, lse, t, w, z, logits.shape, e)
 
 
 def cross_entropy_backward(cache, dloss=1.0) -> np.ndarray:
-    logp, t, w, z, shape, e = cache
-    dx = np.exp(logp)  # softmax (N, C)
-    # d l_n / dx = softmax - q with q = (1 - e) onehot + e / C (sums to 1)
-    dx[np.arange(len(t)), t] -= 1 - e
-    if e:
-        dx -= e / logp.shape[-1]
-    dx *= (dloss / z) * w[:, None]  # undo the weighted sum
+    """d L / d logits = (softmax - q) w / Z, q = (1 - e) onehot(target) + e / C (sums to 1)."""
+    x, lse, t, w, z, shape, e = cache
+    dx = np.empty_like(x)  # (N, C)
+    one = x.dtype.type
+    scale = ((dloss / z) * w).astype(x.dtype, copy=False)  # (N,) undo the weighted sum
+    softmax_minus_target_rows(x, t, lse, scale, one(e / x.shape[-1]), one(1 - e), dx)
     return dx.reshape(shape)
 
 

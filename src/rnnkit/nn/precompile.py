@@ -9,7 +9,8 @@ an install, this does that once for both dtypes in parallel, so that no user's f
 each of the test suite's workers) compiles the same kernels again. It runs every path of
 ``rnnkit.core.kernels`` (the numba loop on one thread, the batch-sharded loop, the step
 kernels of the BLAS path; forward, inference and backward) for every cell kind, with and
-without padding masks, and the streaming kernel for 1-D and 2-D inputs.
+without padding masks, the streaming kernel for 1-D and 2-D inputs, and the cross-entropy
+loss's kernels.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def compile_dtype(dtype: str) -> None:
     import numpy as np
 
     from rnnkit.core import paths
+    from rnnkit.nn.losses import CrossEntropyLoss
     from rnnkit.nn.module import no_grad
     from rnnkit.nn.recurrent import LAYERS
 
@@ -48,6 +50,9 @@ def compile_dtype(dtype: str) -> None:
         stream = layer_class(3, 4, dtype=dt, seed=0).stream(batch_size=2)
         stream.step(np.ones((2, 3), dt))
         layer_class(3, 4, dtype=dt, seed=0).stream().step(np.ones(3, dt))
+    loss = CrossEntropyLoss()
+    loss.forward(np.ones((2, 3), dt), np.array([0, 2]))
+    loss.backward()
 
 
 def main(argv=None) -> int:
