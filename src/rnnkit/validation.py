@@ -6,6 +6,8 @@ finiteness, integer indices, lengths, states) that every floor uses.
 from __future__ import annotations
 
 import math
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 from numba import njit
@@ -79,7 +81,7 @@ def check_gradient(dout, shape, dtype, name="dout"):
     if dout.shape != shape:
         raise ValueError(f"Expected {name} of shape {shape} (the forward output), "
                          f"got {dout.shape}")
-    check_finite(dout, name)
+    check_activation(dout, name)
     return dout
 
 
@@ -133,6 +135,36 @@ def check_finite(x: np.ndarray, name: str) -> None:
         raise ValueError(f"{name} contains {what} at index {tuple(int(i) for i in bad)}")
 
 
+_upstream = threading.local()
+
+
+@contextmanager
+def checked_upstream():
+    """``with checked_upstream(): ...``: in this thread, the checks of activations and their
+    gradients (``check_activation``, and so ``check_input``, ``series_input`` and
+    ``check_gradient``) keep their shape checks but skip the scan for NaN and inf.
+
+    For a container passing arrays between its children: it checks its own input and
+    output gradient once (``check_finite``), and what a child hands the next is computed
+    from those and from finite parameters (an optimiser never applies a non-finite step,
+    and the losses check their predictions). The scans cost textgen's training update
+    (embedding, LSTM(256), linear head) 0.6 ms of 25: five passes over up to 3.3 MB.
+    States, masks and targets a caller passes in are checked as before."""
+    previous = getattr(_upstream, "checked", False)
+    _upstream.checked = True
+    try:
+        yield
+    finally:
+        _upstream.checked = previous
+
+
+def check_activation(x: np.ndarray, name: str) -> None:
+    """``check_finite`` of a module's input or output gradient, except inside
+    :func:`checked_upstream`."""
+    if not getattr(_upstream, "checked", False):
+        check_finite(x, name)
+
+
 def check_input(x, input_size: int, dtype) -> np.ndarray:
     """x: (B, T, F) or unbatched (T, F). Returns a float array of ``dtype``."""
     x = as_float_array(x, "input", dtype)
@@ -149,7 +181,7 @@ def check_input(x, input_size: int, dtype) -> np.ndarray:
         raise ValueError(f"Input has no time steps: shape {x.shape}")
     if x.ndim == 3 and x.shape[0] == 0:
         raise ValueError(f"Input has an empty batch: shape {x.shape}")
-    check_finite(x, "input")
+    check_activation(x, "input")
     return x
 
 
@@ -189,5 +221,5 @@ def series_input(x, channels: int, dtype) -> np.ndarray:
     x = as_float_array(x, "input", dtype)
     if x.ndim != 3 or x.shape[-1] != channels:
         raise ValueError(f"Expected input of shape (B, T, {channels}), got {x.shape}")
-    check_finite(x, "input")
+    check_activation(x, "input")
     return x

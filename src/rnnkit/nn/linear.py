@@ -8,7 +8,7 @@ from rnnkit.nn.module import Module
 from rnnkit.nn.registry import register_module
 from rnnkit.validation import (
     as_float_array,
-    check_finite,
+    check_activation,
     check_gradient,
     float_dtype,
     positive_int,
@@ -89,7 +89,7 @@ class Linear(Module):
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"Expected input of shape (..., {self.in_features}) (in_features "
                              f"on the last axis), got shape {x.shape}")
-        check_finite(x, "input")
+        check_activation(x, "input")
         y, x_cache = linear_forward(self.params, x)
         self.save_for_backward((x_cache, y.shape))
         return y

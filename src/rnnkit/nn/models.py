@@ -40,6 +40,7 @@ from rnnkit.nn.patch import PatchEmbedding, PatchMaxPool, patch_lengths
 from rnnkit.nn.pooling import MeanMaxPool
 from rnnkit.nn.recurrent import LAYERS, VARIANTS
 from rnnkit.nn.registry import register_module
+from rnnkit.validation import checked_upstream
 
 
 @register_module
@@ -137,6 +138,13 @@ class SequenceModel(Container):
     def forward(self, x, lengths=None, state=None, return_state=False):
         """x: (B, T, F) floats or (B, T) token ids -> (B, O) for head "last" or "pool", else
         (B, T', O) with T' = T, or ceil(T / patch_size) with patches."""
+        if "embedding" not in self.modules:  # token ids: the embedding checks them
+            x = self.checked(x, "input", self.rnn.dtype)
+        with checked_upstream():  # each child's input is the one before's output
+            out, state_n = self._forward(x, lengths, state)
+        return (out, state_n) if return_state else out
+
+    def _forward(self, x, lengths, state):
         m = self.modules
         h = m["embedding"].forward(x) if "embedding" in m else x
         if "diff" in m:
@@ -150,14 +158,18 @@ class SequenceModel(Container):
         for name in ("last", "pool"):
             if name in m:
                 y = m[name].forward(y, lengths=lengths)  # (B, D*H) or (B, 2*D*H)
-        out = m["fc"].forward(y)
-        return (out, state_n) if return_state else out
+        return m["fc"].forward(y), state_n
 
     def backward(self, dout, need_input_grad=False):
         """Adds every parameter's gradient. Returns the gradient of the real-valued input if
         ``need_input_grad`` (None for token ids), else None: the input is data, as a torch
         tensor that does not require grad, and a recurrent layer reading it directly skips
         computing dx (an embedding or patch front end needs its dx for their weights)."""
+        dout = self.checked(dout, "dout", self.rnn.dtype)
+        with checked_upstream():
+            return self._backward(dout, need_input_grad)
+
+    def _backward(self, dout, need_input_grad):
         m = self.modules
         d = m["fc"].backward(dout)
         for name in ("last", "pool"):

@@ -18,6 +18,8 @@ from types import MappingProxyType
 
 import numpy as np
 
+from rnnkit.validation import as_float_array, check_activation
+
 _local = threading.local()
 
 
@@ -120,3 +122,12 @@ class Container(Module):
         for m in self.modules.values():
             m.train(mode)
         return self
+
+    @staticmethod
+    def checked(array, name: str, dtype):
+        """``array`` as a float array of ``dtype``, finite (``check_activation``: unless a
+        container around this one checked it): a container's own input or output gradient,
+        checked once, before its children run inside ``validation.checked_upstream``."""
+        array = as_float_array(array, name, dtype)
+        check_activation(array, name)
+        return array

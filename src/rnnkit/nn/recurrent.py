@@ -45,7 +45,7 @@ from rnnkit.core.stack import RecurrentSpec, recurrent_backward, recurrent_forwa
 from rnnkit.nn.module import Module, grad_enabled
 from rnnkit.nn.registry import register_module
 from rnnkit.nn.stream import Stream
-from rnnkit.validation import (check_finite, check_input, check_lengths, check_number,
+from rnnkit.validation import (check_activation, check_input, check_lengths, check_number,
                                check_state, float_dtype, positive_int)
 
 
@@ -292,7 +292,7 @@ class Recurrent(Module):
         if dy.shape != y_shape:
             raise ValueError(f"Expected dy of shape {y_shape if not unbatched else y_shape[1:]}, "
                              f"got {dy.shape if not unbatched else dy.shape[1:]}")
-        check_finite(dy, "dy")
+        check_activation(dy, "dy")
         dstate_n = self._split_state(dstate, None if unbatched else y_shape[0], "d{}_n")
         dx, dstate0 = recurrent_backward(self.spec, self.params, cache, dy, dstate_n,
                                          self.grads, backend=self.time_loop,

@@ -34,7 +34,7 @@ from rnnkit.nn.linear import Linear
 from rnnkit.nn.module import Container, Module, no_grad
 from rnnkit.nn.recurrent import LAYERS, VARIANTS
 from rnnkit.nn.registry import register_module
-from rnnkit.validation import check_indices
+from rnnkit.validation import check_indices, checked_upstream
 
 
 def shift_right(labels: np.ndarray, bos: int) -> np.ndarray:
@@ -154,6 +154,10 @@ class Seq2Seq(Container):
     # --- training: teacher forcing over all target steps at once ------------------------
     def forward(self, src, lengths, tgt_in):
         """src (B, Ts) ids with valid lengths (B,); tgt_in (B, Tt) ids -> logits (B, Tt, V)."""
+        with checked_upstream():  # the embeddings check the ids; the rest is computed here
+            return self._forward(src, lengths, tgt_in)
+
+    def _forward(self, src, lengths, tgt_in):
         m = self.modules
         e_src = m["src_embedding"].forward(src)  # (B, Ts, E)
         memory, enc_state = m["encoder"].forward(e_src, lengths=lengths)  # (B, Ts, D*H)
@@ -170,6 +174,11 @@ class Seq2Seq(Container):
 
     def backward(self, dlogits):
         """Adds every parameter's gradient; returns None (token ids have no gradient)."""
+        dlogits = self.checked(dlogits, "dlogits", self.modules["out"].dtype)
+        with checked_upstream():
+            self._backward(dlogits)
+
+    def _backward(self, dlogits):
         h0, c_shape = self.saved()
         m = self.modules
         datt = m["out"].backward(dlogits)  # (B, Tt, H)
@@ -182,7 +191,6 @@ class Seq2Seq(Container):
         dstate_n = (dh_n, np.zeros(c_shape, dh_n.dtype)) if self.cell == "lstm" else dh_n
         de_src, _ = m["encoder"].backward(dmemory, dstate_n)
         m["src_embedding"].backward(de_src)
-        return None
 
     __call__ = forward
 

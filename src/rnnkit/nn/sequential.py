@@ -5,6 +5,7 @@ import inspect
 
 from rnnkit.nn.module import Container, Module
 from rnnkit.nn.registry import register_module
+from rnnkit.validation import checked_upstream
 
 
 @register_module
@@ -54,17 +55,32 @@ class Sequential(Container):
     def forward(self, x, lengths=None):
         if lengths is not None and not self._takes_lengths:
             raise ValueError("lengths given, but no child's forward takes lengths")
-        for name, m in self.modules.items():
-            x = m.forward(x, lengths=lengths) if name in self._takes_lengths else m.forward(x)
-            if isinstance(x, tuple):
-                x = x[0]  # (y, state) from a recurrent layer
+        if not self.modules:
+            return x  # as torch.nn.Sequential()
+        (first, m), *rest = self.modules.items()
+        x = self._forward_child(first, m, x, lengths)  # checks the input
+        with checked_upstream():  # each later child reads the one before's output
+            for name, m in rest:
+                x = self._forward_child(name, m, x, lengths)
         return x
 
+    def _forward_child(self, name, m, x, lengths):
+        y = m.forward(x, lengths=lengths) if name in self._takes_lengths else m.forward(x)
+        return y[0] if isinstance(y, tuple) else y  # (y, state) from a recurrent layer
+
     def backward(self, dout):
-        for m in reversed(self.modules.values()):
-            dout = m.backward(dout)
-            if isinstance(dout, tuple):
-                dout = dout[0]  # (dx, dstate0) from a recurrent layer
+        if not self.modules:
+            return dout
+        last, *before = reversed(self.modules.values())
+        dout = self._backward_child(last, dout)  # checks dout
+        with checked_upstream():
+            for m in before:
+                dout = self._backward_child(m, dout)
         return dout
+
+    @staticmethod
+    def _backward_child(m, dout):
+        d = m.backward(dout)
+        return d[0] if isinstance(d, tuple) else d  # (dx, dstate0) from a recurrent layer
 
     __call__ = forward
