@@ -1,0 +1,59 @@
+"""dW_ih and dW_hh from one product over [x_t | h_{t-1}] (rnnkit.core.stack, where the input
+is narrow: 2 <= I <= H/2): the same gradients as the two products, checked against finite
+differences, in every setting that reaches it."""
+import numpy as np
+import pytest
+from core.test_gradcheck import BACKENDS, directional_check, make_problem
+
+import rnnkit
+from rnnkit.core import stack
+
+
+def test_the_rule_follows_the_input_width():
+    assert stack.joins_weight_grads(32, 256) and stack.joins_weight_grads(64, 128)
+    assert stack.joins_weight_grads(2, 4)
+    assert not stack.joins_weight_grads(1, 64)  # a matrix-vector product alone is cheaper
+    assert not stack.joins_weight_grads(128, 128) and not stack.joins_weight_grads(65, 128)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind,num_layers,bidirectional,use_lengths", [
+    ("lstm", 1, False, False), ("lstm", 2, True, True), ("rnn", 1, True, True),
+    ("rnn", 2, False, False)])
+def test_joined_gradients_match_finite_differences(kind, num_layers, bidirectional,
+                                                   use_lengths, backend, monkeypatch):
+    calls = []
+    joined = stack._joined_weight_grads
+    monkeypatch.setattr(stack, "_joined_weight_grads",
+                        lambda *a: calls.append(1) or joined(*a))
+    problem = make_problem(kind, num_layers, bidirectional, use_lengths, True, backend,
+                           I=2, H=4)
+    directional_check(*problem)
+    # the first layer's directions take the joined product; a second layer reads D*H >= H
+    assert len(calls) > 0 and len(calls) % (2 if bidirectional else 1) == 0
+
+
+VARIANTS = [dict(), dict(bidirectional=True, num_layers=2), dict(recurrent_dropout=0.3),
+            dict(bias=False), dict(peephole=True), dict(learn_initial_state=True)]
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+@pytest.mark.parametrize("options", VARIANTS, ids=lambda o: ",".join(o) or "plain")
+def test_joined_and_separate_products_agree(kind, options, monkeypatch):
+    """float64, with padding: the joined product's gradients equal the two products' to
+    rounding, for each variant that keeps dgh = dgx (not layer_norm or proj_size, which
+    take the separate products)."""
+    if kind == "rnn" and "peephole" in options:
+        pytest.skip("peepholes are the LSTM's")
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 7, 3))
+    lengths = np.array([7, 2, 5, 1])
+    results = []
+    for joins in (True, False):
+        monkeypatch.setattr(stack, "joins_weight_grads", lambda I, H, j=joins: j)
+        layer = getattr(rnnkit, kind.upper())(3, 8, dtype=np.float64, seed=0, **options)
+        y, _ = layer.forward(x, lengths=lengths)
+        layer.backward(np.cos(y))
+        results.append({k: v.copy() for k, v in layer.grads.items()})
+    for name, g in results[0].items():
+        np.testing.assert_allclose(g, results[1][name], rtol=1e-12, atol=1e-13, err_msg=name)
