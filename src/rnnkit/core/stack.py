@@ -23,12 +23,15 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+from numba import njit
 
 from rnnkit.core.cells import CELLS
 from rnnkit.core.gemm import input_projection
 from rnnkit.core.init import NORMED, param_suffix
 from rnnkit.core.norm import layer_norm, layer_norm_grads
 from rnnkit.core.scan import bias_sums
+from rnnkit.core.spin import announce
+from rnnkit.core.threads import cores, run_sharded
 
 
 @dataclass
@@ -285,17 +288,33 @@ def joins_weight_grads(I: int, H: int) -> bool:
     return 2 <= I <= H // 2
 
 
+@njit(cache=True, nogil=True)
+def _join_rows(x, y, h0, xh, lo, hi, sync):
+    """xh[b, t] = [x[b, t] | h_{t-1}[b]] for the rows b in lo..hi-1 (one shard of
+    ``run_sharded``), with h_{t-1} = y[b, t-1], or h0[b] at t = 0."""
+    announce(sync)
+    T, I = x.shape[1], x.shape[2]
+    for b in range(lo, hi):
+        for t in range(T):
+            row, xr = xh[b, t], x[b, t]
+            hr = h0[b] if t == 0 else y[b, t - 1]
+            for j in range(I):
+                row[j] = xr[j]
+            for j in range(hr.size):
+                row[I + j] = hr[j]
+
+
 def _joined_weight_grads(dg, x, y, h0):
     """[dW_ih | dW_hh]^T (I+H, G*H) = sum over b, t of [x_t | h_{t-1}][b]^T dg[b, t]: one GEMM
     for dg (B, T, G*H) (the gradients of x_t W_ih^T + h_{t-1} W_hh^T), x (B, T, I), y (B, T, H)
-    the outputs h_1 .. h_T and h0 (B, H). The rows [x_t | h_{t-1}] are copied together first
-    (a pass over (B, T, I+H)); the product in this orientation measured faster than
-    dg^T [x_t | h_{t-1}]."""
+    the outputs h_1 .. h_T and h0 (B, H). The rows [x_t | h_{t-1}] are copied together first,
+    a shard of the batch on each core (textgen's (32, 100, 288): 0.14 ms, against 0.29 for
+    NumPy's three slice assignments on one); the product in this orientation measured faster
+    than dg^T [x_t | h_{t-1}]."""
     B, T, I = x.shape
     xh = np.empty((B, T, I + y.shape[2]), dg.dtype)  # (B, T, I+H)
-    xh[..., :I] = x
-    xh[:, 0, I:] = h0
-    xh[:, 1:, I:] = y[:, :-1]
+    x, y, h0 = (np.ascontiguousarray(a, dg.dtype) for a in (x, y, h0))
+    run_sharded(_join_rows, (x, y, h0, xh), B, min(cores(), B))
     return xh.reshape(B * T, -1).T @ dg.reshape(B * T, -1)
 
 
