@@ -277,15 +277,19 @@ def _recurrent_weight_grad(dg, y, h0):
 
 def joins_weight_grads(I: int, H: int) -> bool:
     """Whether a layer's dW_ih and dW_hh come from one product over [x_t | h_{t-1}]
-    (``_joined_weight_grads``) rather than two: where the input is narrow, 2 <= I <= H/2.
-    OpenBLAS runs the input's product alone, N = I columns, at ~180 GFLOP/s (textgen's
-    (1024 x 3200) x (3200 x 32): 1.15 ms), and the joined one at the wide product's rate.
-    Measured on the 2-core Xeon, LSTM float32, both products with the joining copy and the
-    additions into grads, joined / separate (15 interleaved runs): (32,100,32,256) 0.87,
-    (16,200,64,256) 0.93, (64,100,256,512) 0.96, (64,100,64,128) 0.96, (128,50,16,128) 0.97,
-    (64,100,8,128) 0.98; but (64,100,128,128) 1.03, (64,100,512,256) 1.03, and at I = 1 (a
-    matrix-vector product alone) (32,50,1,64) 1.03-1.07, (64,100,1,128) 1.05."""
-    return 2 <= I <= H // 2
+    (``_joined_weight_grads``) rather than two: where 2 <= I <= H. OpenBLAS runs a narrow
+    input's product alone at a low rate (textgen's (1024 x 3200) x (3200 x 32): 1.15 ms,
+    ~180 GFLOP/s), and the joined one at the wide product's.
+    Measured on the 2-core Xeon, float32 training step (forward and backward) of the layer,
+    separate / joined, ms, alternating processes: LSTM (32,100,32,256) 20.7-21.2 / 19.9-20.3
+    (with the rows copied by NumPy; copied on both cores, textgen's update 22.8-23.5 /
+    22.2-22.3), (64,100,128,128) 18.3-18.9 / 17.7-18.1, (32,100,256,256) 32.8-33.0 /
+    32.4-32.5, (32,100,256,128) 13.2-13.3 / 12.9-13.0; RNN (64,100,128,128) 6.15-6.17 /
+    5.67-5.73. Not joined, where it measured level or slower: I = 2H, the second layer of a
+    bidirectional stack ((64,100,256,128) 25.0-25.3 / 25.0-25.4, (64,100,512,256) 92.8-94.0
+    / 93.5-94.8), and I = 1, where the input's product is a matrix-vector product
+    ((32,50,1,64) 1.88-1.90 / 1.99-2.03, (64,100,1,128) 12.0-12.1 / 12.1-12.4)."""
+    return 2 <= I <= H
 
 
 @njit(cache=True, nogil=True)
