@@ -18,7 +18,10 @@ class Sequential(Container):
     ``forward(x, lengths=None)`` passes ``lengths`` to the children whose forward takes it
     (recurrent layers, ``LastStep``). A child returning a tuple ``(y, state)`` (the recurrent
     layers) passes y on and its final state is dropped; in backward, a child returning
-    ``(dx, dstate0)`` passes dx on.
+    ``(dx, dstate0)`` passes dx on. The first child scans the input for NaN and inf, the last
+    one the output gradient; the others skip that scan of what the child before computed
+    (``validation.checked_upstream``), so a NaN that a child of your own makes from finite
+    values is reported by the loss, or by the trainer's gradient norm, instead.
     """
 
     describe_children = True  # saved as its children's descriptions (rnnkit.nn.registry)
