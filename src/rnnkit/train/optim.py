@@ -311,8 +311,9 @@ def clip_grad_norm(grads, max_norm: float, eps: float = 1e-6) -> float:
     max_norm = check_number(max_norm, "max_norm", low=0)
     total = grad_norm(grads)
     scale = min(1.0, max_norm / (total + eps))
-    for g in _grad_arrays(grads):
-        g *= scale
+    if scale < 1.0:  # (torch multiplies by 1.0 too; that pass changes nothing)
+        for g in _grad_arrays(grads):
+            g *= scale
     return total
 
 
