@@ -16,7 +16,8 @@ For each (B, T, I, H), float32, each part timed alone (median of --repeat runs):
   same shards of the batch as the loops;
 * loop overhead: loop - GEMM - elementwise (the Python loop over time, numba dispatch, the
   buffers);
-* outside GEMMs: the products over all steps at once (dW_ih, dW_hh, and x W_ih^T and dx
+* outside GEMMs: the products over all steps at once (dW_ih, dW_hh, or both in one product
+  with the copy of its rows where ``stack.joins_weight_grads``, and x W_ih^T and dx
   where the loops do not compute them step by step);
 * rest: step - loop - outside GEMMs (bias sums, input checks, copies, Python);
 * threads: the per-step GEMMs with OpenBLAS limited to 1 thread (threadpoolctl) against
@@ -31,7 +32,7 @@ import numpy as np
 from numba import njit
 
 import rnnkit
-from rnnkit.core import kernels, paths, spin, step_kernels
+from rnnkit.core import kernels, paths, spin, stack, step_kernels
 from rnnkit.core.gemm import matmul_packed, pack, panel_width
 from rnnkit.core.threads import run_sharded
 
@@ -139,8 +140,14 @@ def measure(B, T, I, H, repeat) -> dict:
         kernels.scan_backward(kernels.scan_forward("lstm", None, carry, w_hh, x=x, w_ih=w_ih),
                               dys, carry, w_hh, w_ih)
 
+    joined = stack.joins_weight_grads(I, H)  # dW_ih and dW_hh as one product, as the layer
+    h0 = np.zeros((B, H), f32)
+
     def outside():
-        dgx2.T @ x2, dgx2.T @ h2
+        if joined:
+            stack._joined_weight_grads(dgx2.reshape(B, T, 4 * H), x, sc.y, h0)
+        else:
+            dgx2.T @ x2, dgx2.T @ h2
         if not project:
             x2 @ w_ih.T
         if not project_dx:
@@ -161,6 +168,7 @@ def measure(B, T, I, H, repeat) -> dict:
         got["outside 1 thread"] = median_seconds(outside, repeat)
     got["path"] = ("BLAS", "fused")[shards] if shards < 2 else f"{shards} shards"
     got["path"] += ", x W_ih^T" * project + ", dx" * project_dx + " in the loop" * project
+    got["path"] += ", dW_ih and dW_hh joined" * joined
     return got
 
 

@@ -333,5 +333,6 @@ def test_the_where_time_goes_benchmark_runs(capsys, monkeypatch):
     rows = capsys.readouterr().out.strip().splitlines()
     assert len(rows) == 4 and "x W_ih^T, dx in the loop" in rows[2]
     assert "in the loop" not in rows[3]
+    assert "dW_ih and dW_hh joined" in rows[2] and "joined" not in rows[3]  # I = H, I = 3H
     for line in rows[2:]:
         assert float(line.split("|")[3]) > 0  # the step, ms
