@@ -7,8 +7,10 @@ its last call, and on 2 cores that is charged to whichever library runs next. to
 OpenMP workers busy-wait for milliseconds after each parallel region: measured on the 2-core
 Xeon, rnnkit's LSTM forward at (32, 50, 1, 64) took 0.97 ms right after one untimed call
 following torch's, 0.74 ms after 5 ms of untimed calls and 0.70 ms after 20 or 50 ms, as
-alone. A figure is the median of the repetitions with their interquartile range as the
-spread.
+alone. But the RNN's training step at (16,200,64,256) and (64,100,128,128), 5.5-6.3 ms
+alone, took 7.1-9.7 ms in 3 of 12 table rows with 20 ms of untimed calls (six processes)
+and in 4 of 8 with 50 ms (four), and in none of 12 with 100 ms (six): ABSORB is 100 ms.
+A figure is the median of the repetitions with their interquartile range as the spread.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import time
 import numpy as np
 
 
-ABSORB = 0.02  # seconds of untimed calls after each switch of function
+ABSORB = 0.1  # seconds of untimed calls after each switch of function
 
 
 def _absorb(fn, seconds: float) -> None:
