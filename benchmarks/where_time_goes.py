@@ -6,7 +6,10 @@
 For each (B, T, I, H), float32, each part timed alone (median of --repeat runs):
 
 * step: ``layer.forward(x)`` + ``layer.backward(dy)`` (what the layer table times);
-* loop: the time loops alone, ``kernels.scan_forward`` + ``scan_backward``;
+* loop: the time loops alone, ``kernels.scan_forward`` + ``scan_backward``, given gx (and
+  without dx) where the loops do not compute x_t W_ih^T (dG_t W_ih) themselves (before
+  session 15 they were given x and W_ih there, and so also ran the products counted in
+  "outside GEMMs", which inflated the loop overhead and made the rest negative);
 * GEMM: the per-step products alone, h_{t-1} W_hh^T forward and dG_t W_hh backward, and
   where the numba loops take them (``rnnkit.core.paths.projects_in_loop``) x_t W_ih^T and
   dG_t W_ih too, the way the kernels run them at that shape (``rnnkit.core.paths``: OpenBLAS
@@ -136,9 +139,12 @@ def measure(B, T, I, H, repeat) -> dict:
         layer.forward(x)
         layer.backward(dy)
 
-    def loop():  # as the layer runs them, x given
-        kernels.scan_backward(kernels.scan_forward("lstm", None, carry, w_hh, x=x, w_ih=w_ih),
-                              dys, carry, w_hh, w_ih)
+    gx_given = (x2 @ w_ih.T).reshape(B, T, 4 * H)  # where the loop does not project x_t
+
+    def loop():  # as the layer runs them; the products before and after them are "outside"
+        forward = (kernels.scan_forward("lstm", None, carry, w_hh, x=x, w_ih=w_ih) if project
+                   else kernels.scan_forward("lstm", gx_given, carry, w_hh))
+        kernels.scan_backward(forward, dys, carry, w_hh, w_ih if project_dx else None)
 
     joined = stack.joins_weight_grads(I, H)  # dW_ih and dW_hh as one product, as the layer
     h0 = np.zeros((B, H), f32)
