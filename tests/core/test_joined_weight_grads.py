@@ -58,3 +58,29 @@ def test_joined_and_separate_products_agree(kind, options, monkeypatch):
         results.append({k: v.copy() for k, v in layer.grads.items()})
     for name, g in results[0].items():
         np.testing.assert_allclose(g, results[1][name], rtol=1e-12, atol=1e-13, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows,cols", [(1, 1), (3, 40), (37, 16), (64, 300), (512, 33)])
+def test_add_transposed_makes_numpys_sums(rows, cols, dtype):
+    """dst += src.T in blocks: the same sums, bit for bit, as NumPy's, for shapes off the
+    block size."""
+    rng = np.random.default_rng(rows * cols)
+    src_block = rng.standard_normal((cols + 2, rows)).astype(dtype)
+    src = src_block[1:-1]  # rows of a larger array, as the joined product's slices
+    dst = rng.standard_normal((rows, cols)).astype(dtype)
+    expected = dst + src.T
+    stack.add_transposed(dst, src)
+    np.testing.assert_array_equal(dst, expected)
+
+
+def test_add_transposed_takes_other_layouts_through_numpy():
+    rng = np.random.default_rng(0)
+    src = rng.standard_normal((20, 6))[:, ::2]  # columns not contiguous
+    dst = rng.standard_normal((3, 20))
+    expected = dst + src.T
+    stack.add_transposed(dst, src)
+    np.testing.assert_array_equal(dst, expected)
+    dst32 = np.zeros((3, 20), np.float32)
+    stack.add_transposed(dst32, np.ones((20, 3)))  # other dtype: NumPy casts as it does
+    np.testing.assert_array_equal(dst32, 1)
