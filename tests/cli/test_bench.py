@@ -110,15 +110,19 @@ def test_bench_times_both_forward_passes_as_inference(monkeypatch):
     assert seen == [False, True]  # the forward pass keeps nothing; the training step does
 
 
-def test_torch_updates_run_with_flushed_denormals(monkeypatch):
-    """torch gets its own remedy for subnormal floats (set_flush_denormal) around each of its
-    updates, and its default back after; rnnkit's updates run as they are."""
+def test_the_bench_flushes_subnormals_before_torch_runs(monkeypatch):
+    """torch gets its own remedy for subnormal floats (set_flush_denormal) once, before the
+    first timing, so that the threads it starts inherit it; the engines' updates are then
+    interleaved as they are."""
     import torch
 
-    from rnnkit.cli import bench_sections
+    from rnnkit.cli import bench, bench_sections
 
     calls = []
     monkeypatch.setattr(torch, "set_flush_denormal", lambda mode: calls.append(mode) or True)
+    monkeypatch.setattr(bench, "benchmark", lambda *a, **k: calls.append("layers") or [])
+    assert main(["bench", "--sections", "layers"]) == 0
+    assert calls == [True, "layers", False]  # set first, this thread's default back at the end
 
     class Engine:
         def __init__(self, name):
@@ -130,13 +134,10 @@ def test_torch_updates_run_with_flushed_denormals(monkeypatch):
         def update(self):
             pass
 
+    calls.clear()
     ours, theirs = bench_sections._engine_row(Engine("rnnkit"), Engine("torch"), {}, 2, 1)
     assert len(ours) == len(theirs) == 2
-    assert "rnnkit" in calls and "torch" in calls
-    for i, call in enumerate(calls):
-        if call == "torch":
-            assert calls[i - 1] is True and calls[i + 1] is False
-    assert calls.count(True) == calls.count(False) == calls.count("torch")  # only around torch
+    assert "rnnkit" in calls and "torch" in calls and True not in calls and False not in calls
 
 
 def test_interleaved_absorbs_each_switch_with_untimed_calls():
