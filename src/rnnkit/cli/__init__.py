@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
                      2)
     except KeyboardInterrupt:
         return _fail(args, "interrupted", 130, only_empty=True)
+    finally:
+        engine = sys.modules.get("rnnkit.interop.torch_engine")
+        if engine is not None:  # torch's flushing of subnormals ends with the command
+            engine.restore_subnormals()
 
 
 def exit_on_sigterm() -> None:

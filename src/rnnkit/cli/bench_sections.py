@@ -42,19 +42,6 @@ def _step(engine, batch):
     return run
 
 
-def flush_subnormals(torch) -> None:
-    """torch's own remedy for subnormal floats, ``torch.set_flush_denormal(True)``, for the
-    whole run: a gradient that vanishes over many steps passes through subnormal numbers,
-    which cost ~100 cycles an operation where rnnkit's kernels set them to zero
-    (``rnnkit.core.vanishing``). The mode (MXCSR's FTZ and DAZ) belongs to a thread, and a new
-    thread takes its creator's: set before torch's first parallel operation, it reaches the
-    OpenMP workers torch then starts; set around each update, as before session 16, only the
-    calling thread had it, and torch's model step at (16,200,64,256) took 184-246 ms against
-    22.9 ms (benchmarks/README.md). Called first by ``rnnkit bench``; where torch's threads
-    already run (torch used earlier in the process), only the calling thread gets it."""
-    torch.set_flush_denormal(True)
-
-
 def _engine_row(numpy_engine, torch_engine, batch, repeat, warmup):
     """Interleaved updates of both engines: ([rnnkit s], [torch s]) samples."""
     return interleaved([_step(numpy_engine, batch), _step(torch_engine, batch)], repeat,

@@ -26,6 +26,36 @@ from rnnkit.interop.torch_convert import import_torch, to_torch
 from rnnkit.nn.losses import CrossEntropyLoss, MSELoss
 
 
+_flushed = False  # flush_subnormals was called and restore_subnormals not since
+
+
+def flush_subnormals() -> None:
+    """torch's own remedy for subnormal floats, ``torch.set_flush_denormal(True)``: a
+    gradient that vanishes over many steps (a many-to-one model over a long sequence) passes
+    through subnormal numbers, each operation on which costs ~100 cycles; rnnkit's kernels set
+    such values to zero themselves (``rnnkit.core.vanishing``). The mode (MXCSR's FTZ and DAZ
+    on x86) belongs to a thread, and a new thread takes its creator's: set before torch's first
+    parallel operation it reaches the OpenMP threads torch then starts, set later only the
+    calling thread. LSTM (16,200,64,256) with a last-step head, torch's training update:
+    495-557 ms without, 217-225 ms with the mode on the calling thread only, 22.9 ms set
+    first (benchmarks/README.md, session 16). Called by ``--engine torch`` and ``rnnkit
+    bench``; values below 1.2e-38 (float32) become zero. :func:`restore_subnormals` gives the
+    calling thread its default back when the command ends (``rnnkit.cli.main``)."""
+    global _flushed
+    import_torch().set_flush_denormal(True)
+    _flushed = True
+
+
+def restore_subnormals() -> None:
+    """The calling thread's floating-point mode back to torch's default, if
+    :func:`flush_subnormals` changed it (a command run in-process, as the tests do); threads
+    started meanwhile keep theirs."""
+    global _flushed
+    if _flushed:
+        import_torch().set_flush_denormal(False)
+        _flushed = False
+
+
 def world() -> tuple[int, int]:
     """(rank, world size) from torchrun's environment; (0, 1) when not distributed."""
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
