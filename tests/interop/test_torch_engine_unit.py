@@ -38,3 +38,22 @@ def test_the_command_ends_with_the_threads_default_mode_back(modes, monkeypatch)
     assert modes == [True, "layers", False]
     assert main(["bench", "--kinds", "cnn"]) == 2  # refused before torch: nothing to restore
     assert modes == [True, "layers", False]
+
+
+def test_a_command_run_inside_another_leaves_the_mode_to_the_outer_one(modes, monkeypatch):
+    """rnnkit bench runs each command in-process up to its first update: the command's end
+    must not take back the bench's flushing, which the bench's torch updates still need."""
+    from rnnkit.cli import bench
+
+    depth = []
+
+    def layers(*args, **kwargs):
+        depth.append(1)
+        if len(depth) == 1:  # the outer bench runs an inner command, as it runs each command
+            assert main(["bench", "--sections", "layers"]) == 0
+            modes.append("inner done")
+        return []
+
+    monkeypatch.setattr(bench, "benchmark", layers)
+    assert main(["bench", "--sections", "layers"]) == 0
+    assert modes == [True, True, "inner done", False]  # restored once, by the outer command

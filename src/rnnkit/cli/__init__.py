@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.argv = argv
     exit_on_sigterm()
+    flushed = _torch_flushes_subnormals()  # already, by a caller (rnnkit bench runs commands)
     try:
         if getattr(args, "resume", None) is not None:
             from rnnkit.cli.common import resume_args
@@ -83,9 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail(args, "interrupted", 130, only_empty=True)
     finally:
-        engine = sys.modules.get("rnnkit.interop.torch_engine")
-        if engine is not None:  # torch's flushing of subnormals ends with the command
-            engine.restore_subnormals()
+        if not flushed and _torch_flushes_subnormals():  # it ends with the command that set it
+            sys.modules["rnnkit.interop.torch_engine"].restore_subnormals()
+
+
+def _torch_flushes_subnormals() -> bool:
+    """Whether ``--engine torch`` or ``rnnkit bench`` has torch flushing subnormal floats
+    (``rnnkit.interop.torch_engine.flush_subnormals``), without importing that module."""
+    engine = sys.modules.get("rnnkit.interop.torch_engine")
+    return engine is not None and engine._flushed
 
 
 def exit_on_sigterm() -> None:
