@@ -243,7 +243,7 @@ def torch_engine(opts: TrainingOptions, loss, task, clip_norm):
     """A factory ``(model, optimizer) -> TorchEngine`` for ``--engine torch``, with torch's
     subnormal floats flushed to zero from here to the command's end, as rnnkit's kernels
     flush theirs (``torch_engine.flush_subnormals``: a many-to-one LSTM over 200 steps
-    trained 10-20x slower without)."""
+    took 4-10x as long an update without, benchmarks/README.md, session 16)."""
     from rnnkit.interop.torch_engine import TorchEngine, flush_subnormals
 
     flush_subnormals()  # before torch's first operation, so that its threads inherit it
