@@ -92,7 +92,7 @@ def _torch_flushes_subnormals() -> bool:
     """Whether ``--engine torch`` or ``rnnkit bench`` has torch flushing subnormal floats
     (``rnnkit.interop.torch_engine.flush_subnormals``), without importing that module."""
     engine = sys.modules.get("rnnkit.interop.torch_engine")
-    return engine is not None and engine._flushed
+    return engine is not None and engine.flushing()
 
 
 def exit_on_sigterm() -> None:

@@ -46,6 +46,11 @@ def flush_subnormals() -> None:
     _flushed = True
 
 
+def flushing() -> bool:
+    """Whether :func:`flush_subnormals` was called and :func:`restore_subnormals` not since."""
+    return _flushed
+
+
 def restore_subnormals() -> None:
     """The calling thread's floating-point mode back to torch's default, if
     :func:`flush_subnormals` changed it (a command run in-process, as the tests do); threads
