@@ -24,7 +24,7 @@ import platform
 
 import numpy as np
 
-from rnnkit.cli import bench_sections
+from rnnkit.cli import bench_ceilings, bench_sections
 from rnnkit.cli.bench_timing import ABSORB, interleaved
 
 HELP = "time training steps and forward passes against torch.nn"
@@ -246,6 +246,17 @@ def _section(title: str, text: str, *tables) -> str:
     return f"## {title}\n\n{text}\n\n" + "\n\n".join("\n".join(t) for t in tables)
 
 
+def _ceilings(torch, rows, repeat, warmup) -> str:
+    """The section on what the missed layer targets ask (``bench_ceilings``), printed too."""
+    if not bench_ceilings.missed(rows, TARGETS):
+        return _section("What the missed targets ask", "Every layer row meets its target.")
+    ceiling = bench_ceilings.gemm_ceiling(torch, repeat, warmup)
+    lines = bench_ceilings.ceiling_lines(rows, TARGETS, ceiling)
+    text = bench_ceilings.section_text(ceiling)
+    print(text, bench_ceilings.CEILING_HEAD, *lines, sep="\n")
+    return _section("What the missed targets ask", text, [bench_ceilings.CEILING_HEAD, *lines])
+
+
 def run(args) -> int:
     from rnnkit.interop.torch_engine import flush_subnormals
 
@@ -262,6 +273,7 @@ def run(args) -> int:
         print(table([]))
         rows = benchmark(kinds, shapes, args.repeat, args.warmup)
         parts.append(f"## Layers\n\n{table(rows)}")
+        parts.append(_ceilings(torch, rows, args.repeat, args.warmup))
     if "model" in sections:
         print(bench_sections.MODEL_HEAD)
         rows = bench_sections.model_step(model_shapes, args.repeat, args.warmup)

@@ -1,0 +1,88 @@
+"""What a missed target of ``rnnkit bench``'s layer table asks of the machine: the row's
+products in GFLOP, the rates both libraries reach, and the rate the target needs, beside the
+fastest float32 matrix product this machine runs (issue 12).
+
+A layer's float32 products, for G gate blocks of H units (RNN 1, GRU 3, LSTM 4), I inputs and
+B * T rows:
+
+    forward   x W_ih^T, h_{t-1} W_hh^T                        2 B T G H (I + H)
+    backward  dG W_hh (to h_{t-1}), dG W_ih (to x),
+              dW_ih = x^T dG and dW_hh = h^T dG                2 B T G H (2 I + 2 H)
+
+so a training step as the table times it (dx included) does 3 times a forward's products.
+The element-wise work (activations, state updates, copies) is not counted: a rate here is
+products per second of the whole operation, and time spent elsewhere lowers it. The ceiling
+is the faster of NumPy's BLAS and ``torch.mm`` on one ``CEILING_N``^3 product on all their
+threads, interleaved as the table is (``bench_timing.interleaved``): a rate that a
+library's own tuned product reaches on this machine, not a vendor's peak.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnkit.cli.bench_timing import interleaved
+
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # gate blocks of H in W_ih and W_hh
+CEILING_N = 2048  # the square product whose rate is the ceiling
+CEILING_HEAD = ("| kind | B, T, I, H | operation | GFLOP | rnnkit GFLOP/s | torch GFLOP/s "
+                "| target asks, GFLOP/s | of the ceiling |\n" + "|---" * 8 + "|")
+
+
+def layer_flops(kind: str, B: int, T: int, I: int, H: int, op: str) -> float:
+    """Floating-point operations of one direction's products: ``op`` 'forward' or 'train'
+    (forward and backward with dx), counted as in the module docstring."""
+    forward = 2.0 * B * T * GATES[kind] * H * (I + H)
+    return {"forward": forward, "train": 3.0 * forward}[op]
+
+
+def gemm_ceiling(torch, repeat: int = 11, warmup: int = 2, n: int | None = None) -> dict:
+    """GFLOP/s of NumPy's and torch's float32 (n x n)(n x n) product (n: CEILING_N), medians,
+    interleaved: {'numpy': rate, 'torch.mm': rate}."""
+    n = CEILING_N if n is None else n
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
+    out = np.empty((n, n), np.float32)  # (n, n)
+    at, bt = torch.from_numpy(a), torch.from_numpy(b)
+    times = interleaved([lambda: np.matmul(a, b, out=out), lambda: torch.mm(at, bt)],
+                        repeat, warmup)
+    flops = 2.0 * n ** 3
+    return {name: flops / float(np.median(t)) / 1e9
+            for name, t in zip(("numpy", "torch.mm"), times)}
+
+
+def missed(rows, targets) -> list[tuple[dict, str, float]]:
+    """(row, op, limit) for each of the layer table's rows and operations whose ratio
+    rnnkit / torch exceeds its target (``targets``: {kind: {op: limit}})."""
+    out = []
+    for row in rows:
+        for op, limit in targets[row["kind"]].items():
+            ours, theirs = row[op]
+            if ours / theirs > limit:
+                out.append((row, op, limit))
+    return out
+
+
+def ceiling_lines(rows, targets, ceiling: dict) -> list[str]:
+    """The Markdown rows of the missed targets: GFLOP, each library's rate, the rate the
+    target asks (GFLOP / (limit * torch's time)) and that rate's share of the ceiling."""
+    best = max(ceiling.values())
+    lines = []
+    for row, op, limit in missed(rows, targets):
+        flops = layer_flops(row["kind"], *row["shape"], op)
+        ours, theirs = row[op]
+        asks = flops / (limit * theirs)
+        lines.append(f"| {row['kind']} | {', '.join(map(str, row['shape']))} | {op} "
+                     f"| {flops / 1e9:.2f} | {flops / ours / 1e9:.0f} | "
+                     f"{flops / theirs / 1e9:.0f} | {asks / 1e9:.0f} "
+                     f"| {100 * asks / best / 1e9:.0f}% |")
+    return lines
+
+
+def section_text(ceiling: dict) -> str:
+    """The paragraph above the table: what is counted and the ceiling's two rates."""
+    rates = ", ".join(f"{name} {rate:.0f}" for name, rate in ceiling.items())
+    return (f"For each layer row that misses its target: the products' work in GFLOP "
+            f"(element-wise work not counted), the rate at which each library did it, and "
+            f"the rate the target asks (GFLOP / (target ratio x torch's time)), as a share of "
+            f"the ceiling: the faster float32 {CEILING_N}^3 product on this machine, in "
+            f"GFLOP/s: {rates}.")
