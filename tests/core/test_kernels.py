@@ -70,19 +70,24 @@ def _assert_same(got, ref, dtype, input_scale=1.0):
         np.testing.assert_allclose(got[name], ref[name], rtol=0, atol=tol * scale, err_msg=name)
 
 
-@pytest.fixture(params=["fused", "blas", "sharded", "sharded-gx"])
+@pytest.fixture(params=["fused", "blas", "sharded", "sharded-gx", "sharded-tile-dx"])
 def path(request, monkeypatch):
     """Run the whole test with one kernel path: the numba loop on one thread, BLAS + step
     kernels, or the numba loop with the batch split over 2 threads (one row each at B = 2);
     the loops project each step's inputs themselves at these sizes, but "sharded-gx", which
-    takes them from one product before the loop, as for weights larger than L2."""
+    takes them from one product before the loop, as for weights larger than L2, and computes
+    dx = dG W_ih after it with NumPy, and "sharded-tile-dx", which does so on the register
+    tile (``kernels.times_weight``), as for large products."""
     sharded = request.param.startswith("sharded")
     monkeypatch.setattr(paths, "FUSED_MAX_MACS", 1 << 40 if request.param == "fused" else 0)
     monkeypatch.setattr(paths, "SHARDED_MAX_BATCH", 1 << 40 if sharded else 0)
     if sharded:
         monkeypatch.setattr(paths, "cores", lambda: 2)
-    if request.param == "sharded-gx":
+    if request.param in ("sharded-gx", "sharded-tile-dx"):
         monkeypatch.setattr(kernels, "_projects_in_loop", lambda *shape: False)
+        tile = request.param == "sharded-tile-dx"
+        monkeypatch.setattr(kernels, "_input_grad_on_tile", lambda *shape: tile)
+        monkeypatch.setattr(kernels, "_cores", lambda: 2)
     return request.param
 
 
@@ -121,6 +126,38 @@ def test_the_loops_project_the_inputs_where_the_weights_fit_in_l2(monkeypatch):
     np.testing.assert_allclose(ref.y, want, rtol=0, atol=1e-6)
     dgx, _, _, dx = scan.scan_backward(ref, dy, c0, w_hh, w_ih)
     np.testing.assert_allclose(dx, (dgx.reshape(B * T, -1) @ w_ih).reshape(B, T, I), atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("on_tile", [True, False])
+def test_times_weight_matches_numpy_on_the_tile_and_off_it(monkeypatch, dtype, on_tile):
+    """dx = dG W_ih after the loop, on the register tile (rows over 2 shards, a last partial
+    panel) or NumPy's BLAS, as ``paths.input_grad_on_tile`` says; the same product."""
+    monkeypatch.setattr(kernels, "_input_grad_on_tile", lambda *shape: on_tile)
+    monkeypatch.setattr(kernels, "_cores", lambda: 2)
+    calls = []
+    original = kernels._rows_times_packed
+    monkeypatch.setattr(kernels, "_rows_times_packed",
+                        lambda *a: calls.append(a[-3:-1]) or original(*a))
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((2 * 12 + 7, 3 * 32 + 5)).astype(dtype)  # (R, K)
+    w = rng.standard_normal((3 * 32 + 5, 70)).astype(dtype)  # (K, N)
+    got = kernels.times_weight(a, w)
+    assert calls == ([(0, 15), (15, 31)] if on_tile else [])  # the shards' rows
+    ref = a.astype(np.float64) @ w.astype(np.float64)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    assert got.shape == ref.shape and got.dtype == dtype
+    np.testing.assert_allclose(got, ref, rtol=0, atol=tol * np.abs(ref).max())
+
+
+def test_input_grad_on_tile_where_the_weight_fits_in_l2_and_the_product_is_large(monkeypatch):
+    monkeypatch.setattr(paths, "l2_bytes", lambda: 2 << 20)
+    assert paths.input_grad_on_tile(6400, 2048, 256, 4, 32)  # the table's big LSTM
+    assert paths.input_grad_on_tile(6400, 1536, 256, 4, 32)  # and GRU
+    assert not paths.input_grad_on_tile(6400, 2048, 512, 4, 32)  # 4 MB: past L2
+    assert not paths.input_grad_on_tile(6400, 2048, 32, 4, 32)  # N of one panel
+    assert not paths.input_grad_on_tile(640, 1536, 128, 4, 32)  # few multiply-adds
+    assert not paths.input_grad_on_tile(6400, 2048, 256, 8, 16)  # float64: 4 MB
 
 
 def test_l2_bytes_reads_the_cache_size_or_falls_back(tmp_path):

@@ -89,3 +89,21 @@ def projects_in_loop(I, H, G, itemsize) -> bool:
     2 MB 22.8 / 22.4; past the cache, (64,100,512,256) 3 MB 31.8 / 34.7, (64,100,256,512)
     6 MB 68 / 76."""
     return (I + H) * G * H * itemsize <= l2_bytes()
+
+
+TILE_MIN_MACS = 1 << 27  # multiply-adds from which a product after the loop may take the tile
+
+
+def input_grad_on_tile(R, K, N, itemsize, nr) -> bool:
+    """Whether dx = dG W_ih, a product after the loop of (R, K=G*H) by (K, N=I), runs on the
+    loops' register tile (``rnnkit.core.gemm``), the rows split over the cores, rather than
+    NumPy's BLAS: where the packed W_ih fits in a core's L2, N is at least two panels of nr
+    columns and the product has TILE_MIN_MACS multiply-adds. Measured on the 2-core Xeon,
+    float32, ms, OpenBLAS / tile: (6400, 2048, 256) 18.1 / 16.6-17.0, (6400, 1536, 256) 13.4
+    / 11.8-12.1, (6400, 4096, 128) 20.2 / 17.7-18.2, (6400, 512, 256) 4.6 / 4.1-4.2,
+    (6400, 2048, 64) 5.7 / 4.2, (3200, 512, 128) 1.38 / 1.18; on one thread each (6400,
+    2048, 256) 35.3 / 33.0; past L2 the tile is slower, (6400, 2048, 512) 33.5 / 34.2-35.4,
+    as with N = 32, (2000, 1024, 32) 0.61 / 0.70, and with few rows, (640, 1536, 128) 0.76 /
+    1.20 (benchmarks/README.md, session 17)."""
+    return (N >= 2 * nr and K * N * itemsize <= l2_bytes()
+            and R * K * N >= TILE_MIN_MACS)
