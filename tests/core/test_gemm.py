@@ -39,6 +39,28 @@ def test_pack_lays_out_panels_of_nr_columns(dtype):
     assert not bp[2, :, 1:].any()  # the padding is zero
 
 
+@pytest.mark.parametrize("shards", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pack_splits_the_panels_over_the_cores_from_its_size_up(monkeypatch, dtype, shards):
+    """Above PACK_SHARDED_MIN_BYTES each core packs its share of the panels (here of a
+    transposed view, as W_hh^T, with a last panel of 5 columns): the same array as one core."""
+    NR = gemm.panel_width(dtype)
+    w = np.random.default_rng(1).standard_normal((4 * NR + 5, 33)).astype(dtype)  # (N, K)
+    want = np.zeros((5, 33, NR), dtype)  # (P, K, NR), built column by column
+    for n in range(4 * NR + 5):
+        want[n // NR, :, n % NR] = w[n]
+    used = []
+    original = gemm.run_sharded
+    monkeypatch.setattr(gemm, "run_sharded", lambda f, a, n, s: used.append(s) or
+                        original(f, a, n, s))
+    monkeypatch.setattr(gemm, "cores", lambda: shards)
+    monkeypatch.setattr(gemm, "PACK_SHARDED_MIN_BYTES", w.nbytes)
+    np.testing.assert_array_equal(gemm.pack(w.T), want)
+    monkeypatch.setattr(gemm, "PACK_SHARDED_MIN_BYTES", w.nbytes + 1)  # below: one core
+    np.testing.assert_array_equal(gemm.pack(w.T), want)
+    assert used == [shards, 1]
+
+
 def test_matmul_packed_rejects_mismatched_shapes():
     a, b = np.ones((4, 8), np.float32), np.ones((9, 16), np.float32)
     with pytest.raises(ValueError, match="shapes"):

@@ -36,6 +36,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from rnnkit.core.jit_math import VECTOR_BYTES
+from rnnkit.core.spin import announce
+from rnnkit.core.threads import cores, run_sharded
 
 # Panel rows ahead whose cache lines each k step asks for (``llvm.prefetch``, into L1): 4 KB
 # of float32 panel on AVX-512. A panel (K x NR) spans pages, at whose boundaries the
@@ -54,26 +56,38 @@ def panel_width(dtype) -> int:
     return NV * VECTOR_BYTES // np.dtype(dtype).itemsize
 
 
+PACK_SHARDED_MIN_BYTES = 1 << 19  # weights from this size up are packed on all the cores
+
+
 def pack(b):
     """b (K, N) as panels (P, K, NR), P = ceil(N / NR), zero past column N; contiguous. One
-    pass over b (W_hh, or W_hh^T as a transposed view)."""
+    pass over b (W_hh, or W_hh^T as a transposed view); from PACK_SHARDED_MIN_BYTES up the
+    panels are split over the cores (``rnnkit.core.threads.run_sharded``). W_hh^T packed alone
+    on the 2-core Xeon, one thread / two, us: 256 KB 23.6 / 20.4, 512 KB 46.3 / 31.7, 1 MB
+    109.5 / 65.8, 4 MB 539-620 / 295-337; LSTM training steps (64,100,256,512) 187.0 / 186.2
+    and 186.5 / 185.0 ms, (32,100,32,256) 19.58 / 19.11 (benchmarks/README.md, session 17)."""
     if b.dtype not in (np.float32, np.float64):
         raise TypeError(f"pack: float32 or float64, not {b.dtype}")
     K, N = b.shape
     NR = panel_width(b.dtype)
-    out = np.empty((-(-N // NR), K, NR), b.dtype)  # (P, K, NR)
-    _pack_into(b, out)
+    P = -(-N // NR)
+    out = np.empty((P, K, NR), b.dtype)  # (P, K, NR)
+    shards = min(cores(), P) if b.size * b.itemsize >= PACK_SHARDED_MIN_BYTES else 1
+    run_sharded(_pack_panels, (b, out), P, shards)  # one shard: on this thread, no hand-off
     return out
 
 
 @njit(cache=True, **_JIT)
-def _pack_into(b, out):
+def _pack_panels(b, out, lo, hi, sync):
+    """The panels lo .. hi-1 of ``pack``: out[p] = b's columns p*NR .., zero past N."""
+    announce(sync)
     K, N = b.shape
-    P, _, NR = out.shape
-    out[P - 1] = 0  # the last panel's padding
-    for p in range(P):
+    NR = out.shape[2]
+    for p in range(lo, hi):
         n0, width = p * NR, min(NR, N - p * NR)
         panel = out[p]  # (K, NR)
+        if width < NR:
+            panel[:, width:] = 0  # the last panel's padding
         for k in range(K):  # for a transposed view (W_hh^T), the NR rows of W stay in L1
             for j in range(width):
                 panel[k, j] = b[k, n0 + j]
