@@ -21,7 +21,8 @@ For each (B, T, I, H), float32, each part timed alone (median of --repeat runs):
   buffers);
 * outside GEMMs: the products over all steps at once (dW_ih, dW_hh, or both in one product
   with the copy of its rows where ``stack.joins_weight_grads``, and x W_ih^T and dx
-  where the loops do not compute them step by step);
+  where the loops do not compute them step by step, dx as the layer runs it,
+  ``kernels.times_weight``);
 * rest: step - loop - outside GEMMs (bias sums, input checks, copies, Python);
 * threads: the per-step GEMMs with OpenBLAS limited to 1 thread (threadpoolctl) against
   its default (2 on this machine).
@@ -157,7 +158,7 @@ def measure(B, T, I, H, repeat) -> dict:
         if not project:
             x2 @ w_ih.T
         if not project_dx:
-            dgx2 @ w_ih
+            kernels.times_weight(dgx2, w_ih)  # dG W_ih, on the tile or OpenBLAS as the layer
 
     # copies made once, not timed
     elementwise_args = (gx, gh, np.zeros(4 * H, f32), np.empty((0, 0), f32), np.empty(0, f32),
