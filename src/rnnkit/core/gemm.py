@@ -64,8 +64,9 @@ def pack(b):
     pass over b (W_hh, or W_hh^T as a transposed view); from PACK_SHARDED_MIN_BYTES up the
     panels are split over the cores (``rnnkit.core.threads.run_sharded``). W_hh^T packed alone
     on the 2-core Xeon, one thread / two, us: 256 KB 23.6 / 20.4, 512 KB 46.3 / 31.7, 1 MB
-    109.5 / 65.8, 4 MB 539-620 / 295-337; LSTM training steps (64,100,256,512) 187.0 / 186.2
-    and 186.5 / 185.0 ms, (32,100,32,256) 19.58 / 19.11 (benchmarks/README.md, session 17)."""
+    109.5 / 65.8, 4 MB 539-620 / 295-337; training steps at (64,100,256,512): LSTM 187.1 /
+    186.0 ms, GRU 147.4 / 146.4; level at (64,100,128,128) and (32,100,32,256)
+    (benchmarks/README.md, session 17)."""
     if b.dtype not in (np.float32, np.float64):
         raise TypeError(f"pack: float32 or float64, not {b.dtype}")
     K, N = b.shape
