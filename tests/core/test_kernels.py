@@ -87,6 +87,7 @@ def path(request, monkeypatch):
         monkeypatch.setattr(kernels, "_projects_in_loop", lambda *shape: False)
         tile = request.param == "sharded-tile-dx"
         monkeypatch.setattr(kernels, "_input_grad_on_tile", lambda *shape: tile)
+        monkeypatch.setattr(paths, "products_on_tile", lambda *shape: False)
         monkeypatch.setattr(kernels, "_cores", lambda: 2)
     return request.param
 

@@ -71,6 +71,14 @@ def blas_threads() -> int | None:
     return controllers[0].get_num_threads() if controllers else None
 
 
+def blas_architecture() -> str | None:
+    """The core type whose kernels NumPy's OpenBLAS runs ('Haswell', 'SkylakeX', ...: its
+    choice for this CPU, or ``OPENBLAS_CORETYPE``), or None when numpy does not run on
+    OpenBLAS or it does not say."""
+    controllers = _controllers()
+    return getattr(controllers[0], "architecture", None) if controllers else None
+
+
 def _restart_openblas() -> bool:
     done = False
     for lib in _openblas_libraries():

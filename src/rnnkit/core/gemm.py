@@ -25,6 +25,13 @@ OpenBLAS's sgemm on one thread (benchmarks/gemm_tiles.py, benchmarks/README.md).
 
 Rows past the last full tile take tiles of 8, 4, 2 and 1 rows; columns of the last panel
 beyond N are computed into a scratch buffer and not copied out.
+
+The same tile computes the products outside the loops (``matmul``, chosen by ``dot``) where
+NumPy's BLAS runs narrower vectors than it (``rnnkit.core.paths.products_on_tile``): the
+input projection, dx = dG W_ih and the weight gradients x^T dG, the last with x read in
+place by columns (``a_columns``). K runs in blocks of K_BLOCK, the first block's tiles
+setting the result and the others adding to it (``accumulate``), as BLIS's and OpenBLAS's
+blocked products do; the cores split the panels, or the rows where there are few panels.
 """
 from __future__ import annotations
 
@@ -35,6 +42,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from rnnkit.core import paths
 from rnnkit.core.jit_math import VECTOR_BYTES
 from rnnkit.core.spin import announce
 from rnnkit.core.threads import cores, run_sharded
@@ -57,16 +65,19 @@ def panel_width(dtype) -> int:
 
 
 PACK_SHARDED_MIN_BYTES = 1 << 19  # weights from this size up are packed on all the cores
+PACK_K_BLOCK = 16  # rows of b that ``pack`` copies into every panel of a shard in turn
 
 
 def pack(b):
     """b (K, N) as panels (P, K, NR), P = ceil(N / NR), zero past column N; contiguous. One
-    pass over b (W_hh, or W_hh^T as a transposed view); from PACK_SHARDED_MIN_BYTES up the
-    panels are split over the cores (``rnnkit.core.threads.run_sharded``). W_hh^T packed alone
-    on the 2-core Xeon, one thread / two, us: 256 KB 23.6 / 20.4, 512 KB 46.3 / 31.7, 1 MB
-    109.5 / 65.8, 4 MB 539-620 / 295-337; training steps at (64,100,256,512): LSTM 187.1 /
-    186.0 ms, GRU 147.4 / 146.4; level at (64,100,128,128) and (32,100,32,256)
-    (benchmarks/README.md, session 17)."""
+    pass over b (W_hh, or W_hh^T as a transposed view), PACK_K_BLOCK rows at a time into
+    every panel; from PACK_SHARDED_MIN_BYTES up the panels are split over the cores
+    (``rnnkit.core.threads.run_sharded``). W_hh^T packed alone on the 2-core Xeon, one thread
+    / two, us: 256 KB 23.6 / 20.4, 512 KB 46.3 / 31.7, 1 MB 109.5 / 65.8, 4 MB 539-620 /
+    295-337; training steps at (64,100,256,512): LSTM 187.1 / 186.0 ms, GRU 147.4 / 146.4;
+    level at (64,100,128,128) and (32,100,32,256) (benchmarks/README.md, session 17). On the
+    2-core EPYC (Zen 5), two threads, ms, each panel's K rows in one pass / in blocks of 16
+    rows: dG (6400, 2048) 19.8 / 3.6, W_hh^T 4 MB 0.51 / 0.29 (session 18)."""
     if b.dtype not in (np.float32, np.float64):
         raise TypeError(f"pack: float32 or float64, not {b.dtype}")
     K, N = b.shape
@@ -84,14 +95,25 @@ def _pack_panels(b, out, lo, hi, sync):
     announce(sync)
     K, N = b.shape
     NR = out.shape[2]
-    for p in range(lo, hi):
-        n0, width = p * NR, min(NR, N - p * NR)
-        panel = out[p]  # (K, NR)
-        if width < NR:
-            panel[:, width:] = 0  # the last panel's padding
-        for k in range(K):  # for a transposed view (W_hh^T), the NR rows of W stay in L1
-            for j in range(width):
-                panel[k, j] = b[k, n0 + j]
+    for k0 in range(0, K, PACK_K_BLOCK):  # b's rows in blocks: read in order, not a stride
+        k1 = min(K, k0 + PACK_K_BLOCK)
+        for p in range(lo, hi):
+            n0, width = p * NR, min(NR, N - p * NR)
+            panel = out[p]  # (K, NR)
+            if width < NR:
+                panel[k0:k1, width:] = 0  # the last panel's padding
+            if width == 32:  # the copy's length known to LLVM: vector moves, no loop
+                for k in range(k0, k1):
+                    for j in range(32):
+                        panel[k, j] = b[k, n0 + j]
+            elif width == 16:
+                for k in range(k0, k1):
+                    for j in range(16):
+                        panel[k, j] = b[k, n0 + j]
+            else:
+                for k in range(k0, k1):  # of a transposed view (W_hh^T), NR rows of W in L1
+                    for j in range(width):
+                        panel[k, j] = b[k, n0 + j]
 
 
 def _make_tile(rows, nv=NV, vector_bytes=VECTOR_BYTES, a_columns=False, accumulate=False):
@@ -185,29 +207,40 @@ def _make_tile(rows, nv=NV, vector_bytes=VECTOR_BYTES, a_columns=False, accumula
     return tile
 
 
-_tile_full, _tile8, _tile4, _tile2, _tile1 = (_make_tile(r) for r in (MR, 8, 4, 2, 1))
+def _make_strip(a_columns, accumulate):
+    """``_strip`` for the tiles of ``_make_tile(rows, a_columns=.., accumulate=..)``: c's M x NR
+    block at c_off (=, or += with accumulate) a's M rows at a_off (columns with a_columns)
+    times K rows of the panel at b_off."""
+    tf, t8, t4, t2, t1 = (_make_tile(r, a_columns=a_columns, accumulate=accumulate)
+                          for r in (MR, 8, 4, 2, 1))
+
+    @njit(inline="always", **_JIT)
+    def strip(a, a_off, lda, bp, b_off, K, c, c_off, ldc, M):
+        step = 1 if a_columns else lda  # from one row of the tile to the next, in a
+        m = 0
+        while m + MR <= M:
+            tf(a, a_off + m * step, lda, bp, b_off, K, c, c_off + m * ldc, ldc)
+            m += MR
+        if M - m >= 8:
+            t8(a, a_off + m * step, lda, bp, b_off, K, c, c_off + m * ldc, ldc)
+            m += 8
+        if M - m >= 4:
+            t4(a, a_off + m * step, lda, bp, b_off, K, c, c_off + m * ldc, ldc)
+            m += 4
+        if M - m >= 2:
+            t2(a, a_off + m * step, lda, bp, b_off, K, c, c_off + m * ldc, ldc)
+            m += 2
+        if M - m >= 1:
+            t1(a, a_off + m * step, lda, bp, b_off, K, c, c_off + m * ldc, ldc)
+
+    return strip
+
+
+_strip = _make_strip(False, False)  # c = a's rows times the panel: the time loops' product
+_strip_add = _make_strip(False, True)
+_strip_cols = _make_strip(True, False)
+_strip_cols_add = _make_strip(True, True)
 ROW_BLOCK = 48  # rows of a per pass over the panels: 4 (AVX-512) or 8 (AVX2) full tiles
-
-
-@njit(inline="always", **_JIT)
-def _strip(a, a_off, lda, bp, b_off, c, c_off, ldc, M):
-    """c's M x NR block at c_off = a's M rows at a_off times the panel at b_off."""
-    K = bp.shape[1]
-    m = 0
-    while m + MR <= M:
-        _tile_full(a, a_off + m * lda, lda, bp, b_off, K, c, c_off + m * ldc, ldc)
-        m += MR
-    if M - m >= 8:
-        _tile8(a, a_off + m * lda, lda, bp, b_off, K, c, c_off + m * ldc, ldc)
-        m += 8
-    if M - m >= 4:
-        _tile4(a, a_off + m * lda, lda, bp, b_off, K, c, c_off + m * ldc, ldc)
-        m += 4
-    if M - m >= 2:
-        _tile2(a, a_off + m * lda, lda, bp, b_off, K, c, c_off + m * ldc, ldc)
-        m += 2
-    if M - m >= 1:
-        _tile1(a, a_off + m * lda, lda, bp, b_off, K, c, c_off + m * ldc, ldc)
 
 
 # not inlined into the time loops at numba's IR level (inline="always" there tripled their
@@ -234,12 +267,86 @@ def matmul_packed(a, lo, bp, out):
         rows = min(ROW_BLOCK, M - m0)
         a_off = (lo + m0) * lda
         for p in range(full):
-            _strip(a, a_off, lda, bp, p * K * NR, out, m0 * ldc + p * NR, ldc, rows)
+            _strip(a, a_off, lda, bp, p * K * NR, K, out, m0 * ldc + p * NR, ldc, rows)
         if rest:  # the last panel's valid columns, through a scratch block
-            _strip(a, a_off, lda, bp, full * K * NR, scratch, 0, NR, rows)
+            _strip(a, a_off, lda, bp, full * K * NR, K, scratch, 0, NR, rows)
             for m in range(rows):
                 for n in range(rest):
                     out[m0 + m, full * NR + n] = scratch[m, n]
+
+
+K_BLOCK = 256  # rows of a panel per pass: K_BLOCK x NR float32 (32 KB) stays in L1
+M_BLOCK = 96  # rows of a per pass over the panels: M_BLOCK x K_BLOCK stays in L2
+
+
+@njit(cache=True, **_JIT)
+def _blocked_product(a, a_cols, bp, out, last, by_panels, kc_max, mc, lo, hi, sync):
+    """One shard of ``matmul``: out = a @ b for the panels lo .. hi-1 (``by_panels``) or the
+    rows lo .. hi-1 of out, with bp = pack(b) (P, K, NR), a (M, K), or a^T given as a (K, M)
+    with ``a_cols``. K runs in blocks of kc_max, the first block's tiles setting out and the
+    later ones adding to it; the rows in blocks of mc. The last panel, if only partly in out,
+    goes through ``last`` (M, NR)."""
+    announce(sync)
+    P, K, NR = bp.shape
+    M, N = out.shape
+    lda, ldc = a.shape[1], out.shape[1]
+    full = N // NR  # panels whose columns all lie in out
+    p_lo, p_hi, m_lo, m_hi = (lo, hi, 0, M) if by_panels else (0, P, lo, hi)
+    for k0 in range(0, K, kc_max):
+        kc = min(kc_max, K - k0)
+        for m0 in range(m_lo, m_hi, mc):
+            rows = min(mc, m_hi - m0)
+            a_off = k0 * lda + m0 if a_cols else m0 * lda + k0
+            for p in range(p_lo, p_hi):
+                b_off = p * K * NR + k0 * NR
+                c, c_off, c_ld = (out, m0 * ldc + p * NR, ldc) if p < full else \
+                    (last, m0 * NR, NR)
+                if a_cols and k0 == 0:
+                    _strip_cols(a, a_off, lda, bp, b_off, kc, c, c_off, c_ld, rows)
+                elif a_cols:
+                    _strip_cols_add(a, a_off, lda, bp, b_off, kc, c, c_off, c_ld, rows)
+                elif k0 == 0:
+                    _strip(a, a_off, lda, bp, b_off, kc, c, c_off, c_ld, rows)
+                else:
+                    _strip_add(a, a_off, lda, bp, b_off, kc, c, c_off, c_ld, rows)
+    if p_lo <= full < p_hi:  # the last panel's valid columns
+        for m in range(m_lo, m_hi):
+            for n in range(N - full * NR):
+                out[m, full * NR + n] = last[m, n]
+
+
+def matmul(a, b, *, a_transposed=False, shards=None):
+    """a @ b on the register tile, on all the cores: a (M, K) and b (K, N), or a given as its
+    transpose (K, M) with ``a_transposed`` (a weight gradient's x^T dG, x read in place); out
+    (M, N) float32 or float64, contiguous. b is packed (``pack``), then each core computes
+    its share of the panels (or of the rows, where there are fewer panels than twice the
+    cores) in blocks of K_BLOCK x M_BLOCK."""
+    K, N = b.shape
+    M = a.shape[1] if a_transposed else a.shape[0]
+    if (a.shape[0] if a_transposed else a.shape[1]) != K:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not match")
+    a = np.ascontiguousarray(a)
+    bp = pack(b)  # (P, K, NR)
+    P, _, NR = bp.shape
+    out = np.empty((M, N), b.dtype)  # (M, N)
+    last = np.empty((M if N % NR else 0, NR), b.dtype)  # (M, NR) the last, partial panel
+    n = cores() if shards is None else shards
+    by_panels = P >= 2 * n
+    rows = P if by_panels else M  # what the shards split
+    run_sharded(_blocked_product, (a, a_transposed, bp, out, last, by_panels, K_BLOCK,
+                                   M_BLOCK), rows, max(1, min(n, rows)))
+    return out
+
+
+def dot(a, b, *, a_transposed=False):
+    """a @ b for 2-D a (M, K) and b (K, N), or a.T @ b for a given as (K, M) with
+    ``a_transposed``: on the register tile (``matmul``) where
+    ``rnnkit.core.paths.products_on_tile`` says it is the faster, else NumPy's BLAS."""
+    M, K = a.shape[::-1] if a_transposed else a.shape
+    if (a.dtype == b.dtype and a.dtype in (np.float32, np.float64) and b.shape[0] == K
+            and paths.products_on_tile(M, K, b.shape[1])):
+        return matmul(a, b, a_transposed=a_transposed)
+    return a.T @ b if a_transposed else a @ b
 
 
 def input_projection(x, w):
@@ -247,9 +354,10 @@ def input_projection(x, w):
 
     NumPy's matmul takes a slow loop, not BLAS, when K = 1 (a univariate series): 0.47 ms for
     (1600, 1) x (1, 256), against 0.07 ms for ``matmul_packed`` on one thread and 0.04 ms for
-    NumPy at K = 2; for K >= 2 NumPy's BLAS is the faster (benchmarks/README.md, session 11)."""
+    NumPy at K = 2 (benchmarks/README.md, session 11). For K >= 2, ``dot``: NumPy's BLAS, or
+    the tile where the BLAS is the narrower."""
     if x.shape[1] != 1 or x.dtype not in (np.float32, np.float64) or x.dtype != w.dtype:
-        return x @ w.T
+        return dot(x, w.T)
     out = np.empty((x.shape[0], w.shape[0]), x.dtype)  # (R, N)
     matmul_packed(np.ascontiguousarray(x), 0, pack(np.ascontiguousarray(w.T)), out)
     return out

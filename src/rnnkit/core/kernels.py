@@ -42,7 +42,7 @@ from numba import njit
 from numba.extending import register_jitable
 
 from rnnkit.core.cells import CELLS
-from rnnkit.core.gemm import input_projection, matmul_packed, pack, panel_width
+from rnnkit.core.gemm import dot, input_projection, matmul_packed, pack, panel_width
 from rnnkit.core.jit_math import _JIT
 from rnnkit.core.kernel_args import act_code, drop2d, mask2d, peepholes, step_bias
 from rnnkit.core.paths import input_grad_on_tile as _input_grad_on_tile
@@ -399,7 +399,7 @@ def times_weight(a, w):
     N = w.shape[1]
     if (a.dtype != w.dtype or a.dtype not in (np.float32, np.float64)
             or not _input_grad_on_tile(R, K, N, a.dtype.itemsize, panel_width(a.dtype))):
-        return a @ w
+        return dot(a, w)
     out = np.empty((R, N), a.dtype)  # (R, N)
     _run_shards(_rows_times_packed, (np.ascontiguousarray(a), pack(np.ascontiguousarray(w)),
                                      out), R, min(_cores(), R))

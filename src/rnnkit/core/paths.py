@@ -20,6 +20,8 @@ from __future__ import annotations
 import functools
 import glob
 
+from rnnkit.core.blas import blas_architecture
+from rnnkit.core.jit_math import VECTOR_BYTES
 from rnnkit.core.threads import cores
 
 FUSED_MAX_MACS = 1 << 17  # B * G*H * H per step up to which the whole loop stays in numba
@@ -107,3 +109,34 @@ def input_grad_on_tile(R, K, N, itemsize, nr) -> bool:
     1.20 (benchmarks/README.md, session 17)."""
     return (N >= 2 * nr and K * N * itemsize <= l2_bytes()
             and R * K * N >= TILE_MIN_MACS)
+
+
+# OpenBLAS's core types with AVX-512 sgemm kernels (the names threadpoolctl reports)
+AVX512_BLAS_CORES = frozenset({"skylakex", "cooperlake", "sapphirerapids"})
+PRODUCT_MIN_MACS = 1 << 22  # multiply-adds from which a product may take the tile
+PRODUCT_MIN_ROWS = 64  # rows of the result from which a product may take the tile
+
+
+@functools.cache
+def blas_is_narrower() -> bool:
+    """Whether NumPy's BLAS runs narrower vectors than the register tile: the tile runs on
+    AVX-512 (``rnnkit.core.jit_math.VECTOR_BYTES``) and NumPy's OpenBLAS on an AVX2 core type
+    (``OPENBLAS_CORETYPE=Haswell`` on an AVX-512 machine, or a CPU newer than its build).
+    False for other BLAS libraries (MKL, Accelerate), which are left to choose."""
+    arch = blas_architecture()
+    return VECTOR_BYTES == 64 and arch is not None and arch.lower() not in AVX512_BLAS_CORES
+
+
+def products_on_tile(M, K, N) -> bool:
+    """Whether a product outside the time loops, (M, K) by (K, N), runs on the loops'
+    register tile on all the cores (``rnnkit.core.gemm.matmul``) rather than NumPy's BLAS:
+    where the BLAS is the narrower (``blas_is_narrower``), from PRODUCT_MIN_MACS multiply-adds
+    and PRODUCT_MIN_ROWS rows up. Measured on a 2-core AMD EPYC (Zen 5, AVX-512) with
+    ``OPENBLAS_CORETYPE=Haswell``, float32, ms, OpenBLAS / tile, packing included: the
+    LSTM's input projection (6400, 256, 2048) 27.8 / 13.9, dx (6400, 2048, 256) 29.5 / 14.7,
+    the joined dW (768, 6400, 2048) 82.2 / 47.8, (3200, 32, 1024) 1.07 / 0.65, (640, 64,
+    256) 0.097 / 0.071; level at (1600, 64, 256) 0.225 / 0.239; slower with few rows, (32,
+    3200, 1024) 1.27 / 1.49, and small, (1, 1600, 256) 0.022 / 0.092 (benchmarks/README.md,
+    session 18)."""
+    return (blas_is_narrower() and M >= PRODUCT_MIN_ROWS
+            and M * K * N >= PRODUCT_MIN_MACS)

@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit
 
 from rnnkit.core.cells import CELLS
-from rnnkit.core.gemm import input_projection
+from rnnkit.core.gemm import dot, input_projection
 from rnnkit.core.init import NORMED, param_suffix
 from rnnkit.core.norm import layer_norm, layer_norm_grads
 from rnnkit.core.scan import bias_sums
@@ -272,7 +272,8 @@ def _recurrent_weight_grad(dg, y, h0):
     replace by h0. No copy of the states into h_{t-1} order (a pass over memory)."""
     B, T, GH = dg.shape
     d2, y2 = dg.reshape(B * T, GH), y.reshape(B * T, -1)
-    return d2[1:].T @ y2[:-1] - dg[1:, 0].T @ y[:-1, T - 1] + dg[:, 0].T @ h0
+    return (dot(d2[1:], y2[:-1], a_transposed=True) - dg[1:, 0].T @ y[:-1, T - 1]
+            + dg[:, 0].T @ h0)
 
 
 def joins_weight_grads(I: int, H: int) -> bool:
@@ -351,7 +352,7 @@ def _joined_weight_grads(dg, x, y, h0):
     xh = np.empty((B, T, I + y.shape[2]), dg.dtype)  # (B, T, I+H)
     x, y, h0 = (np.ascontiguousarray(a, dg.dtype) for a in (x, y, h0))
     run_sharded(_join_rows, (x, y, h0, xh), B, min(cores(), B))
-    return xh.reshape(B * T, -1).T @ dg.reshape(B * T, -1)
+    return dot(xh.reshape(B * T, -1), dg.reshape(B * T, -1), a_transposed=True)
 
 
 def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstate_n, grads, *,
@@ -424,11 +425,11 @@ def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstat
                 grads["ln_bias_ih" + s] += dbias
                 dgx2 = draw.reshape(B * T, G * H)
             if not ih_done:  # weight gradients: one GEMM each over all time steps
-                grads["weight_ih" + s] += dgx2.T @ xd.reshape(B * T, -1)
+                grads["weight_ih" + s] += dot(dgx2, xd.reshape(B * T, -1), a_transposed=True)
             if not dx_wanted:
                 continue  # nobody needs dx
             if dxd is None:
-                dxd = (dgx2 @ params["weight_ih" + s]).reshape(B, T, -1)  # (B, T, F)
+                dxd = dot(dgx2, params["weight_ih" + s]).reshape(B, T, -1)  # (B, T, F)
             if d:
                 dxd = dxd[:, ::-1]
             din = dxd if din is None else din + dxd

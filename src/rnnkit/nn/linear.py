@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnkit.core.gemm import dot
 from rnnkit.core.init import seed_sequence
 from rnnkit.nn.module import Module
 from rnnkit.nn.registry import register_module
@@ -38,7 +39,7 @@ def _rows_times(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a (..., K) @ b (K, N) as one 2-D product over all of a's rows: NumPy's matmul runs a
     3-D a as one product per leading index (textgen's head, (32, 100, 256) @ (256, 96): 0.87
     against 0.48 ms)."""
-    return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
+    return dot(a.reshape(-1, a.shape[-1]), b).reshape(*a.shape[:-1], b.shape[-1])
 
 
 def linear_forward(params: dict, x: np.ndarray):
@@ -53,7 +54,7 @@ def linear_backward(params: dict, x: np.ndarray, dy: np.ndarray, grads: dict) ->
     """Adds dW = dy^T x and db = sum(dy) over the leading axes into ``grads``; returns dx."""
     W = params["weight"]  # (O, I)
     x2, dy2 = x.reshape(-1, W.shape[1]), dy.reshape(-1, W.shape[0])  # (N, I), (N, O)
-    grads["weight"] += dy2.T @ x2  # undo y = x W^T
+    grads["weight"] += dot(dy2, x2, a_transposed=True)  # undo y = x W^T
     if "bias" in grads:
         grads["bias"] += dy2.sum(axis=0)  # undo the broadcast of b
     return _rows_times(dy, W)  # (..., I)
