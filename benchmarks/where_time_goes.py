@@ -37,7 +37,7 @@ from numba import njit
 
 import rnnkit
 from rnnkit.core import kernels, paths, spin, stack, step_kernels
-from rnnkit.core.gemm import matmul_packed, pack, panel_width
+from rnnkit.core.gemm import dot, input_projection, matmul_packed, pack, panel_width
 from rnnkit.core.threads import run_sharded
 
 SHAPES = [(1, 100, 10, 20), (32, 50, 1, 64), (64, 100, 128, 128), (16, 200, 64, 256),
@@ -133,7 +133,7 @@ def measure(B, T, I, H, repeat) -> dict:
             run_sharded(_loop_products, args, B, shards)
     else:
         products, args = blas_products, (sc.states[0], w_t, gh, dgx, w_hh, dgemm)
-    x2, h2 = x.reshape(B * T, I), sc.y.reshape(B * T, H)
+    x2 = x.reshape(B * T, I)
     dgx2 = dgx.reshape(B * T, 4 * H)
 
     def step():
@@ -153,10 +153,11 @@ def measure(B, T, I, H, repeat) -> dict:
     def outside():
         if joined:
             stack._joined_weight_grads(dgx2.reshape(B, T, 4 * H), x, sc.y, h0)
-        else:
-            dgx2.T @ x2, dgx2.T @ h2
+        else:  # as stack.recurrent_backward: on the tile or OpenBLAS (gemm.dot)
+            dot(dgx2, x2, a_transposed=True)
+            stack._recurrent_weight_grad(dgx2.reshape(B, T, 4 * H), sc.y, h0)
         if not project:
-            x2 @ w_ih.T
+            input_projection(x2, w_ih)
         if not project_dx:
             kernels.times_weight(dgx2, w_ih)  # dG W_ih, on the tile or OpenBLAS as the layer
 

@@ -111,6 +111,7 @@ def test_the_loops_project_the_inputs_where_the_weights_fit_in_l2(monkeypatch):
                                 w_hh).y
     assert paths.projects_in_loop(I, H, 4, 4)
     assert not paths.projects_in_loop(I, paths.l2_bytes(), 4, 4)
+    monkeypatch.setattr(paths, "PROJECT_IN_LOOP_BYTES", 0)  # the cache size alone decides
     for l2, fused, sharded, product in [(1 << 20, 1 << 40, 0, False), (1 << 20, 0, 256, False),
                                         (0, 0, 256, True), (1 << 20, 0, 0, True)]:
         monkeypatch.setattr(paths, "l2_bytes", lambda l2=l2: l2)
@@ -149,6 +150,16 @@ def test_times_weight_matches_numpy_on_the_tile_and_off_it(monkeypatch, dtype, o
     tol = 1e-12 if dtype == np.float64 else 1e-5
     assert got.shape == ref.shape and got.dtype == dtype
     np.testing.assert_allclose(got, ref, rtol=0, atol=tol * np.abs(ref).max())
+
+
+def test_the_loop_projects_where_the_weights_fit_in_l2_or_take_up_to_2_mb(monkeypatch):
+    monkeypatch.setattr(paths, "l2_bytes", lambda: 1 << 20)  # the EPYC's
+    assert paths.projects_in_loop(64, 256, 4, 4)  # 1.25 MB: in the loop, from L3
+    assert paths.projects_in_loop(256, 256, 4, 4)  # 2 MB
+    assert not paths.projects_in_loop(256, 512, 4, 4)  # 6 MB: one product first
+    assert not paths.projects_in_loop(64, 256, 4, 8)  # float64: 2.5 MB
+    monkeypatch.setattr(paths, "l2_bytes", lambda: 4 << 20)  # a larger L2 than 2 MB counts
+    assert paths.projects_in_loop(256, 256, 4, 8)
 
 
 def test_input_grad_on_tile_where_the_weight_fits_in_l2_and_the_product_is_large(monkeypatch):
@@ -365,6 +376,7 @@ def test_the_where_time_goes_benchmark_runs(capsys, monkeypatch):
     pytest.importorskip("threadpoolctl")
     script = Path(__file__).parents[2] / "benchmarks" / "where_time_goes.py"
     monkeypatch.setattr(paths, "l2_bytes", lambda: 12000)  # bytes: (16+16) 64 floats fit
+    monkeypatch.setattr(paths, "PROJECT_IN_LOOP_BYTES", 0)
     monkeypatch.setattr(sys, "argv", [str(script), "--shapes", "4,5,16,16;4,5,48,16",
                                       "--repeat", "1"])
     runpy.run_path(str(script), run_name="__main__")

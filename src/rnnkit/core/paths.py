@@ -81,16 +81,23 @@ def l2_bytes(caches: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
     return L2_FALLBACK_BYTES
 
 
+PROJECT_IN_LOOP_BYTES = 2 << 20  # W_ih^T and W_hh^T up to which the loop projects x_t itself
+
+
 def projects_in_loop(I, H, G, itemsize) -> bool:
     """Whether the numba loop computes each step's x_t W_ih^T itself, with its per-step
     product, rather than taking all steps' projections from one product before it: where
     W_ih^T and W_hh^T, ``(I + H) * G*H`` entries, fit in a core's L2 together, so that both
-    stay there over the T steps. Then gx (B, T, G*H) is neither written nor read back.
-    Measured on the 2-core Xeon (2 MB L2), LSTM forward, one product first / in the loop, ms:
-    (64,100,128,128) 0.5 MB 6.24 / 5.45, (256,50,128,256) 1.6 MB 38.6 / 33.4, (64,100,256,256)
-    2 MB 22.8 / 22.4; past the cache, (64,100,512,256) 3 MB 31.8 / 34.7, (64,100,256,512)
-    6 MB 68 / 76."""
-    return (I + H) * G * H * itemsize <= l2_bytes()
+    stay there over the T steps, or take up to PROJECT_IN_LOOP_BYTES. Then gx (B, T, G*H) is
+    neither written nor read back. Measured on the 2-core Xeon (2 MB L2), LSTM forward, one
+    product first / in the loop, ms: (64,100,128,128) 0.5 MB 6.24 / 5.45, (256,50,128,256)
+    1.6 MB 38.6 / 33.4, (64,100,256,256) 2 MB 22.8 / 22.4; past the cache, (64,100,512,256)
+    3 MB 31.8 / 34.7, (64,100,256,512) 6 MB 68 / 76. On the 2-core EPYC (Zen 5, 1 MB L2),
+    whose L3 feeds the loop faster, the weights past L2 still gain, forward / training step:
+    (16,200,64,256) 1.3 MB 5.98 / 5.65, 19.98 / 19.74; (32,100,32,256) 1.2 MB 5.59 / 5.15,
+    18.37 / 18.23; level at 2 MB, (64,100,256,256) 16.85 / 16.47, 53.93 / 54.44, and 6 MB,
+    49.4 / 48.4, 155.9 / 154.6 (benchmarks/README.md, session 18)."""
+    return (I + H) * G * H * itemsize <= max(l2_bytes(), PROJECT_IN_LOOP_BYTES)
 
 
 TILE_MIN_MACS = 1 << 27  # multiply-adds from which a product after the loop may take the tile
