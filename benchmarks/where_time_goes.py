@@ -149,10 +149,11 @@ def measure(B, T, I, H, repeat) -> dict:
 
     joined = stack.joins_weight_grads(I, H)  # dW_ih and dW_hh as one product, as the layer
     h0 = np.zeros((B, H), f32)
+    g_ih, g_hh = np.zeros((4 * H, I), f32), np.zeros((4 * H, H), f32)  # what they add into
 
     def outside():
         if joined:
-            stack._joined_weight_grads(dgx2.reshape(B, T, 4 * H), x, sc.y, h0)
+            stack._joined_weight_grads(dgx2.reshape(B, T, 4 * H), x, sc.y, h0, g_ih, g_hh)
         else:  # as stack.recurrent_backward: on the tile or OpenBLAS (gemm.dot)
             dot(dgx2, x2, a_transposed=True)
             stack._recurrent_weight_grad(dgx2.reshape(B, T, 4 * H), sc.y, h0)

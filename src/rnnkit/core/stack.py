@@ -25,6 +25,7 @@ from functools import cached_property
 import numpy as np
 from numba import njit
 
+from rnnkit.core import gemm, paths
 from rnnkit.core.cells import CELLS
 from rnnkit.core.gemm import dot, input_projection
 from rnnkit.core.init import NORMED, param_suffix
@@ -341,18 +342,31 @@ def add_transposed(dst, src):
         dst += src.T
 
 
-def _joined_weight_grads(dg, x, y, h0):
-    """[dW_ih | dW_hh]^T (I+H, G*H) = sum over b, t of [x_t | h_{t-1}][b]^T dg[b, t]: one GEMM
-    for dg (B, T, G*H) (the gradients of x_t W_ih^T + h_{t-1} W_hh^T), x (B, T, I), y (B, T, H)
-    the outputs h_1 .. h_T and h0 (B, H). The rows [x_t | h_{t-1}] are copied together first,
-    a shard of the batch on each core (textgen's (32, 100, 288): 0.14 ms, against 0.29 for
-    NumPy's three slice assignments on one); the product in this orientation measured faster
-    than dg^T [x_t | h_{t-1}]."""
+def _joined_weight_grads(dg, x, y, h0, grad_ih, grad_hh):
+    """Adds dW_ih (G*H, I) into grad_ih and dW_hh (G*H, H) into grad_hh from one GEMM over the
+    rows [x_t | h_{t-1}]: sum over b, t of dg[b, t]^T [x_t | h_{t-1}][b], for dg (B, T, G*H)
+    (the gradients of x_t W_ih^T + h_{t-1} W_hh^T), x (B, T, I), y (B, T, H) the outputs
+    h_1 .. h_T and h0 (B, H). The rows [x_t | h_{t-1}] are copied together first, a shard of
+    the batch on each core (textgen's (32, 100, 288): 0.14 ms, against 0.29 for NumPy's three
+    slice assignments on one). On NumPy's BLAS the product [x_t | h_{t-1}]^T dg measured
+    faster than dg^T [x_t | h_{t-1}], and its blocks are added transposed; on the register
+    tile (``rnnkit.core.paths.products_on_tile``) dg^T [x_t | h_{t-1}] is the faster, at the
+    big shape (64,100,256,512) 45.5 against 48.2 ms, and its blocks are the gradients' own
+    layout (benchmarks/README.md, session 18)."""
     B, T, I = x.shape
+    GH = dg.shape[2]
     xh = np.empty((B, T, I + y.shape[2]), dg.dtype)  # (B, T, I+H)
     x, y, h0 = (np.ascontiguousarray(a, dg.dtype) for a in (x, y, h0))
     run_sharded(_join_rows, (x, y, h0, xh), B, min(cores(), B))
-    return dot(xh.reshape(B * T, -1), dg.reshape(B * T, -1), a_transposed=True)
+    xh2, dg2 = xh.reshape(B * T, -1), dg.reshape(B * T, GH)  # (B*T, I+H), (B*T, G*H)
+    if paths.products_on_tile(GH, B * T, xh2.shape[1]):
+        dw = gemm.matmul(dg2, xh2, a_transposed=True)  # (G*H, I+H)
+        grad_ih += dw[:, :I]
+        grad_hh += dw[:, I:]
+    else:
+        dw = xh2.T @ dg2  # (I+H, G*H)
+        add_transposed(grad_ih, dw[:I])
+        add_transposed(grad_hh, dw[I:])
 
 
 def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstate_n, grads, *,
@@ -400,9 +414,8 @@ def recurrent_backward(spec: RecurrentSpec, params, cache: StackCache, dy, dstat
                 if sc.drop is not None:  # the projection saw h_{t-1} * drop
                     y, h0 = y * sc.drop[:, None], h0 * sc.drop
                 if dgh_raw is dgx and joins_weight_grads(xd.shape[2], H):
-                    dw = _joined_weight_grads(dgx, xd, y, h0)  # (I+H, G*H)
-                    add_transposed(grads["weight_ih" + s], dw[: xd.shape[2]])
-                    add_transposed(grads["weight_hh" + s], dw[xd.shape[2] :])
+                    _joined_weight_grads(dgx, xd, y, h0, grads["weight_ih" + s],
+                                         grads["weight_hh" + s])
                     ih_done = True
                 else:
                     grads["weight_hh" + s] += _recurrent_weight_grad(dgh_raw, y, h0)
