@@ -8,12 +8,16 @@
 * ``shards`` == 0: OpenBLAS's products from a Python loop over time.
 
 In the numba loops, each step also computes its own input projection x_t W_ih^T where the
-packed W_ih^T and W_hh^T fit together in a core's L2 cache (``projects_in_loop``); elsewhere
-the projections of all steps are one product before the loop.
+packed W_ih^T and W_hh^T fit together in a core's L2 cache or take up to 2 MB
+(``projects_in_loop``); elsewhere the projections of all steps are one product before the
+loop. The products outside the loops (that projection, dx, the weight gradients, the heads)
+run on the loops' register tile where NumPy's BLAS runs narrower vectors than it
+(``products_on_tile``), else on that BLAS.
 
 The limits are measured (benchmarks/loop_paths.py, benchmarks/README.md) with the loop's
-register-tiled product (``rnnkit.core.gemm``) against OpenBLAS's AVX-512 kernels, and the
-shards follow OpenBLAS's threads (``rnnkit.core.threads.cores``).
+register-tiled product (``rnnkit.core.gemm``) against OpenBLAS's AVX-512 kernels on a 2-core
+Xeon, and against its AVX2 (Haswell) kernels on a 2-core AMD EPYC (session 18); the shards
+follow OpenBLAS's threads (``rnnkit.core.threads.cores``).
 """
 from __future__ import annotations
 
