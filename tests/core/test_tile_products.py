@@ -117,8 +117,10 @@ def test_dot_takes_the_path_the_rule_gives(on_tile, monkeypatch):
 def test_products_go_to_the_tile_only_where_the_blas_is_narrower(monkeypatch):
     monkeypatch.setattr(paths, "blas_is_narrower", lambda: True)
     assert paths.products_on_tile(6400, 256, 2048)
-    assert paths.products_on_tile(paths.PRODUCT_MIN_ROWS, 1 << 16, 1)
+    assert paths.products_on_tile(paths.PRODUCT_MIN_ROWS, 1 << 12, paths.PRODUCT_MIN_COLS)
     assert not paths.products_on_tile(paths.PRODUCT_MIN_ROWS - 1, 1 << 20, 1 << 10)  # few rows
+    assert paths.products_on_tile(6400, 2048, paths.PRODUCT_MIN_COLS)
+    assert not paths.products_on_tile(6400, 2048, 1)  # dx of one input feature: a gemv
     assert not paths.products_on_tile(64, 64, 64)  # small
     monkeypatch.setattr(paths, "blas_is_narrower", lambda: False)
     assert not paths.products_on_tile(6400, 256, 2048)

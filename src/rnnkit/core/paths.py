@@ -126,6 +126,7 @@ def input_grad_on_tile(R, K, N, itemsize, nr) -> bool:
 AVX512_BLAS_CORES = frozenset({"skylakex", "cooperlake", "sapphirerapids"})
 PRODUCT_MIN_MACS = 1 << 22  # multiply-adds from which a product may take the tile
 PRODUCT_MIN_ROWS = 64  # rows of the result from which a product may take the tile
+PRODUCT_MIN_COLS = 16  # columns of the result from which it may: half a float32 panel
 
 
 @functools.cache
@@ -141,13 +142,15 @@ def blas_is_narrower() -> bool:
 def products_on_tile(M, K, N) -> bool:
     """Whether a product outside the time loops, (M, K) by (K, N), runs on the loops'
     register tile on all the cores (``rnnkit.core.gemm.matmul``) rather than NumPy's BLAS:
-    where the BLAS is the narrower (``blas_is_narrower``), from PRODUCT_MIN_MACS multiply-adds
-    and PRODUCT_MIN_ROWS rows up. Measured on a 2-core AMD EPYC (Zen 5, AVX-512) with
-    ``OPENBLAS_CORETYPE=Haswell``, float32, ms, OpenBLAS / tile, packing included: the
-    LSTM's input projection (6400, 256, 2048) 27.8 / 13.9, dx (6400, 2048, 256) 29.5 / 14.7,
-    the joined dW (768, 6400, 2048) 82.2 / 47.8, (3200, 32, 1024) 1.07 / 0.65, (640, 64,
-    256) 0.097 / 0.071; level at (1600, 64, 256) 0.225 / 0.239; slower with few rows, (32,
-    3200, 1024) 1.27 / 1.49, and small, (1, 1600, 256) 0.022 / 0.092 (benchmarks/README.md,
-    session 18)."""
-    return (blas_is_narrower() and M >= PRODUCT_MIN_ROWS
+    where the BLAS is the narrower (``blas_is_narrower``), from PRODUCT_MIN_MACS multiply-adds,
+    PRODUCT_MIN_ROWS rows and PRODUCT_MIN_COLS columns up. Measured on a 2-core AMD EPYC (Zen
+    5, AVX-512) with ``OPENBLAS_CORETYPE=Haswell``, float32, ms, OpenBLAS / tile, packing
+    included: the LSTM's input projection (6400, 256, 2048) 27.8 / 13.9, dx (6400, 2048, 256)
+    29.5 / 14.7, the joined dW (768, 6400, 2048) 82.2 / 47.8, (3200, 32, 1024) 1.07 / 0.65,
+    (640, 64, 256) 0.097 / 0.071, (6400, 2048, 16) 3.99 / 2.74; level at (1600, 64, 256)
+    0.225 / 0.239; slower with few rows, (32, 3200, 1024) 1.27 / 1.49, few columns, (6400,
+    512, 8) 0.40 / 0.46 and (6400, 2048, 1) 0.73 / 2.66 (a matrix-vector product in a panel of
+    32 columns: an input of one feature's dx), and small, (1, 1600, 256) 0.022 / 0.092
+    (benchmarks/README.md, session 18)."""
+    return (blas_is_narrower() and M >= PRODUCT_MIN_ROWS and N >= PRODUCT_MIN_COLS
             and M * K * N >= PRODUCT_MIN_MACS)
