@@ -75,12 +75,16 @@ def test_matmul_both_splits_are_the_same_sums(small_blocks):
         np.testing.assert_array_equal(got, results[0])
 
 
-def test_matmul_rejects_mismatched_shapes():
+def test_matmul_rejects_mismatched_shapes_and_dtypes():
     a, b = np.ones((4, 8), np.float32), np.ones((9, 16), np.float32)
     with pytest.raises(ValueError, match=r"shapes \(4, 8\) and \(9, 16\)"):
         gemm.matmul(a, b)
     with pytest.raises(ValueError, match="shapes"):
         gemm.matmul(a, b, a_transposed=True)
+    with pytest.raises(TypeError, match="not float32 and float64"):
+        gemm.matmul(a, np.ones((8, 16)))
+    with pytest.raises(TypeError, match="not int64 and int64"):
+        gemm.matmul(np.ones((4, 8), np.int64), np.ones((8, 16), np.int64))
 
 
 @pytest.mark.parametrize("K", [5, 16, 17, 40])

@@ -325,6 +325,9 @@ def matmul(a, b, *, a_transposed=False, shards=None):
     M = a.shape[1] if a_transposed else a.shape[0]
     if (a.shape[0] if a_transposed else a.shape[1]) != K:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not match")
+    if a.dtype != b.dtype or a.dtype not in (np.float32, np.float64):
+        raise TypeError(f"matmul: two float32 or two float64 arrays, not {a.dtype} and "
+                        f"{b.dtype}")
     a = np.ascontiguousarray(a)
     bp = pack(b)  # (P, K, NR)
     P, _, NR = bp.shape
