@@ -20,7 +20,7 @@ For each (B, T, I, H), float32, each part timed alone (median of --repeat runs):
 * loop overhead: loop - GEMM - elementwise (the Python loop over time, numba dispatch, the
   buffers);
 * outside GEMMs: the products over all steps at once (dW_ih, dW_hh, or both in one product
-  with the copy of its rows where ``stack.joins_weight_grads``, and x W_ih^T and dx
+  with the copy of its rows where ``weight_grads.joins_weight_grads``, and x W_ih^T and dx
   where the loops do not compute them step by step, dx as the layer runs it,
   ``kernels.times_weight``);
 * rest: step - loop - outside GEMMs (bias sums, input checks, copies, Python);
@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit
 
 import rnnkit
-from rnnkit.core import kernels, paths, spin, stack, step_kernels
+from rnnkit.core import kernels, paths, spin, step_kernels, weight_grads
 from rnnkit.core.gemm import dot, input_projection, matmul_packed, pack, panel_width
 from rnnkit.core.threads import run_sharded
 
@@ -147,16 +147,16 @@ def measure(B, T, I, H, repeat) -> dict:
                    else kernels.scan_forward("lstm", gx_given, carry, w_hh))
         kernels.scan_backward(forward, dys, carry, w_hh, w_ih if project_dx else None)
 
-    joined = stack.joins_weight_grads(I, H)  # dW_ih and dW_hh as one product, as the layer
+    joined = weight_grads.joins_weight_grads(I, H)  # dW_ih and dW_hh as one product, as the layer
     h0 = np.zeros((B, H), f32)
     g_ih, g_hh = np.zeros((4 * H, I), f32), np.zeros((4 * H, H), f32)  # what they add into
 
     def outside():
         if joined:
-            stack._joined_weight_grads(dgx2.reshape(B, T, 4 * H), x, sc.y, h0, g_ih, g_hh)
+            weight_grads._joined_weight_grads(dgx2.reshape(B, T, 4 * H), x, sc.y, h0, g_ih, g_hh)
         else:  # as stack.recurrent_backward: on the tile or OpenBLAS (gemm.dot)
             dot(dgx2, x2, a_transposed=True)
-            stack._recurrent_weight_grad(dgx2.reshape(B, T, 4 * H), sc.y, h0)
+            weight_grads._recurrent_weight_grad(dgx2.reshape(B, T, 4 * H), sc.y, h0)
         if not project:
             input_projection(x2, w_ih)
         if not project_dx:

@@ -6,7 +6,7 @@ import pytest
 from core.test_gradcheck import BACKENDS, directional_check, make_problem
 
 import rnnkit
-from rnnkit.core import stack
+from rnnkit.core import stack, weight_grads
 
 
 def test_the_rule_follows_the_input_width():
@@ -70,7 +70,7 @@ def test_add_transposed_makes_numpys_sums(rows, cols, dtype):
     src = src_block[1:-1]  # rows of a larger array, as the joined product's slices
     dst = rng.standard_normal((rows, cols)).astype(dtype)
     expected = dst + src.T
-    stack.add_transposed(dst, src)
+    weight_grads.add_transposed(dst, src)
     np.testing.assert_array_equal(dst, expected)
 
 
@@ -79,8 +79,8 @@ def test_add_transposed_takes_other_layouts_through_numpy():
     src = rng.standard_normal((20, 6))[:, ::2]  # columns not contiguous
     dst = rng.standard_normal((3, 20))
     expected = dst + src.T
-    stack.add_transposed(dst, src)
+    weight_grads.add_transposed(dst, src)
     np.testing.assert_array_equal(dst, expected)
     dst32 = np.zeros((3, 20), np.float32)
-    stack.add_transposed(dst32, np.ones((20, 3)))  # other dtype: NumPy casts as it does
+    weight_grads.add_transposed(dst32, np.ones((20, 3)))  # other dtype: NumPy casts as it does
     np.testing.assert_array_equal(dst32, 1)
