@@ -102,18 +102,22 @@ def _pack_panels(b, out, lo, hi, sync):
             panel = out[p]  # (K, NR)
             if width < NR:
                 panel[k0:k1, width:] = 0  # the last panel's padding
-            if width == 32:  # the copy's length known to LLVM: vector moves, no loop
-                for k in range(k0, k1):
-                    for j in range(32):
-                        panel[k, j] = b[k, n0 + j]
+            # a full panel's width as a constant, so that LLVM copies with vector moves
+            if width == 32:
+                _copy_block(b, panel, k0, k1, n0, 32)
             elif width == 16:
-                for k in range(k0, k1):
-                    for j in range(16):
-                        panel[k, j] = b[k, n0 + j]
+                _copy_block(b, panel, k0, k1, n0, 16)
             else:
-                for k in range(k0, k1):  # of a transposed view (W_hh^T), NR rows of W in L1
-                    for j in range(width):
-                        panel[k, j] = b[k, n0 + j]
+                _copy_block(b, panel, k0, k1, n0, width)
+
+
+@njit(inline="always", **_JIT)
+def _copy_block(b, panel, k0, k1, n0, width):
+    """panel[k, :width] = b[k, n0 : n0 + width] for k in k0 .. k1-1 (of a transposed view,
+    W_hh^T, the width rows of W stay in L1)."""
+    for k in range(k0, k1):
+        for j in range(width):
+            panel[k, j] = b[k, n0 + j]
 
 
 def _make_tile(rows, nv=NV, vector_bytes=VECTOR_BYTES, a_columns=False, accumulate=False):
