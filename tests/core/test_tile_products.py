@@ -175,6 +175,7 @@ def products(request, monkeypatch):
     on_tile = request.param == "tile"
     outside_the_loops(monkeypatch)
     monkeypatch.setattr(paths, "products_on_tile", lambda *shape: on_tile)
+    monkeypatch.setattr(paths, "small_product", lambda *shape: False)
     return counted_products(monkeypatch), on_tile
 
 
@@ -214,6 +215,7 @@ def test_layers_on_the_tile_and_on_blas_agree(kind, options, dtype, monkeypatch)
         results = []
         for on_tile in (True, False):
             monkeypatch.setattr(paths, "products_on_tile", lambda *s, t=on_tile: t)
+            monkeypatch.setattr(paths, "small_product", lambda *s: False)
             layer = getattr(rnnkit, kind.upper())(I, 8, dtype=dtype, seed=0, **options)
             y, _ = layer.forward(x, lengths=lengths)
             dx, _ = layer.backward(np.cos(y))

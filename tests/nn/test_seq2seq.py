@@ -75,10 +75,12 @@ def test_seq2seq_finite_differences(config, B):
     loss(None)
     task.backward(model)
     # layer norm is strongly curved at these scales: the central difference's truncation
-    # error (~ eps^2) needs the smaller step
-    eps = 1e-6 if config.get("layer_norm") else 1e-5
+    # error (~ eps^2) needs the smaller step for some parameters, while for others the
+    # round-off of the losses (~ 1e-16 / eps) is then the larger error: the better of the two
+    steps = (1e-5, 1e-6) if config.get("layer_norm") else (1e-5,)
     for name, p in model.params.items():
-        err = rel_error(model.grads[name], numerical_grad(loss, p, eps=eps))
+        err = min(rel_error(model.grads[name], numerical_grad(loss, p, eps=eps))
+                  for eps in steps)
         assert err < 1e-7, f"gradient of {name}: relative error {err:.2e}"
     assert np.abs(model.grads["bridge.weight"]).max() > 0  # the bridge carries gradient
 

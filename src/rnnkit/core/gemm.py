@@ -42,7 +42,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from rnnkit.core import paths
+from rnnkit.core import narrow, paths
 from rnnkit.core.jit_math import VECTOR_BYTES
 from rnnkit.core.spin import announce
 from rnnkit.core.threads import cores, run_sharded
@@ -347,12 +347,22 @@ def matmul(a, b, *, a_transposed=False, shards=None):
 
 def dot(a, b, *, a_transposed=False):
     """a @ b for 2-D a (M, K) and b (K, N), or a.T @ b for a given as (K, M) with
-    ``a_transposed``: on the register tile (``matmul``) where
-    ``rnnkit.core.paths.products_on_tile`` says it is the faster, else NumPy's BLAS."""
+    ``a_transposed``: on the register tile on all the cores (``matmul``) where
+    ``rnnkit.core.paths.products_on_tile`` says it is the faster; on this thread where
+    OpenBLAS would split a product too small for that over its threads
+    (``rnnkit.core.paths.small_product``): on the tile, or in ``rnnkit.core.narrow`` for
+    fewer than PRODUCT_MIN_COLS columns; else NumPy's BLAS."""
     M, K = a.shape[::-1] if a_transposed else a.shape
-    if (a.dtype == b.dtype and a.dtype in (np.float32, np.float64) and b.shape[0] == K
-            and paths.products_on_tile(M, K, b.shape[1])):
-        return matmul(a, b, a_transposed=a_transposed)
+    N = b.shape[1]
+    if a.dtype == b.dtype and a.dtype in (np.float32, np.float64) and b.shape[0] == K:
+        if paths.products_on_tile(M, K, N):
+            return matmul(a, b, a_transposed=a_transposed)
+        if paths.small_product(M, K, N):
+            if N >= paths.PRODUCT_MIN_COLS:
+                return matmul(a, b, a_transposed=a_transposed, shards=1)
+            if a_transposed:
+                return narrow.transposed_times_narrow(a, b)  # (M, N)
+            return narrow.times_narrow(a, b)  # (M, N)
     return a.T @ b if a_transposed else a @ b
 
 

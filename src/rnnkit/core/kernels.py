@@ -290,7 +290,7 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
                                                               dt.itemsize)
     if project:  # x_t W_ih^T inside the loop; gx only gives its width
         x = np.ascontiguousarray(x)  # (B, T, I)
-        w_x = pack(np.ascontiguousarray(w_ih.T, dtype=dt))  # (P, I, NR)
+        w_x = pack(w_ih.astype(dt, copy=False).T)  # (P, I, NR), packed from the view W_ih^T
         gx = np.empty((0, 0, GH), dt)
     else:
         if x is not None:

@@ -127,6 +127,10 @@ AVX512_BLAS_CORES = frozenset({"skylakex", "cooperlake", "sapphirerapids"})
 PRODUCT_MIN_MACS = 1 << 22  # multiply-adds from which a product may take the tile
 PRODUCT_MIN_ROWS = 64  # rows of the result from which a product may take the tile
 PRODUCT_MIN_COLS = 16  # columns of the result from which it may: half a float32 panel
+# OpenBLAS (interface/gemm.c, gemv.c) splits a product over its threads from M*K*N of
+# 65536 * GEMM_MULTITHREAD_THRESHOLD (4) up, a matrix-vector product from m*n = 2304 * 4
+BLAS_THREADED_MACS = 65536 * 4
+BLAS_THREADED_GEMV = 2304 * 4
 
 
 @functools.cache
@@ -154,3 +158,16 @@ def products_on_tile(M, K, N) -> bool:
     (benchmarks/README.md, session 18)."""
     return (blas_is_narrower() and M >= PRODUCT_MIN_ROWS and N >= PRODUCT_MIN_COLS
             and M * K * N >= PRODUCT_MIN_MACS)
+
+
+def small_product(M, K, N) -> bool:
+    """Whether a product (M, K) by (K, N) that does not take the tile on all the cores
+    (``products_on_tile``) runs on the calling thread (``rnnkit.core.gemm.dot``) rather than
+    NumPy's BLAS: where OpenBLAS would split it over its threads (from BLAS_THREADED_MACS,
+    or BLAS_THREADED_GEMV for one column or row), whose busy-waiting afterwards holds up
+    the next time loop's second shard (``rnnkit.core.narrow``), and it has fewer than
+    PRODUCT_MIN_MACS multiply-adds, a few tens of microseconds on one core."""
+    macs = M * K * N
+    threaded = (M * K if N == 1 else K * N) >= BLAS_THREADED_GEMV if min(M, N) == 1 \
+        else macs >= BLAS_THREADED_MACS
+    return threaded and macs < PRODUCT_MIN_MACS

@@ -22,12 +22,18 @@ def _recurrent_weight_grad(dg, y, h0):
 
     One GEMM over the flat rows, with dg's row b*T + t against y's row b*T + t - 1, which is
     h_t's predecessor but for t = 0: there it pairs dg[b, 0] with y[b-1, T-1] (the last
-    output of the sequence before), which two (B x G*H) x (B x H) products take back out and
-    replace by h0. No copy of the states into h_{t-1} order (a pass over memory)."""
+    output of the sequence before), which one (B x G*H) x (B x H) product,
+    dg[b, 0]^T (h0[b] - y[b-1, T-1]), takes back out and replaces by h0 (two products before
+    session 19). No copy of the states into h_{t-1} order (a pass over memory)."""
     B, T, GH = dg.shape
+    first = h0.astype(dg.dtype)  # (B, H) h0[b] - y[b-1, T-1], what dg[b, 0] meets
+    if T == 1:  # only first steps: no product to correct (and an exact 0 for h0 = 0)
+        return dot(dg[:, 0], first, a_transposed=True)
+    first[1:] -= y[:-1, T - 1]
     d2, y2 = dg.reshape(B * T, GH), y.reshape(B * T, -1)
-    return (dot(d2[1:], y2[:-1], a_transposed=True) - dg[1:, 0].T @ y[:-1, T - 1]
-            + dg[:, 0].T @ h0)
+    out = dot(d2[1:], y2[:-1], a_transposed=True)  # (G*H, H)
+    out += dot(dg[:, 0], first, a_transposed=True)
+    return out
 
 
 def joins_weight_grads(I: int, H: int) -> bool:
