@@ -111,7 +111,8 @@ def test_the_loops_project_the_inputs_where_the_weights_fit_in_l2(monkeypatch):
                                 w_hh).y
     assert paths.projects_in_loop(I, H, 4, 4)
     assert not paths.projects_in_loop(I, paths.l2_bytes(), 4, 4)
-    monkeypatch.setattr(paths, "PROJECT_IN_LOOP_BYTES", 0)  # the cache size alone decides
+    monkeypatch.setattr(paths, "PROJECT_IN_LOOP_BYTES", 0)  # the L2's size alone decides
+    monkeypatch.setattr(paths, "l3_share_bytes", lambda: 0)
     for l2, fused, sharded, product in [(1 << 20, 1 << 40, 0, False), (1 << 20, 0, 256, False),
                                         (0, 0, 256, True), (1 << 20, 0, 0, True)]:
         monkeypatch.setattr(paths, "l2_bytes", lambda l2=l2: l2)
@@ -152,12 +153,18 @@ def test_times_weight_matches_numpy_on_the_tile_and_off_it(monkeypatch, dtype, o
     np.testing.assert_allclose(got, ref, rtol=0, atol=tol * np.abs(ref).max())
 
 
-def test_the_loop_projects_where_the_weights_fit_in_l2_or_take_up_to_2_mb(monkeypatch):
+def test_the_loop_projects_where_the_weights_fit_in_l2_or_l3_or_take_up_to_2_mb(monkeypatch):
     monkeypatch.setattr(paths, "l2_bytes", lambda: 1 << 20)  # the EPYC's
+    monkeypatch.setattr(paths, "l3_share_bytes", lambda: 0)  # no L3 listed
     assert paths.projects_in_loop(64, 256, 4, 4)  # 1.25 MB: in the loop, from L3
     assert paths.projects_in_loop(256, 256, 4, 4)  # 2 MB
     assert not paths.projects_in_loop(256, 512, 4, 4)  # 6 MB: one product first
     assert not paths.projects_in_loop(64, 256, 4, 8)  # float64: 2.5 MB
+    monkeypatch.setattr(paths, "l3_share_bytes", lambda: 16 << 20)  # the EPYC's 32 MB / 2
+    assert paths.projects_in_loop(256, 512, 4, 4)  # 6 MB
+    assert paths.projects_in_loop(1024, 512, 4, 4)  # 12.6 MB
+    assert not paths.projects_in_loop(2048, 512, 4, 4)  # 21 MB: past the share
+    monkeypatch.setattr(paths, "l3_share_bytes", lambda: 0)
     monkeypatch.setattr(paths, "l2_bytes", lambda: 4 << 20)  # a larger L2 than 2 MB counts
     assert paths.projects_in_loop(256, 256, 4, 8)
 
@@ -173,15 +180,21 @@ def test_input_grad_on_tile_where_the_weight_fits_in_l2_and_the_product_is_large
 
 
 def test_l2_bytes_reads_the_cache_size_or_falls_back(tmp_path):
-    for index, (level, kind, size) in enumerate([("1", "Data", "48K"), ("1", "Instruction",
-                                                 "32K"), ("2", "Unified", "2048K"),
-                                                ("3", "Unified", "105M")]):
+    for index, (level, kind, size, cpus) in enumerate([
+            ("1", "Data", "48K", "0"), ("1", "Instruction", "32K", "0"),
+            ("2", "Unified", "2048K", "0"), ("3", "Unified", "105M", "0-2,5")]):
         folder = tmp_path / "cache" / f"index{index}"
         folder.mkdir(parents=True)
-        for name, value in [("level", level), ("type", kind), ("size", size)]:
+        for name, value in [("level", level), ("type", kind), ("size", size),
+                            ("shared_cpu_list", cpus)]:
             (folder / name).write_text(value + "\n")
     assert paths.l2_bytes(str(tmp_path / "cache")) == 2 << 20
     assert paths.l2_bytes(str(tmp_path / "absent")) == paths.L2_FALLBACK_BYTES
+    assert paths.l3_share_bytes(str(tmp_path / "cache")) == (105 << 20) // 4  # 4 CPUs share
+    assert paths.l3_share_bytes(str(tmp_path / "absent")) == 0
+    (tmp_path / "cache" / "index3" / "shared_cpu_list").unlink()  # unknown: one CPU
+    paths.l3_share_bytes.cache_clear()
+    assert paths.l3_share_bytes(str(tmp_path / "cache")) == 105 << 20
 
 
 @pytest.mark.parametrize("kind,nl", KINDS)
@@ -376,6 +389,7 @@ def test_the_where_time_goes_benchmark_runs(capsys, monkeypatch):
     pytest.importorskip("threadpoolctl")
     script = Path(__file__).parents[2] / "benchmarks" / "where_time_goes.py"
     monkeypatch.setattr(paths, "l2_bytes", lambda: 12000)  # bytes: (16+16) 64 floats fit
+    monkeypatch.setattr(paths, "l3_share_bytes", lambda: 0)
     monkeypatch.setattr(paths, "PROJECT_IN_LOOP_BYTES", 0)
     monkeypatch.setattr(sys, "argv", [str(script), "--shapes", "4,5,16,16;4,5,48,16",
                                       "--repeat", "1"])

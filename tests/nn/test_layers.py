@@ -340,6 +340,7 @@ def test_backward_without_input_grad_skips_the_product_with_weight_ih(backend, i
     from rnnkit.core import backends, paths
 
     monkeypatch.setattr(paths, "l2_bytes", lambda: (1 << 30) if in_loop else 0)
+    monkeypatch.setattr(paths, "l3_share_bytes", lambda: 0)
     monkeypatch.setattr(paths, "PROJECT_IN_LOOP_BYTES", 0)
     scans = backends.get_backend(backend)
     original, computed = scans.scan_backward, []

@@ -24,8 +24,8 @@ is how a step runs:
   ``rnnkit.core.blas`` shortens how long they spin after a call;
 * given x and W_ih rather than gx, the numba loops also compute each step's input product
   x_t W_ih^T, and backwards dx_t = dG_t W_ih, with the same product, where both weights fit
-  in a core's L2 (``rnnkit.core.paths.projects_in_loop``): gx is then never written to
-  memory and read back. Elsewhere they are one product before (after) the loop; dx's runs
+  in a core's L2 or its share of L3 (``rnnkit.core.paths.projects_in_loop``): gx is then
+  never written to memory and read back. Elsewhere they are one product before (after) the loop; dx's runs
   on the same tile, the rows split over the cores, where the packed W_ih fits in L2
   (``times_weight``), where it measured faster than OpenBLAS.
 

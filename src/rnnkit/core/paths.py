@@ -60,29 +60,57 @@ def loop_beats_blas(H, G) -> bool:
 
 
 L2_FALLBACK_BYTES = 1 << 20  # where the kernel does not say (not Linux)
+CACHES = "/sys/devices/system/cpu/cpu0/cache"
 
 
-@functools.cache
-def l2_bytes(caches: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
-    """The L2 (unified or data) cache of one core, in bytes, as Linux lists it in
-    ``caches``; L2_FALLBACK_BYTES where it does not."""
+def _cache_of(level: str, caches: str):
+    """(size in bytes, CPUs sharing it) of the unified or data cache of this level, as Linux
+    lists it in ``caches``; None where it does not."""
     for index in sorted(glob.glob(f"{caches}/index*")):
         try:
             with open(f"{index}/level") as f:
-                level = f.read().strip()
+                found = f.read().strip()
             with open(f"{index}/type") as f:
                 kind = f.read().strip()
             with open(f"{index}/size") as f:
                 size = f.read().strip()
         except OSError:
             continue
-        if level == "2" and kind in ("Unified", "Data"):
+        if found == level and kind in ("Unified", "Data"):
             scale = {"K": 1 << 10, "M": 1 << 20}.get(size[-1:].upper(), 1)
             try:
-                return int(size.rstrip("KkMm")) * scale
+                nbytes = int(size.rstrip("KkMm")) * scale
             except ValueError:
-                break
-    return L2_FALLBACK_BYTES
+                return None
+            return nbytes, _cpus_in(f"{index}/shared_cpu_list")
+    return None
+
+
+def _cpus_in(path: str) -> int:
+    """How many CPUs a list such as '0-1,4' in the file names; 1 where it cannot be read."""
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+        return max(1, sum(int(b) - int(a) + 1 if "-" in part else 1 for part in text.split(",")
+                          for a, _, b in [part.partition("-")]))
+    except (OSError, ValueError):
+        return 1
+
+
+@functools.cache
+def l2_bytes(caches: str = CACHES) -> int:
+    """The L2 (unified or data) cache of one core, in bytes, as Linux lists it in
+    ``caches``; L2_FALLBACK_BYTES where it does not."""
+    found = _cache_of("2", caches)
+    return found[0] if found else L2_FALLBACK_BYTES
+
+
+@functools.cache
+def l3_share_bytes(caches: str = CACHES) -> int:
+    """A core's share of the L3 cache: its size over the CPUs that share it, as Linux lists
+    them in ``caches``; 0 where it does not."""
+    found = _cache_of("3", caches)
+    return found[0] // found[1] if found else 0
 
 
 PROJECT_IN_LOOP_BYTES = 2 << 20  # W_ih^T and W_hh^T up to which the loop projects x_t itself
@@ -90,18 +118,21 @@ PROJECT_IN_LOOP_BYTES = 2 << 20  # W_ih^T and W_hh^T up to which the loop projec
 
 def projects_in_loop(I, H, G, itemsize) -> bool:
     """Whether the numba loop computes each step's x_t W_ih^T itself, with its per-step
-    product, rather than taking all steps' projections from one product before it: where
-    W_ih^T and W_hh^T, ``(I + H) * G*H`` entries, fit in a core's L2 together, so that both
-    stay there over the T steps, or take up to PROJECT_IN_LOOP_BYTES. Then gx (B, T, G*H) is
-    neither written nor read back. Measured on the 2-core Xeon (2 MB L2), LSTM forward, one
-    product first / in the loop, ms: (64,100,128,128) 0.5 MB 6.24 / 5.45, (256,50,128,256)
-    1.6 MB 38.6 / 33.4, (64,100,256,256) 2 MB 22.8 / 22.4; past the cache, (64,100,512,256)
-    3 MB 31.8 / 34.7, (64,100,256,512) 6 MB 68 / 76. On the 2-core EPYC (Zen 5, 1 MB L2),
-    whose L3 feeds the loop faster, the weights past L2 still gain, forward / training step:
-    (16,200,64,256) 1.3 MB 5.98 / 5.65, 19.98 / 19.74; (32,100,32,256) 1.2 MB 5.59 / 5.15,
-    18.37 / 18.23; level at 2 MB, (64,100,256,256) 16.85 / 16.47, 53.93 / 54.44, and 6 MB,
-    49.4 / 48.4, 155.9 / 154.6 (benchmarks/README.md, session 18)."""
-    return (I + H) * G * H * itemsize <= max(l2_bytes(), PROJECT_IN_LOOP_BYTES)
+    product, rather than taking all steps' projections from one product before it (and
+    backwards dx_t = dG_t W_ih the same way): where W_ih^T and W_hh^T, ``(I + H) * G*H``
+    entries, fit in a core's L2 or its share of L3, or take up to PROJECT_IN_LOOP_BYTES.
+    Then gx (B, T, G*H) is neither written to memory nor read back, and the tile streams the
+    panels from L3 where they do not fit in L2 (it prefetches them, ``rnnkit.core.gemm``).
+    Measured on the 2-core EPYC (Zen 5, 1 MB L2, 32 MB L3 for both cores), LSTM, in the loop
+    / one product first, ms, forward and training step: (16,200,64,256) 1.3 MB 5.65 / 5.98,
+    19.74 / 19.98 (session 18); (64,100,512,256) 3 MB 22.4 / 24.7, 71.5 / 76.6;
+    (64,100,256,512) 6 MB 43.8 / 45.0, 137.2 / 138.8; (32,100,512,512) 8 MB 31.0 / 32.7,
+    95.1 / 100.8; (64,50,1024,512) 12.6 MB 45.9 / 49.8, 140.9 / 146.6; past the 16 MB share,
+    (32,50,2048,512) 21 MB 51.6 / 45.8, 140.9 / 126.1 (session 19). On the 2-core Xeon
+    (Sapphire Rapids, 2 MB L2), before the tile prefetched its panels, the weights past L2
+    lost: (64,100,512,256) 3 MB 34.7 / 31.8, (64,100,256,512) 6 MB 76 / 68 (forward)."""
+    return (I + H) * G * H * itemsize <= max(l2_bytes(), l3_share_bytes(),
+                                              PROJECT_IN_LOOP_BYTES)
 
 
 TILE_MIN_MACS = 1 << 27  # multiply-adds from which a product after the loop may take the tile
