@@ -243,3 +243,18 @@ def test_linear_on_the_tile_and_on_blas_agree(leading, monkeypatch):
     assert sorted(calls) == [False, False, True]  # y, dx; dW
     for got, want in zip(*results):
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("shapes", [
+    ((64, 1024), (256, 512)),  # 256 + 512 KB... the second alone is split by pack
+    ((64, 1024), (64, 1024)),  # 256 KB each: one on each core
+    ((5, 40), (7, 3))])  # small: both on this thread
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pack_pair_packs_as_pack_does(shapes, dtype, monkeypatch):
+    monkeypatch.setattr(gemm, "cores", lambda: 2)
+    rng = np.random.default_rng(1)
+    b1, b2 = (rng.standard_normal(s[::-1]).astype(dtype).T for s in shapes)  # views, as W^T
+    for got, b in zip(gemm.pack_pair(b1, b2), (b1, b2)):
+        np.testing.assert_array_equal(got, gemm.pack(b))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        gemm.pack_pair(b1, b2.astype(int))

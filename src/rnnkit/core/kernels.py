@@ -42,7 +42,8 @@ from numba import njit
 from numba.extending import register_jitable
 
 from rnnkit.core.cells import CELLS
-from rnnkit.core.gemm import dot, input_projection, matmul_packed, pack, panel_width
+from rnnkit.core.gemm import (dot, input_projection, matmul_packed, pack, pack_pair,
+                              panel_width)
 from rnnkit.core.jit_math import _JIT
 from rnnkit.core.kernel_args import act_code, drop2d, mask2d, peepholes, step_bias
 from rnnkit.core.paths import input_grad_on_tile as _input_grad_on_tile
@@ -288,9 +289,12 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
     shards = _shards(B, H, GH // H)
     project = x is not None and shards and _projects_in_loop(x.shape[2], H, GH // H,
                                                               dt.itemsize)
+    w_hh = np.ascontiguousarray(w_hh, dtype=dt)
+    w_t = None  # pack(W_hh^T) for the numba loops, with pack(W_ih^T) where they project
     if project:  # x_t W_ih^T inside the loop; gx only gives its width
         x = np.ascontiguousarray(x)  # (B, T, I)
-        w_x = pack(w_ih.astype(dt, copy=False).T)  # (P, I, NR), packed from the view W_ih^T
+        # (P, I, NR), (P, H, NR), packed from the views W_ih^T and W_hh^T, on two cores
+        w_x, w_t = pack_pair(w_ih.astype(dt, copy=False).T, w_hh.T)
         gx = np.empty((0, 0, GH), dt)
     else:
         if x is not None:
@@ -298,7 +302,6 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
                                   w_ih).reshape(B, T, GH)
         x = w_x = np.empty((0, 0, 0), dt)
         gx = np.ascontiguousarray(gx)  # (B, T, G*H)
-    w_hh = np.ascontiguousarray(w_hh, dtype=dt)
     b = step_bias(cell, GH, dt, b_ih, b_hh)  # (G*H,), the GRU's (4H,)
     m2 = mask2d(mask, dt, T, B)  # (T, B)
     states = np.empty((len(cell.CARRY), T + 1, B, H), dt)  # (C, T+1, B, H)
@@ -308,8 +311,9 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
     d2 = drop2d(drop, dt)  # (B, H) or (0, 0)
     y = np.empty((B, T, H), dt)  # (B, T, H) the outputs h_1 .. h_T, batch-first
     if shards:
-        _run_shards(forward_loop, (gx, x, w_x, pack(w_hh.T), b, m2, act, peep, states,
-                                   acts, d2, y), B, shards)
+        w_t = pack(w_hh.T) if w_t is None else w_t  # (P, H, NR)
+        _run_shards(forward_loop, (gx, x, w_x, w_t, b, m2, act, peep, states, acts, d2, y),
+                    B, shards)
     else:
         w_t, hs = w_hh.T, states[0]  # (H, G*H), (T+1, B, H)
         gh = np.empty((B, GH), dt)  # (B, G*H) h_{t-1} W_hh^T
@@ -352,14 +356,17 @@ def scan_backward(cache: ScanCache, dys, dcarry, w_hh, w_ih=None, *, sums=None):
     # I = 16 2.18 / 2.19, I = 32 2.28 / 2.31; (64,100,128,128) 18.9 / 19.2)
     project = (w_ih is not None and shards and 2 * w_ih.shape[1] >= panel_width(dt)
                and _projects_in_loop(w_ih.shape[1], H, GH // H, dt.itemsize))
+    w_p = None  # pack(W_hh) for the numba loops, with pack(W_ih) where they compute dx
     if project:  # dx = dgx W_ih, step by step in the loop
         dx = np.empty((B, T, w_ih.shape[1]), dt)  # (B, T, I)
-        w_x = pack(np.ascontiguousarray(w_ih, dtype=dt))  # (P, G*H, NR)
+        # (P, G*H, NR), (P', G*H, NR), on two cores
+        w_x, w_p = pack_pair(np.ascontiguousarray(w_ih, dtype=dt), w_hh)
     else:
         dx = w_x = np.empty((0, 0, 0), dt)
     if shards:  # the loops add up the biases' gradients as they go, one row a shard
         parts = np.empty((shards, 2, GH), dt)  # (S, 2, G*H)
-        _run_shards(backward_loop, (dys, pack(w_hh), m2, act, peep, states, acts, dgemm,
+        w_p = pack(w_hh) if w_p is None else w_p
+        _run_shards(backward_loop, (dys, w_p, m2, act, peep, states, acts, dgemm,
                                     dcarry, dgx, dgh, d2, dx, w_x, parts), B, shards)
         if sums is not None:
             sums[...] = parts.sum(axis=0)
