@@ -25,9 +25,9 @@ is how a step runs:
 * given x and W_ih rather than gx, the numba loops also compute each step's input product
   x_t W_ih^T, and backwards dx_t = dG_t W_ih, with the same product, where both weights fit
   in a core's L2 or its share of L3 (``rnnkit.core.paths.projects_in_loop``): gx is then
-  never written to memory and read back. Elsewhere they are one product before (after) the loop; dx's runs
-  on the same tile, the rows split over the cores, where the packed W_ih fits in L2
-  (``times_weight``), where it measured faster than OpenBLAS.
+  never written to memory and read back. Elsewhere they are one product before (after) the
+  loop; dx's runs on the same tile, the rows split over the cores, where the packed W_ih
+  fits in L2 (``times_weight``), where it measured faster than OpenBLAS.
 
 Masks are 0/1 as documented in ``scan``: forward blends exactly as the reference does, and
 backward sets a padded row's gate gradients to zero and passes its dh and dc through.
