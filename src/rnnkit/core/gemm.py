@@ -78,12 +78,8 @@ def pack(b):
     level at (64,100,128,128) and (32,100,32,256) (benchmarks/README.md, session 17). On the
     2-core EPYC (Zen 5), two threads, ms, each panel's K rows in one pass / in blocks of 16
     rows: dG (6400, 2048) 19.8 / 3.6, W_hh^T 4 MB 0.51 / 0.29 (session 18)."""
-    if b.dtype not in (np.float32, np.float64):
-        raise TypeError(f"pack: float32 or float64, not {b.dtype}")
-    K, N = b.shape
-    NR = panel_width(b.dtype)
-    P = -(-N // NR)
-    out = np.empty((P, K, NR), b.dtype)  # (P, K, NR)
+    out = _panels_for(b)  # (P, K, NR)
+    P = out.shape[0]
     shards = min(cores(), P) if b.size * b.itemsize >= PACK_SHARDED_MIN_BYTES else 1
     run_sharded(_pack_panels, (b, out), P, shards)  # one shard: on this thread, no hand-off
     return out
@@ -94,17 +90,22 @@ def pack_pair(b1, b2):
     each is too small for ``pack`` to split it over the cores but both together are not,
     each is packed on a core of its own: on the EPYC, right after the loop of an LSTM
     forward at (64,100,128,128), the two (256 KB each) took 79 and 61 us in turn."""
-    for b in (b1, b2):
-        if b.dtype not in (np.float32, np.float64):
-            raise TypeError(f"pack: float32 or float64, not {b.dtype}")
     sizes = [b.size * b.itemsize for b in (b1, b2)]
     if cores() < 2 or max(sizes) >= PACK_SHARDED_MIN_BYTES or \
             sum(sizes) < PACK_SHARDED_MIN_BYTES:
         return pack(b1), pack(b2)
-    outs = [np.empty((-(-b.shape[1] // panel_width(b.dtype)), b.shape[0],
-                      panel_width(b.dtype)), b.dtype) for b in (b1, b2)]  # (P, K, NR) each
-    run_sharded(_pack_two, (b1, outs[0], b2, outs[1]), 2, 2)
-    return outs[0], outs[1]
+    out1, out2 = _panels_for(b1), _panels_for(b2)  # (P, K, NR) each
+    run_sharded(_pack_two, (b1, out1, b2, out2), 2, 2)
+    return out1, out2
+
+
+def _panels_for(b):
+    """Room for pack(b): (P, K, NR), P = ceil(N / NR), for b (K, N) float32 or float64
+    (TypeError otherwise)."""
+    if b.dtype not in (np.float32, np.float64):
+        raise TypeError(f"pack: float32 or float64, not {b.dtype}")
+    NR = panel_width(b.dtype)
+    return np.empty((-(-b.shape[1] // NR), b.shape[0], NR), b.dtype)
 
 
 @njit(cache=True, **_JIT)

@@ -90,9 +90,12 @@ def _cpus_in(path: str) -> int:
     """How many CPUs a list such as '0-1,4' in the file names; 1 where it cannot be read."""
     try:
         with open(path) as f:
-            text = f.read().strip()
-        return max(1, sum(int(b) - int(a) + 1 if "-" in part else 1 for part in text.split(",")
-                          for a, _, b in [part.partition("-")]))
+            parts = f.read().strip().split(",")
+        count = 0
+        for part in parts:  # "0-1" or "4"
+            first, _, last = part.partition("-")
+            count += int(last or first) - int(first) + 1
+        return max(1, count)
     except (OSError, ValueError):
         return 1
 
