@@ -24,8 +24,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-_JIT = dict(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz", "arcp"},
-            error_model="numpy")
+from rnnkit.core.jit_math import _FASTMATH
+from rnnkit.core.jit_math import _JIT as _KERNEL_JIT
+
+# the kernels' settings, with 'reassoc' so that LLVM sums in vectors
+_JIT = dict(_KERNEL_JIT, nogil=True, fastmath=_FASTMATH | {"reassoc"})
 
 
 @njit(**_JIT)
