@@ -42,7 +42,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from rnnkit.core import narrow, paths
+from rnnkit.core import aligned, narrow, paths
 from rnnkit.core.jit_math import VECTOR_BYTES
 from rnnkit.core.spin import announce
 from rnnkit.core.threads import cores, run_sharded
@@ -105,7 +105,7 @@ def _panels_for(b):
     if b.dtype not in (np.float32, np.float64):
         raise TypeError(f"pack: float32 or float64, not {b.dtype}")
     NR = panel_width(b.dtype)
-    return np.empty((-(-b.shape[1] // NR), b.shape[0], NR), b.dtype)
+    return aligned.empty((-(-b.shape[1] // NR), b.shape[0], NR), b.dtype)
 
 
 @njit(cache=True, **_JIT)
@@ -364,7 +364,7 @@ def matmul(a, b, *, a_transposed=False, shards=None):
     a = np.ascontiguousarray(a)
     bp = pack(b)  # (P, K, NR)
     P, _, NR = bp.shape
-    out = np.empty((M, N), b.dtype)  # (M, N)
+    out = aligned.empty((M, N), b.dtype)  # (M, N)
     last = np.empty((M if N % NR else 0, NR), b.dtype)  # (M, NR) the last, partial panel
     n = cores() if shards is None else shards
     by_panels = P >= 2 * n
@@ -404,7 +404,7 @@ def input_projection(x, w):
     the tile where the BLAS is the narrower."""
     if x.shape[1] != 1 or x.dtype not in (np.float32, np.float64) or x.dtype != w.dtype:
         return dot(x, w.T)
-    out = np.empty((x.shape[0], w.shape[0]), x.dtype)  # (R, N)
+    out = aligned.empty((x.shape[0], w.shape[0]), x.dtype)  # (R, N)
     matmul_packed(np.ascontiguousarray(x), 0, pack(np.ascontiguousarray(w.T)), out)
     return out
 

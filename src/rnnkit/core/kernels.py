@@ -41,6 +41,8 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
+from rnnkit.core import aligned
+from rnnkit.core.aligned import empty_rows
 from rnnkit.core.cells import CELLS
 from rnnkit.core.gemm import (dot, input_projection, matmul_packed, pack, pack_pair,
                               panel_width)
@@ -144,8 +146,8 @@ def _forward_buffers(gx, w_x, drop, y, lo, hi):
     (M, H) for h_{t-1} * drop, and xb (hi, G*H), or (0, G*H) without w_x, for x_t W_ih^T in
     its rows lo.. (``_step_inputs``)."""
     GH = gx.shape[2]
-    return (np.empty((hi - lo, GH), y.dtype), np.empty((hi - lo, drop.shape[1]), y.dtype),
-            np.empty((hi if w_x.shape[0] else 0, GH), y.dtype))
+    return (empty_rows(hi - lo, GH, y), empty_rows(hi - lo, drop.shape[1], y),
+            empty_rows(hi if w_x.shape[0] else 0, GH, y))
 
 
 @register_jitable(inline="always")
@@ -200,8 +202,9 @@ def _gru_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop
 def _rnn_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, dgx, dgh,
                         drop, dx, w_x, sums, lo, hi, sync):
     announce(sync)
-    dgm = dgemm[lo:hi].copy()  # (M, H) the rows' d(gates of step t+1) @ W_hh
-    dgs = np.empty((hi - lo, dgx.shape[2]), dgx.dtype)  # (M, G*H) the step's dgx rows
+    dgm = empty_rows(hi - lo, dgemm.shape[1], dgemm)  # (M, H) d(gates of step t+1) W_hh
+    dgm[:] = dgemm[lo:hi]
+    dgs = empty_rows(hi - lo, dgx.shape[2], dgx)  # (M, G*H) the step's dgx rows
     acc = np.zeros((2, dgx.shape[2]), dgx.dtype)  # (2, G*H) their sums (dgh's: the same)
     for t in range(dys.shape[1] - 1, -1, -1):
         _rnn_step_back(t, lo, dys, dgm, dcarry, mask, act, peep, states, acts, dgs, dgs)
@@ -219,8 +222,9 @@ def _rnn_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, 
 def _lstm_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, dgx, dgh,
                         drop, dx, w_x, sums, lo, hi, sync):
     announce(sync)
-    dgm = dgemm[lo:hi].copy()  # (M, H) the rows' d(gates of step t+1) @ W_hh
-    dgs = np.empty((hi - lo, dgx.shape[2]), dgx.dtype)  # (M, G*H) the step's dgx rows
+    dgm = empty_rows(hi - lo, dgemm.shape[1], dgemm)  # (M, H) d(gates of step t+1) W_hh
+    dgm[:] = dgemm[lo:hi]
+    dgs = empty_rows(hi - lo, dgx.shape[2], dgx)  # (M, G*H) the step's dgx rows
     acc = np.zeros((2, dgx.shape[2]), dgx.dtype)  # (2, G*H) their sums (dgh's: the same)
     for t in range(dys.shape[1] - 1, -1, -1):
         _lstm_step_back(t, lo, dys, dgm, dcarry, mask, act, peep, states, acts, dgs, dgs)
@@ -238,9 +242,10 @@ def _lstm_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry,
 def _gru_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, dgx, dgh,
                         drop, dx, w_x, sums, lo, hi, sync):
     announce(sync)
-    dgm = dgemm[lo:hi].copy()  # (M, H) the rows' d(gates of step t+1) @ W_hh
-    dxs = np.empty((hi - lo, dgx.shape[2]), dgx.dtype)  # (M, G*H) the step's dgx rows
-    dgs = np.empty_like(dxs)  # (M, G*H) and its dgh rows (GH_APART)
+    dgm = empty_rows(hi - lo, dgemm.shape[1], dgemm)  # (M, H) d(gates of step t+1) W_hh
+    dgm[:] = dgemm[lo:hi]
+    dxs = empty_rows(hi - lo, dgx.shape[2], dgx)  # (M, G*H) the step's dgx rows
+    dgs = empty_rows(hi - lo, dgx.shape[2], dgx)  # (M, G*H) and its dgh rows (GH_APART)
     acc = np.zeros((2, dgx.shape[2]), dgx.dtype)  # (2, G*H) their sums
     for t in range(dys.shape[1] - 1, -1, -1):
         _gru_step_back(t, lo, dys, dgm, dcarry, mask, act, peep, states, acts, dxs, dgs)
@@ -304,12 +309,12 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
         gx = np.ascontiguousarray(gx)  # (B, T, G*H)
     b = step_bias(cell, GH, dt, b_ih, b_hh)  # (G*H,), the GRU's (4H,)
     m2 = mask2d(mask, dt, T, B)  # (T, B)
-    states = np.empty((len(cell.CARRY), T + 1, B, H), dt)  # (C, T+1, B, H)
+    states = aligned.empty((len(cell.CARRY), T + 1, B, H), dt)  # (C, T+1, B, H)
     states[:, 0] = carry0
-    acts = np.empty((T if keep else 1, B, cell.ACTS * H), dt)  # (T, B, ACTS*H) or (1, ...)
+    acts = aligned.empty((T if keep else 1, B, cell.ACTS * H), dt)  # (T, B, ACTS*H) or (1,..)
     act, peep = act_code(options), peepholes(options, dt)  # peep: (3H,) or (0,)
     d2 = drop2d(drop, dt)  # (B, H) or (0, 0)
-    y = np.empty((B, T, H), dt)  # (B, T, H) the outputs h_1 .. h_T, batch-first
+    y = aligned.empty((B, T, H), dt)  # (B, T, H) the outputs h_1 .. h_T, batch-first
     if shards:
         w_t = pack(w_hh.T) if w_t is None else w_t  # (P, H, NR)
         _run_shards(forward_loop, (gx, x, w_x, w_t, b, m2, act, peep, states, acts, d2, y),
@@ -345,10 +350,13 @@ def scan_backward(cache: ScanCache, dys, dcarry, w_hh, w_ih=None, *, sums=None):
     dys = np.ascontiguousarray(dys, dtype=dt)  # (B, T, H)
     w_hh = np.ascontiguousarray(w_hh, dtype=dt)  # (G*H, H)
     m2 = mask2d(cache.mask, dt, T, B)  # (T, B)
-    dgx = np.empty((B, T, GH), dt)  # (B, T, G*H)
-    dgh = np.empty_like(dgx) if cell.GH_APART else dgx
-    dgemm = np.zeros((B, H), dt)  # (B, H) d(gates of the later step) @ W_hh
-    dcarry = np.array(dcarry, dtype=dt)  # (C, B, H) the rest of the gradient reaching the carry
+    dgx = aligned.empty((B, T, GH), dt)  # (B, T, G*H)
+    dgh = aligned.empty((B, T, GH), dt) if cell.GH_APART else dgx
+    dgemm = aligned.empty((B, H), dt)  # (B, H) d(gates of the later step) @ W_hh
+    dgemm[...] = 0
+    rest = np.asarray(dcarry)
+    dcarry = aligned.empty(rest.shape, dt)  # (C, B, H) the rest of the gradient to the carry
+    dcarry[...] = rest
     d2 = drop2d(cache.drop, dt)  # (B, H) or (0, 0)
     shards = _shards(B, H, GH // H)
     # dx's rows are I wide, the product's tile a panel of NR: under NR / 2 mostly padding
