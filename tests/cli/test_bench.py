@@ -1,4 +1,5 @@
 """``rnnkit bench``: each section on tiny shapes, the option checks, the error without torch."""
+import re
 import sys
 
 import pytest
@@ -19,8 +20,11 @@ def test_bench_runs_and_writes_table(tmp_path, capsys):
             line.startswith("| gru")]
     assert len(rows) == 4
     assert rows[0].startswith("| lstm | 2 | 3 | 4 | 5 |")
-    assert "x | train <= 1.0x, forward <= 1.0x | m" in rows[0]
-    assert rows[2].endswith(("| train <= 0.6x | meets |", "| train <= 0.6x | misses (train) |"))
+    # two repetitions: no interval, so the verdict says that it rests on the median
+    assert re.search(r"x \| train <= 1\.0x, forward <= 1\.0x \| .*at the median, 2 repetitions \|$",
+                     rows[0])
+    assert re.search(r"\| train <= 0\.6x \| (meets|train misses) at the median, 2 repetitions \|$",
+                     rows[2])
     assert "| lstm | 2 | 3 | 4 | 5 |" in capsys.readouterr().out
     # the malloc setting changes both libraries' times (rnnkit.core.memory): the header says it
     from rnnkit.core import memory
@@ -52,7 +56,8 @@ def test_bench_sections_model_and_stream(tmp_path, capsys):
     assert "## Layers" not in text and "## A model's training step" in text
     rows = [line for line in text.splitlines() if line.startswith("| lstm (")]
     assert rows[0].startswith("| lstm (2, 3, 2, 4) |") and rows[1].startswith("| lstm (1, 1,")
-    assert all(row.endswith(("| meets |", "| misses |")) for row in rows[:2])
+    assert all(row.endswith(("| meets at the median, 1 repetition |",
+                             "| misses at the median, 1 repetition |")) for row in rows[:2])
     stream = [line for line in text.splitlines() if line.startswith(("| lstm (64)",
                                                                      "| gru (256)"))]
     assert len(stream) == 4  # latency and memory rows
@@ -68,7 +73,8 @@ def test_bench_commands_section_times_each_command_default_update():
     assert [row.split(":")[0] for row in rows] == ["| forecast", "| classify", "| textgen",
                                                    "| translate"]
     assert "Seq2Seq gru(4)" in rows[3] and "SequenceModel lstm(4), x (32, 100)" in rows[2]
-    assert all(row.endswith(("| meets |", "| misses |")) for row in rows)
+    assert all(row.endswith(("| meets at the median, 1 repetition |",
+                             "| misses at the median, 1 repetition |")) for row in rows)
 
 
 def test_bench_capture_restores_the_engine():

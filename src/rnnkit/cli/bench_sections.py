@@ -16,7 +16,8 @@
   both engines repeat updates of that model on that batch. Target: numpy at least as fast.
 
 Every section interleaves rnnkit and torch (``rnnkit.cli.bench_timing``) and returns rows
-of Markdown cells with their target and "meets"/"misses".
+of Markdown cells with their target and a verdict from the repetitions' paired ratios
+(``bench_timing.judge``): "meets", "misses" or "inside the noise".
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import tracemalloc
 
 import numpy as np
 
-from rnnkit.cli.bench_timing import interleaved, median_iqr, verdict, with_spread
+from rnnkit.cli.bench_timing import interleaved, judge, median_iqr, ratio_cell, with_spread
 
 MODEL_SHAPES = [(32, 50, 1, 64), (64, 100, 128, 128), (16, 200, 64, 256)]  # (B, T, I, H)
 STREAM_SIZES = [("lstm", 64), ("lstm", 256), ("gru", 64), ("gru", 256)]  # (cell, H)
@@ -72,10 +73,10 @@ def model_step(shapes, repeat, warmup, log=print) -> list[str]:
         ours = NumpyEngine(model, task, Adam(model, lr=1e-3))
         theirs = TorchEngine(model, loss, task, optimizer=Adam(model, lr=1e-3))
         t_ours, t_theirs = _engine_row(ours, theirs, batch, repeat, warmup)
-        ratio = median_iqr(t_ours)[0] / median_iqr(t_theirs)[0]
+        ratios = t_ours / t_theirs  # paired, per repetition
         rows.append(f"| lstm ({B}, {T}, {I}, {H}) | {with_spread(t_ours, 1e3)} | "
-                    f"{with_spread(t_theirs, 1e3)} | {ratio:.2f}x | <= 1.0x | "
-                    f"{verdict(ratio, 1.0)} |")
+                    f"{with_spread(t_theirs, 1e3)} | {ratio_cell(ratios)} | <= 1.0x | "
+                    f"{judge(ratios, 1.0)} |")
         log(rows[-1])
     return rows
 
@@ -149,12 +150,11 @@ def streaming(torch, sizes, steps, repeat, warmup, memory_steps=MEMORY_STEPS,
         fused, plain, theirs, layer = _stream_fns(torch, cell, H, steps)
         t_fused, t_plain, t_theirs = interleaved([fused, plain, theirs], repeat, warmup)
         us = 1e6 / steps
-        ratio = median_iqr(t_fused)[0] / median_iqr(t_theirs)[0]
-        target, meets = ("< 5 us", verdict(median_iqr(t_fused)[0] * us, 5.0, strict=True)) \
+        target, meets = ("< 5 us", judge(t_fused * us, 5.0, strict=True)) \
             if H == 64 else ("-", "-")
         rows.append(f"| {cell} ({H}) | {with_spread(t_fused, us, 1)} | "
                     f"{with_spread(t_plain, us, 1)} | {with_spread(t_theirs, us, 1)} | "
-                    f"{ratio:.2f}x | {target} | {meets} |")
+                    f"{ratio_cell(t_fused / t_theirs)} | {target} | {meets} |")
         log(rows[-1])
         (state_bytes, short), (_, long) = (stream_memory(layer, n, fused=True)
                                            for n in memory_steps)
@@ -214,12 +214,12 @@ def commands(names, repeat, warmup, argv=(), log=print) -> list[str]:
                              optimizer=ours.optimizer, clip_norm=ours.clip_norm)
         t_ours, t_theirs = _engine_row(ours, theirs, batch, repeat, warmup)
         n = len(batch["x"])
-        slower = median_iqr(t_ours)[0] / median_iqr(t_theirs)[0]  # numpy time / torch time
+        slower = t_ours / t_theirs  # numpy time / torch time, paired per repetition
         config = ours.model.config()
         what = (f"{type(ours.model).__name__} {config.get('cell', '')}"
                 f"({config.get('hidden_size', '')}), x {batch['x'].shape}")
         rows.append(f"| {name}: {what} | {_rates(n, t_ours)} | {_rates(n, t_theirs)} | "
-                    f"{1 / slower:.2f}x | >= 1.0x | {verdict(slower, 1.0)} |")
+                    f"{ratio_cell(1 / slower)} | >= 1.0x | {judge(slower, 1.0)} |")
         log(rows[-1])
     return rows
 
