@@ -84,3 +84,56 @@ def test_add_transposed_takes_other_layouts_through_numpy():
     dst32 = np.zeros((3, 20), np.float32)
     weight_grads.add_transposed(dst32, np.ones((20, 3)))  # other dtype: NumPy casts as it does
     np.testing.assert_array_equal(dst32, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("B,T,I,H", [(3, 5, 32, 64), (2, 7, 5, 27), (1, 1, 40, 24),
+                                     (4, 3, 16, 48), (17, 20, 64, 96), (2, 33, 3, 1)])
+def test_join_packed_equals_the_joined_rows_packed(B, T, I, H, dtype):
+    """Panels wholly in x, wholly in h_{t-1} (the first steps from h0), across the border,
+    and past the last column (zero), as gemm.pack makes them from the joined rows."""
+    from rnnkit.core import gemm
+    from rnnkit.core.weight_grads import join_packed
+
+    rng = np.random.default_rng(B * T + I + H)
+    x, y = (rng.standard_normal((B, T, n)).astype(dtype) for n in (I, H))
+    h0 = rng.standard_normal((B, H)).astype(dtype)
+    rows = np.concatenate([x, np.concatenate([h0[:, None], y[:, :-1]], axis=1)], axis=2)
+    np.testing.assert_array_equal(join_packed(x, y, h0), gemm.pack(rows.reshape(B * T, -1)))
+
+
+def test_join_packed_splits_its_panels_over_the_cores(monkeypatch):
+    from rnnkit.core import gemm, weight_grads
+
+    calls = []
+    run = weight_grads.run_sharded
+    monkeypatch.setattr(weight_grads, "run_sharded",
+                        lambda fn, args, n, shards: calls.append((n, shards)) or run(fn, args,
+                                                                                    n, shards))
+    rng = np.random.default_rng(0)
+    x, y = (rng.standard_normal((64, 100, 128)).astype(np.float32) for _ in range(2))
+    h0 = np.zeros((64, 128), np.float32)
+    monkeypatch.setattr(weight_grads, "cores", lambda: 2)
+    weight_grads.join_packed(x, y, h0)  # 6.5 MB: both cores
+    weight_grads.join_packed(x[:2, :3], y[:2, :3], h0[:2])  # small: this thread
+    assert calls == [(8, 2), (8, 1)]
+    assert gemm.PACK_SHARDED_MIN_BYTES < 64 * 100 * 256 * 4
+
+
+@pytest.mark.parametrize("on_tile", [True, False])
+def test_joined_weight_grads_on_the_tile_and_on_blas_add_the_same_sums(on_tile, monkeypatch):
+    from rnnkit.core import paths
+
+    monkeypatch.setattr(paths, "products_on_tile", lambda M, K, N: on_tile)
+    rng = np.random.default_rng(1)
+    B, T, I, H = 5, 6, 7, 20
+    dg = rng.standard_normal((B, T, 4 * H))
+    x, y = rng.standard_normal((B, T, I)), rng.standard_normal((B, T, H))
+    h0 = rng.standard_normal((B, H))
+    grad_ih, grad_hh = np.ones((4 * H, I)), np.ones((4 * H, H))
+    weight_grads._joined_weight_grads(dg, x, y, h0, grad_ih, grad_hh)
+    h_prev = np.concatenate([h0[:, None], y[:, :-1]], axis=1)  # (B, T, H)
+    np.testing.assert_allclose(grad_ih, 1 + np.einsum("btg,bti->gi", dg, x), rtol=1e-12,
+                               atol=1e-12)
+    np.testing.assert_allclose(grad_hh, 1 + np.einsum("btg,bth->gh", dg, h_prev),
+                               rtol=1e-12, atol=1e-12)

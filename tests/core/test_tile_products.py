@@ -87,6 +87,21 @@ def test_matmul_rejects_mismatched_shapes_and_dtypes():
         gemm.matmul(np.ones((4, 8), np.int64), np.ones((8, 16), np.int64))
 
 
+def test_times_packed_takes_panels_made_elsewhere_and_checks_them():
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((40, 9)), rng.standard_normal((9, 21))  # a partial last panel
+    bp = gemm.pack(b)
+    np.testing.assert_allclose(gemm.times_packed(a, bp, 21), a @ b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gemm.times_packed(a.T.copy(), bp, 21, a_transposed=True), a @ b,
+                               rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"\(N = 40\) do not match"):
+        gemm.times_packed(a, bp, 40)  # more columns than the panels hold
+    with pytest.raises(ValueError, match="do not match"):
+        gemm.times_packed(a[:, :8], bp, 21)
+    with pytest.raises(TypeError, match="a is float32, the panels float64"):
+        gemm.times_packed(a.astype(np.float32), bp, 21)
+
+
 @pytest.mark.parametrize("K", [5, 16, 17, 40])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_pack_of_rows_in_blocks(K, dtype):
@@ -161,11 +176,14 @@ def outside_the_loops(monkeypatch):
 
 
 def counted_products(monkeypatch):
-    """The (a_transposed,) of each call of ``gemm.matmul`` from now on."""
+    """The (a_transposed,) of each product on the tile from now on: ``gemm.times_packed``,
+    which ``gemm.matmul`` calls after packing b, and the joined weight gradients with the
+    panels they write themselves (``weight_grads.join_packed``)."""
     calls = []
-    original = gemm.matmul
-    monkeypatch.setattr(gemm, "matmul", lambda a, b, a_transposed=False, **k: calls.append(
-        a_transposed) or original(a, b, a_transposed=a_transposed, **k))
+    original = gemm.times_packed
+    monkeypatch.setattr(gemm, "times_packed", lambda a, bp, N, a_transposed=False, **k:
+                        calls.append(a_transposed) or original(a, bp, N,
+                                                               a_transposed=a_transposed, **k))
     return calls
 
 

@@ -361,11 +361,23 @@ def matmul(a, b, *, a_transposed=False, shards=None):
     if a.dtype != b.dtype or a.dtype not in (np.float32, np.float64):
         raise TypeError(f"matmul: two float32 or two float64 arrays, not {a.dtype} and "
                         f"{b.dtype}")
+    return times_packed(a, pack(b), N, a_transposed=a_transposed, shards=shards)
+
+
+def times_packed(a, bp, N, *, a_transposed=False, shards=None):
+    """``matmul``'s product for b already packed, bp = pack(b) (P, K, NR) with b (K, N): a
+    caller that writes b's rows straight into panels saves ``pack``'s pass over them (the
+    joined weight gradients, ``rnnkit.core.weight_grads``)."""
+    P, K, NR = bp.shape
+    M = a.shape[1] if a_transposed else a.shape[0]
+    if (a.shape[0] if a_transposed else a.shape[1]) != K or not (P - 1) * NR < N <= P * NR:
+        raise ValueError(f"times_packed: shapes {a.shape} and {bp.shape} (N = {N}) do not "
+                         "match")
+    if a.dtype != bp.dtype:
+        raise TypeError(f"times_packed: a is {a.dtype}, the panels {bp.dtype}")
     a = np.ascontiguousarray(a)
-    bp = pack(b)  # (P, K, NR)
-    P, _, NR = bp.shape
-    out = aligned.empty((M, N), b.dtype)  # (M, N)
-    last = np.empty((M if N % NR else 0, NR), b.dtype)  # (M, NR) the last, partial panel
+    out = aligned.empty((M, N), bp.dtype)  # (M, N)
+    last = np.empty((M if N % NR else 0, NR), bp.dtype)  # (M, NR) the last, partial panel
     n = cores() if shards is None else shards
     by_panels = P >= 2 * n
     rows = P if by_panels else M  # what the shards split

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from rnnkit.core import gemm, paths
-from rnnkit.core.gemm import dot
+from rnnkit.core import aligned, gemm, paths
+from rnnkit.core.gemm import PACK_K_BLOCK, dot
 from rnnkit.core.spin import announce
 from rnnkit.core.threads import cores, run_sharded
 
@@ -69,6 +69,75 @@ def _join_rows(x, y, h0, xh, lo, hi, sync):
                 row[I + j] = hr[j]
 
 
+@njit(cache=True, nogil=True)
+def _join_panels(x2, y2, h0, T, out, lo, hi, sync):
+    """The panels lo..hi-1 of pack([x_t | h_{t-1}]) (``rnnkit.core.gemm.pack``), written from
+    x and the outputs without the joined rows in between: out (P, B*T, NR), x2 (B*T, I) and
+    y2 (B*T, H) the flat rows of x and y, h_{t-1} of row k = b*T + t being y2[k-1], or h0[b]
+    at t = 0. Rows in blocks of PACK_K_BLOCK into every panel in turn, as ``pack``; a panel
+    wholly inside x or h copies vectors of NR columns, one across their border (or past the
+    last column, zero) goes an element at a time."""
+    announce(sync)
+    R, I = x2.shape
+    H, NR = y2.shape[1], out.shape[2]
+    for k0 in range(0, R, PACK_K_BLOCK):
+        k1 = min(R, k0 + PACK_K_BLOCK)
+        for p in range(lo, hi):
+            panel, c0 = out[p], p * NR  # (B*T, NR), its first column
+            if c0 + NR <= I:  # x's columns
+                _copy_rows(x2, 0, panel, k0, k1, c0, NR)
+            elif c0 >= I and c0 + NR <= I + H:  # h_{t-1}'s: the row before, or h0
+                _copy_rows(y2, 1, panel, k0, k1, c0 - I, NR)
+                for k in range(k0 + (-k0 % T), k1, T):  # the first steps
+                    for j in range(NR):
+                        panel[k, j] = h0[k // T, c0 - I + j]
+            else:
+                for k in range(k0, k1):
+                    for j in range(NR):
+                        c = c0 + j
+                        if c < I:
+                            panel[k, j] = x2[k, c]
+                        elif c < I + H:
+                            panel[k, j] = y2[k - 1, c - I] if k % T else h0[k // T, c - I]
+                        else:
+                            panel[k, j] = 0
+
+
+@njit(inline="always", cache=True, nogil=True)
+def _copy_rows(src, shift, panel, k0, k1, n0, width):
+    """panel[k, :width] = src[k - shift, n0 : n0 + width] for k in k0 .. k1-1 (k - shift = -1
+    reads src's last row, which the caller overwrites); width a constant where it is the
+    panel's, so that LLVM copies with vector moves."""
+    if width == 32:
+        for k in range(k0, k1):
+            for j in range(32):
+                panel[k, j] = src[k - shift, n0 + j]
+    elif width == 16:
+        for k in range(k0, k1):
+            for j in range(16):
+                panel[k, j] = src[k - shift, n0 + j]
+    else:
+        for k in range(k0, k1):
+            for j in range(width):
+                panel[k, j] = src[k - shift, n0 + j]
+
+
+def join_packed(x, y, h0):
+    """pack([x_t | h_{t-1}]) (P, B*T, NR) for x (B, T, I), y (B, T, H) the outputs and h0 (B,
+    H), in one pass (``_join_panels``): the rows [x_t | h_{t-1}] are never written out and
+    read back to be packed (at (64,100,128,128): 0.07 ms for the rows and 0.42 ms to pack
+    them). The panels are split over the cores as ``rnnkit.core.gemm.pack`` splits them."""
+    B, T, I = x.shape
+    H = y.shape[2]
+    NR = gemm.panel_width(y.dtype)
+    out = aligned.empty((-(-(I + H) // NR), B * T, NR), y.dtype)  # (P, B*T, NR)
+    P = out.shape[0]
+    shards = min(cores(), P) if out.nbytes >= gemm.PACK_SHARDED_MIN_BYTES else 1
+    run_sharded(_join_panels, (x.reshape(B * T, I), y.reshape(B * T, H), h0, T, out), P,
+                max(1, shards))
+    return out
+
+
 TRANSPOSE_BLOCK = 16  # rows and columns of the blocks :func:`_add_transposed` walks
 
 
@@ -105,7 +174,8 @@ def _joined_weight_grads(dg, x, y, h0, grad_ih, grad_hh):
     """Adds dW_ih (G*H, I) into grad_ih and dW_hh (G*H, H) into grad_hh from one GEMM over the
     rows [x_t | h_{t-1}]: sum over b, t of dg[b, t]^T [x_t | h_{t-1}][b], for dg (B, T, G*H)
     (the gradients of x_t W_ih^T + h_{t-1} W_hh^T), x (B, T, I), y (B, T, H) the outputs
-    h_1 .. h_T and h0 (B, H). The rows [x_t | h_{t-1}] are copied together first, a shard of
+    h_1 .. h_T and h0 (B, H). On the register tile the rows [x_t | h_{t-1}] go straight into
+    its panels (``join_packed``); for NumPy's BLAS they are copied together first, a shard of
     the batch on each core (textgen's (32, 100, 288): 0.14 ms, against 0.29 for NumPy's three
     slice assignments on one). On NumPy's BLAS the product [x_t | h_{t-1}]^T dg measured
     faster than dg^T [x_t | h_{t-1}], and its blocks are added transposed; on the register
@@ -113,16 +183,17 @@ def _joined_weight_grads(dg, x, y, h0, grad_ih, grad_hh):
     big shape (64,100,256,512) 45.5 against 48.2 ms, and its blocks are the gradients' own
     layout (benchmarks/README.md, session 18)."""
     B, T, I = x.shape
-    GH = dg.shape[2]
-    xh = np.empty((B, T, I + y.shape[2]), dg.dtype)  # (B, T, I+H)
+    GH, IH = dg.shape[2], I + y.shape[2]
     x, y, h0 = (np.ascontiguousarray(a, dg.dtype) for a in (x, y, h0))
-    run_sharded(_join_rows, (x, y, h0, xh), B, min(cores(), B))
-    xh2, dg2 = xh.reshape(B * T, -1), dg.reshape(B * T, GH)  # (B*T, I+H), (B*T, G*H)
-    if paths.products_on_tile(GH, B * T, xh2.shape[1]):
-        dw = gemm.matmul(dg2, xh2, a_transposed=True)  # (G*H, I+H)
+    dg2 = dg.reshape(B * T, GH)  # (B*T, G*H)
+    if paths.products_on_tile(GH, B * T, IH):  # the rows go straight into the tile's panels
+        dw = gemm.times_packed(dg2, join_packed(x, y, h0), IH, a_transposed=True)  # (G*H, I+H)
         grad_ih += dw[:, :I]
         grad_hh += dw[:, I:]
     else:
+        xh = np.empty((B, T, IH), dg.dtype)  # (B, T, I+H)
+        run_sharded(_join_rows, (x, y, h0, xh), B, min(cores(), B))
+        xh2 = xh.reshape(B * T, -1)  # (B*T, I+H)
         dw = xh2.T @ dg2  # (I+H, G*H)
         add_transposed(grad_ih, dw[:I])
         add_transposed(grad_hh, dw[I:])
