@@ -1,5 +1,6 @@
 """``rnnkit bench``'s section on missed layer targets: the products' GFLOP of a layer, the
 rates a target asks, and the ceiling measured on this machine."""
+import numpy as np
 import pytest
 
 from rnnkit.cli import bench, bench_ceilings, main
@@ -39,15 +40,27 @@ def test_only_the_missed_targets_get_a_line_with_the_rate_they_ask():
     assert len(lines) == 2
     cells = [c.strip() for c in lines[0].strip("|").split("|")]
     flops = layer_flops("lstm", *shape, "train")
-    assert cells[:3] == ["lstm", "64, 100, 256, 512", "train"]
-    assert float(cells[3]) == pytest.approx(flops / 1e9, abs=0.005)
-    assert float(cells[4]) == pytest.approx(flops / 0.2 / 1e9, abs=0.5)  # rnnkit's rate
-    assert float(cells[5]) == pytest.approx(flops / 0.16 / 1e9, abs=0.5)  # torch's
-    assert float(cells[6]) == pytest.approx(flops / 0.16 / 1e9, abs=0.5)  # 1.0x torch's time
-    assert cells[7] == f"{100 * flops / 0.16 / 1e9 / 500:.0f}%"  # of the faster ceiling
+    assert cells[:4] == ["lstm", "64, 100, 256, 512", "train",
+                         "misses at the median, 1 repetition"]  # no ratios: the medians'
+    assert float(cells[4]) == pytest.approx(flops / 1e9, abs=0.005)
+    assert float(cells[5]) == pytest.approx(flops / 0.2 / 1e9, abs=0.5)  # rnnkit's rate
+    assert float(cells[6]) == pytest.approx(flops / 0.16 / 1e9, abs=0.5)  # torch's
+    assert float(cells[7]) == pytest.approx(flops / 0.16 / 1e9, abs=0.5)  # 1.0x torch's time
+    assert cells[8] == f"{100 * flops / 0.16 / 1e9 / 500:.0f}%"  # of the faster ceiling
     rnn = [c.strip() for c in lines[1].strip("|").split("|")]
     asks = layer_flops("rnn", *shape, "train") / (0.6 * 0.05)  # 0.6x of torch's time
-    assert float(rnn[6]) == pytest.approx(asks / 1e9, abs=0.5)
+    assert float(rnn[7]) == pytest.approx(asks / 1e9, abs=0.5)
+
+
+def test_a_target_inside_the_noise_gets_a_line_too():
+    """Paired ratios whose interval holds the limit: not met, so the rate it asks is shown."""
+    shape = (64, 100, 128, 128)
+    noisy = np.array([0.95, 0.97, 0.99, 1.0, 1.01, 1.01, 1.02, 1.02, 1.03, 1.04, 1.1]) - 0.02
+    row = dict(_row("lstm", shape, (0.0099, 0.01), (0.004, 0.005)),
+               ratios={"train": noisy, "forward": noisy - 0.2})  # median 0.99x: not clearly
+    assert [op for _, op, _ in missed([row], bench.TARGETS)] == ["train"]
+    line = ceiling_lines([row], bench.TARGETS, {"numpy": 400.0})[0]
+    assert "| train | inside the noise |" in line
 
 
 def test_gemm_ceiling_measures_the_three_products():

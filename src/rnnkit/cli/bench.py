@@ -234,14 +234,17 @@ def environment() -> str:
             "their own), float32, times are medians in milliseconds")
 
 
+RATIO_TEXT = ("the ratio is the median of the repetitions' paired ratios with its 95% "
+              "interval, and the verdict 'meets' or 'misses' only where that interval lies "
+              "wholly on one side of the target, else 'inside the noise'")
 MODEL_TEXT = ("SequenceModel(\"lstm\", head=\"last\") + MSE + Adam against its torch twin, "
-              "each through its engine; times in ms, median (interquartile range).")
+              f"each through its engine; times in ms, median (interquartile range); {RATIO_TEXT}.")
 STREAM_TEXT = ("`layer.step` at batch 1, {inputs} inputs, against torch's cell under no_grad, "
-               "{steps} steps per repetition; median (interquartile range). Memory: "
-               "tracemalloc's peak over the steps.")
+               "{steps} steps per repetition; median (interquartile range); the verdict from the "
+               "95% interval of the median time. Memory: tracemalloc's peak over the steps.")
 COMMANDS_TEXT = ("Updates of the command's default model on its first default batch (forward, "
                  "loss, backward, clipping, optimizer), `--engine numpy` against `--engine "
-                 "torch`, in sequences per second: median (interquartile range).")
+                 f"torch`, in sequences per second: median (interquartile range); {RATIO_TEXT}.")
 
 
 def _section(title: str, text: str, *tables) -> str:
@@ -250,7 +253,7 @@ def _section(title: str, text: str, *tables) -> str:
 
 
 def _ceilings(torch, rows, repeat, warmup) -> str:
-    """The section on what the missed layer targets ask (``bench_ceilings``), printed too."""
+    """The section on what the layer targets not met ask (``bench_ceilings``), printed too."""
     if not bench_ceilings.missed(rows, TARGETS):
         return _section("What the missed targets ask", "Every layer row meets its target.")
     ceiling = bench_ceilings.gemm_ceiling(torch, repeat, warmup)
