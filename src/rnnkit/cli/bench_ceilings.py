@@ -54,8 +54,9 @@ def gemm_ceiling(torch, repeat: int = 11, warmup: int = 2, n: int | None = None)
             for name, t in zip(("numpy", "torch.mm", "rnnkit"), times)}
 
 
-def _ratios(row, op):
-    """The row's paired ratios of op (``rnnkit.cli.bench``), or its ratio of medians."""
+def row_ratios(row, op):
+    """A layer row's paired ratios of op (``rnnkit.cli.bench.benchmark``), or, in a row
+    without them, its ratio of medians."""
     ratios = row.get("ratios", {}).get(op)
     return ratios if ratios is not None else [row[op][0] / row[op][1]]
 
@@ -65,7 +66,7 @@ def missed(rows, targets) -> list[tuple[dict, str, float]]:
     against its target (``targets``: {kind: {op: limit}}) is not 'meets': it misses, or lies
     inside the noise (``rnnkit.cli.bench_timing.judge``)."""
     return [(row, op, limit) for row in rows for op, limit in targets[row["kind"]].items()
-            if not judge(_ratios(row, op), limit).startswith("meets")]
+            if not judge(row_ratios(row, op), limit).startswith("meets")]
 
 
 def ceiling_lines(rows, targets, ceiling: dict) -> list[str]:
@@ -79,7 +80,7 @@ def ceiling_lines(rows, targets, ceiling: dict) -> list[str]:
         ours, theirs = row[op]
         asks = flops / (limit * theirs)
         lines.append(f"| {row['kind']} | {', '.join(map(str, row['shape']))} | {op} "
-                     f"| {judge(_ratios(row, op), limit)} "
+                     f"| {judge(row_ratios(row, op), limit)} "
                      f"| {flops / 1e9:.2f} | {flops / ours / 1e9:.0f} | "
                      f"{flops / theirs / 1e9:.0f} | {asks / 1e9:.0f} "
                      f"| {100 * asks / best / 1e9:.0f}% |")
