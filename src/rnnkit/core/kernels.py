@@ -57,6 +57,7 @@ from rnnkit.core.step_kernels import (_gru_step, _gru_step_back, _lstm_step, _ls
 from rnnkit.core.spin import announce
 from rnnkit.core.threads import cores as _cores
 from rnnkit.core.threads import run_sharded as _run_shards
+from rnnkit.core.views import row_at, row_of
 
 # --- the recurrent product inside the numba time loops -------------------------------------
 @register_jitable(inline="always")
@@ -117,7 +118,7 @@ def _put_rows(block, a, t, lo):
     and in L1; in a, the rows are T*W apart (a multiple of 4 KB at T*W*4 = 100*512*4, where
     they all fall in the same L1 sets)."""
     for r in range(block.shape[0]):
-        src, dst = block[r], a[lo + r, t]
+        src, dst = row_of(block, r), row_at(a, lo + r, t)  # no reference counts (views.py)
         for j in range(src.size):
             dst[j] = src[j]
 
@@ -169,9 +170,9 @@ def _rnn_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop
     gh, hd, xb = _forward_buffers(gx, w_x, drop, y, lo, hi)
     for t in range(y.shape[1]):
         src, xt = _step_inputs(gx, x, w_x, xb, t, lo)
-        _hidden_product(states[0, t], lo, drop, hd, w_t, gh)
+        _hidden_product(row_at(states, 0, t), lo, drop, hd, w_t, gh)
         _rnn_step(t, lo, src, xt, gh, b_hh, mask, act, peep, states, acts)
-        _put_rows(states[0, t + 1, lo:hi], y, t, lo)
+        _put_rows(row_at(states, 0, t + 1)[lo:hi], y, t, lo)
 
 
 @njit(**_LOOP_JIT)
@@ -181,9 +182,9 @@ def _lstm_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, dro
     gh, hd, xb = _forward_buffers(gx, w_x, drop, y, lo, hi)
     for t in range(y.shape[1]):
         src, xt = _step_inputs(gx, x, w_x, xb, t, lo)
-        _hidden_product(states[0, t], lo, drop, hd, w_t, gh)
+        _hidden_product(row_at(states, 0, t), lo, drop, hd, w_t, gh)
         _lstm_step(t, lo, src, xt, gh, b_hh, mask, act, peep, states, acts)
-        _put_rows(states[0, t + 1, lo:hi], y, t, lo)
+        _put_rows(row_at(states, 0, t + 1)[lo:hi], y, t, lo)
 
 
 @njit(**_LOOP_JIT)
@@ -193,9 +194,9 @@ def _gru_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop
     gh, hd, xb = _forward_buffers(gx, w_x, drop, y, lo, hi)
     for t in range(y.shape[1]):
         src, xt = _step_inputs(gx, x, w_x, xb, t, lo)
-        _hidden_product(states[0, t], lo, drop, hd, w_t, gh)
+        _hidden_product(row_at(states, 0, t), lo, drop, hd, w_t, gh)
         _gru_step(t, lo, src, xt, gh, b_hh, mask, act, peep, states, acts)
-        _put_rows(states[0, t + 1, lo:hi], y, t, lo)
+        _put_rows(row_at(states, 0, t + 1)[lo:hi], y, t, lo)
 
 
 @njit(**_LOOP_JIT)
@@ -210,7 +211,7 @@ def _rnn_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, 
         _rnn_step_back(t, lo, dys, dgm, dcarry, mask, act, peep, states, acts, dgs, dgs)
         matmul_packed(dgs, 0, w_hh, dgm)  # backprop through h_{t-1} W_hh^T
         _input_grad(dgs, w_x, dx, t, lo)
-        _add_rows(dgs, acc[0])
+        _add_rows(dgs, row_of(acc, 0))
         _put_rows(dgs, dgx, t, lo)
         _times_drop(dgm, drop, lo)
     dgemm[lo:hi] = dgm
@@ -230,7 +231,7 @@ def _lstm_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry,
         _lstm_step_back(t, lo, dys, dgm, dcarry, mask, act, peep, states, acts, dgs, dgs)
         matmul_packed(dgs, 0, w_hh, dgm)  # backprop through h_{t-1} W_hh^T
         _input_grad(dgs, w_x, dx, t, lo)
-        _add_rows(dgs, acc[0])
+        _add_rows(dgs, row_of(acc, 0))
         _put_rows(dgs, dgx, t, lo)
         _times_drop(dgm, drop, lo)
     dgemm[lo:hi] = dgm
@@ -251,8 +252,8 @@ def _gru_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, 
         _gru_step_back(t, lo, dys, dgm, dcarry, mask, act, peep, states, acts, dxs, dgs)
         matmul_packed(dgs, 0, w_hh, dgm)  # backprop through h_{t-1} W_hh^T
         _input_grad(dxs, w_x, dx, t, lo)
-        _add_rows(dxs, acc[0])
-        _add_rows(dgs, acc[1])
+        _add_rows(dxs, row_of(acc, 0))
+        _add_rows(dgs, row_of(acc, 1))
         _put_rows(dxs, dgx, t, lo)
         _put_rows(dgs, dgh, t, lo)
         _times_drop(dgm, drop, lo)

@@ -17,6 +17,7 @@ from numba.extending import register_jitable
 
 from rnnkit.core.jit_math import _JIT, _sigmoid, _tanh, _wide_vectors
 from rnnkit.core.vanishing import flush, flushed, threshold
+from rnnkit.core.views import row_at, row_of
 
 
 # --- element-wise parts of one step, forward ---------------------------------------------
@@ -46,11 +47,11 @@ def _carry_over_padding(m, new, old):
 @njit(inline="always", **_JIT)
 def _rnn_step(t, lo, gx, xt, gh, b_hh, mask, act, peep, states, acts):
     _wide_vectors()  # 512-bit vectors for the loops of the function this is inlined in
-    hs = states[0]  # (T+1, B, H)
+    hs = row_of(states, 0)  # (T+1, B, H)
     B, H = gh.shape
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
-        x, y, h = gx[b, xt], gh[row], hs[t + 1, b]  # (H,)
+        x, y, h = row_at(gx, b, xt), row_of(gh, row), row_at(hs, t + 1, b)  # (H,)
         if act == 0:
             for j in range(H):
                 h[j] = _tanh(x[j] + y[j] + b_hh[j])
@@ -62,25 +63,25 @@ def _rnn_step(t, lo, gx, xt, gh, b_hh, mask, act, peep, states, acts):
             for j in range(H):
                 h[j] = _sigmoid(x[j] + y[j] + b_hh[j])
         if mask.shape[0]:
-            _carry_over_padding(mask[t, b], h, hs[t, b])
+            _carry_over_padding(mask[t, b], h, row_at(hs, t, b))
 
 
 @njit(inline="always", **_JIT)
 def _lstm_step(t, lo, gx, xt, gh, b_hh, mask, act, peep, states, acts):
     _wide_vectors()  # 512-bit vectors for the loops of the function this is inlined in
-    hs, cs = states[0], states[1]  # (T+1, B, H)
+    hs, cs = row_of(states, 0), row_of(states, 1)  # (T+1, B, H)
     B, G = gh.shape
     H = G // 4
     p_i, p_f, p_o = peep[:H], peep[H : 2 * H], peep[2 * H :]  # (H,) each, or empty
     ta = min(t, acts.shape[0] - 1)  # t, or 0 for the one-step buffer of inference
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
-        x, y, a = gx[b, xt], gh[row], acts[ta, b]  # (4H,), (4H,), (5H,)
+        x, y, a = row_at(gx, b, xt), row_of(gh, row), row_at(acts, ta, b)  # (4H,) x2, (5H,)
         # one view per gate: LLVM cannot vectorise a[j] against a[H + j] of the same view
         i, f, g, o, tc = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H : G], a[G:]  # (H,)
         for j in range(G):
             a[j] = x[j] + y[j] + b_hh[j]  # pre-activations
-        c_prev, c, h = cs[t, b], cs[t + 1, b], hs[t + 1, b]  # (H,)
+        c_prev, c, h = row_at(cs, t, b), row_at(cs, t + 1, b), row_at(hs, t + 1, b)  # (H,)
         if peep.shape[0]:  # i and f see c_{t-1}
             for j in range(H):
                 i[j] = i[j] + p_i[j] * c_prev[j]
@@ -104,14 +105,14 @@ def _lstm_step(t, lo, gx, xt, gh, b_hh, mask, act, peep, states, acts):
                 tc[j] = _tanh(c[j])
                 h[j] = o[j] * tc[j]
         if mask.shape[0]:
-            _carry_over_padding(mask[t, b], h, hs[t, b])
+            _carry_over_padding(mask[t, b], h, row_at(hs, t, b))
             _carry_over_padding(mask[t, b], c, c_prev)
 
 
 @njit(inline="always", **_JIT)
 def _gru_step(t, lo, gx, xt, gh, b_hh, mask, act, peep, states, acts):
     _wide_vectors()  # 512-bit vectors for the loops of the function this is inlined in
-    hs = states[0]  # (T+1, B, H)
+    hs = row_of(states, 0)  # (T+1, B, H)
     B, G = gh.shape
     H = G // 3
     one = gh.dtype.type(1)  # a bare 1 would promote float32 to float64
@@ -119,10 +120,10 @@ def _gru_step(t, lo, gx, xt, gh, b_hh, mask, act, peep, states, acts):
     ta = min(t, acts.shape[0] - 1)  # t, or 0 for the one-step buffer of inference
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
-        x, y, a = gx[b, xt], gh[row], acts[ta, b]  # (3H,), (3H,), (4H,)
+        x, y, a = row_at(gx, b, xt), row_of(gh, row), row_at(acts, ta, b)  # (3H,) x2, (4H,)
         x_n, y_rz, y_n = x[2 * H :], y[: 2 * H], y[2 * H :]
         r, z, n, hn = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]  # (H,)
-        h_prev, h = hs[t, b], hs[t + 1, b]  # (H,)
+        h_prev, h = row_at(hs, t, b), row_at(hs, t + 1, b)  # (H,)
         for j in range(2 * H):
             a[j] = _sigmoid(x[j] + (y_rz[j] + b_hrz[j]))  # r, z
         for j in range(H):
@@ -160,16 +161,24 @@ def _dh_at_step(dgemm, rest, dy, mask, t, b):
             rest[j] = 0
 
 
+@register_jitable(inline="always")
+def _zero(v):
+    """v[:] = 0, element by element (the views here hold no reference: views.py)."""
+    zero = v.dtype.type(0)
+    for j in range(v.size):
+        v[j] = zero
+
+
 @njit(inline="always", **_JIT)
 def _rnn_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh):
     _wide_vectors()  # 512-bit vectors for the loops of the function this is inlined in
-    hs, rest = states[0], dcarry[0]  # (T+1, B, H), (B, H)
+    hs, rest = row_of(states, 0), row_of(dcarry, 0)  # (T+1, B, H), (B, H)
     B, H = dgemm.shape
     one = dgemm.dtype.type(1)
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
-        _dh_at_step(dgemm[row], rest[b], dys[b, t], mask, t, b)
-        dh, h, da = dgemm[row], hs[t + 1, b], dgx[row]  # (H,)
+        _dh_at_step(row_of(dgemm, row), row_of(rest, b), row_at(dys, b, t), mask, t, b)
+        dh, h, da = row_of(dgemm, row), row_at(hs, t + 1, b), row_of(dgx, row)  # (H,)
         if act == 0:  # backprop through the nonlinearity, given its output h
             for j in range(H):
                 da[j] = dh[j] * (one - h[j] * h[j])
@@ -185,19 +194,19 @@ def _rnn_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx
 @njit(inline="always", **_JIT)
 def _lstm_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh):
     _wide_vectors()  # 512-bit vectors for the loops of the function this is inlined in
-    cs, rest, dc = states[1], dcarry[0], dcarry[1]  # (T+1, B, H), (B, H), (B, H)
+    cs, rest, dc = row_of(states, 1), row_of(dcarry, 0), row_of(dcarry, 1)  # (T+1,B,H), (B,H) x2
     B, H = dgemm.shape
     one = dgemm.dtype.type(1)
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
-        _dh_at_step(dgemm[row], rest[b], dys[b, t], mask, t, b)
-        a, da = acts[t, b], dgx[row]  # (5H,), (4H,)
+        _dh_at_step(row_of(dgemm, row), row_of(rest, b), row_at(dys, b, t), mask, t, b)
+        a, da = row_at(acts, t, b), row_of(dgx, row)  # (5H,), (4H,)
         if mask.shape[0] and mask[t, b] == 0:
-            da[:] = 0  # padded step: no gradient reaches the gates, dc passes through
+            _zero(da)  # padded step: no gradient reaches the gates, dc passes through
             continue
         i, f, g, o, tc = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H : 4 * H], a[4 * H :]
         da_i, da_f, da_g, da_o = da[:H], da[H : 2 * H], da[2 * H : 3 * H], da[3 * H :]
-        dh, dc_b, c_prev = dgemm[row], dc[b], cs[t, b]  # (H,)
+        dh, dc_b, c_prev = row_of(dgemm, row), row_of(dc, b), row_at(cs, t, b)  # (H,)
         for j in range(H):  # short loops with few stores each: LLVM vectorises those
             dc_b[j] = dc_b[j] + dh[j] * o[j] * (one - tc[j] * tc[j])  # through h = o tanh(c)
             da_o[j] = dh[j] * tc[j] * (o[j] * (one - o[j]))
@@ -227,20 +236,20 @@ def _lstm_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dg
 @njit(inline="always", **_JIT)
 def _gru_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx, dgh):
     _wide_vectors()  # 512-bit vectors for the loops of the function this is inlined in
-    hs, rest = states[0], dcarry[0]  # (T+1, B, H), (B, H)
+    hs, rest = row_of(states, 0), row_of(dcarry, 0)  # (T+1, B, H), (B, H)
     B, H = dgemm.shape
     one = dgemm.dtype.type(1)
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
-        _dh_at_step(dgemm[row], rest[b], dys[b, t], mask, t, b)
-        a, dx, dg = acts[t, b], dgx[row], dgh[row]  # (4H,), (3H,), (3H,)
+        _dh_at_step(row_of(dgemm, row), row_of(rest, b), row_at(dys, b, t), mask, t, b)
+        a, dx, dg = row_at(acts, t, b), row_of(dgx, row), row_of(dgh, row)  # (4H,), (3H,), (3H,)
         if mask.shape[0] and mask[t, b] == 0:
-            dx[:] = 0  # padded step: no gradient reaches the gates
-            dg[:] = 0
+            _zero(dx)  # padded step: no gradient reaches the gates
+            _zero(dg)
             continue
         r, z, n, hn = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
         dx_r, dx_z, dx_n = dx[:H], dx[H : 2 * H], dx[2 * H :]
-        dh, h_prev, rest_b = dgemm[row], hs[t, b], rest[b]  # (H,)
+        dh, h_prev, rest_b = row_of(dgemm, row), row_at(hs, t, b), row_of(rest, b)  # (H,)
         for j in range(H):  # through h = (1-z) n + z h_prev, then tanh
             dx_n[j] = dh[j] * (one - z[j]) * (one - n[j] * n[j])
         for j in range(H):
@@ -252,4 +261,5 @@ def _gru_step_back(t, lo, dys, dgemm, dcarry, mask, act, peep, states, acts, dgx
         flush(dx)
         flush(dg[2 * H :])
         flush(rest_b)
-        dg[: 2 * H] = dx[: 2 * H]
+        for j in range(2 * H):  # element by element: NumPy-style copies between views
+            dg[j] = dx[j]  # without a reference (views.py) are not safe in numba
