@@ -8,7 +8,11 @@ same arguments, so that the loops and ``rnnkit.core.kernels.KERNELS`` treat them
 are inlined into the loops (``inline="always"``). Buffer layouts as in ``rnnkit.core.scan``.
 
 Transcendentals: ``rnnkit.core.jit_math`` (fast float32 tanh and exp, libm in float64);
-gradients below a threshold become zero, not subnormal (``rnnkit.core.vanishing``).
+gradients below a threshold become zero, not subnormal (``rnnkit.core.vanishing``). A row is
+taken as a view without a reference count (``rnnkit.core.views.row_of``, ``row_at``): the
+counts of the arrays both shards of a batch share cost an atomic operation per view, a
+fifth of the LSTM's element-wise time at H = 64 (benchmarks/README.md, session 20); such
+views are copied into and filled element by element.
 """
 from __future__ import annotations
 
