@@ -131,22 +131,29 @@ def _pack_panels(b, out, lo, hi, sync):
             panel = out[p]  # (K, NR)
             if width < NR:
                 panel[k0:k1, width:] = 0  # the last panel's padding
-            # a full panel's width as a constant, so that LLVM copies with vector moves
-            if width == 32:
-                _copy_block(b, panel, k0, k1, n0, 32)
-            elif width == 16:
-                _copy_block(b, panel, k0, k1, n0, 16)
-            else:
-                _copy_block(b, panel, k0, k1, n0, width)
+            copy_block(b, panel, k0, k1, n0, width)
 
 
 @njit(inline="always", **_JIT)
-def _copy_block(b, panel, k0, k1, n0, width):
-    """panel[k, :width] = b[k, n0 : n0 + width] for k in k0 .. k1-1 (of a transposed view,
-    W_hh^T, the width rows of W stay in L1)."""
+def copy_block(b, panel, k0, k1, n0, width, shift=0):
+    """panel[k, :width] = b[k - shift, n0 : n0 + width] for k in k0 .. k1-1 (of a transposed
+    view, W_hh^T, the width rows of W stay in L1); a full panel's width (32 or 16 columns) as
+    a constant, so that LLVM copies with vector moves. ``shift`` 1: each row from b's row
+    before (the joined weight gradient's h_{t-1}, ``rnnkit.core.weight_grads``)."""
+    if width == 32:
+        _copy_rows(b, panel, k0, k1, n0, 32, shift)
+    elif width == 16:
+        _copy_rows(b, panel, k0, k1, n0, 16, shift)
+    else:
+        _copy_rows(b, panel, k0, k1, n0, width, shift)
+
+
+@njit(inline="always", **_JIT)
+def _copy_rows(b, panel, k0, k1, n0, width, shift):
+    """``copy_block``'s loops, for one width."""
     for k in range(k0, k1):
         for j in range(width):
-            panel[k, j] = b[k, n0 + j]
+            panel[k, j] = b[k - shift, n0 + j]
 
 
 def _make_tile(rows, nv=NV, vector_bytes=VECTOR_BYTES, a_columns=False, accumulate=False):

@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 from rnnkit.core import aligned, gemm, paths
-from rnnkit.core.gemm import PACK_K_BLOCK, dot
+from rnnkit.core.gemm import PACK_K_BLOCK, copy_block, dot
 from rnnkit.core.spin import announce
 from rnnkit.core.threads import cores, run_sharded
 
@@ -85,9 +85,9 @@ def _join_panels(x2, y2, h0, T, out, lo, hi, sync):
         for p in range(lo, hi):
             panel, c0 = out[p], p * NR  # (B*T, NR), its first column
             if c0 + NR <= I:  # x's columns
-                _copy_rows(x2, 0, panel, k0, k1, c0, NR)
+                copy_block(x2, panel, k0, k1, c0, NR)
             elif c0 >= I and c0 + NR <= I + H:  # h_{t-1}'s: the row before, or h0
-                _copy_rows(y2, 1, panel, k0, k1, c0 - I, NR)
+                copy_block(y2, panel, k0, k1, c0 - I, NR, 1)  # row k-1 (k = 0: the last)
                 for k in range(k0 + (-k0 % T), k1, T):  # the first steps
                     for j in range(NR):
                         panel[k, j] = h0[k // T, c0 - I + j]
@@ -101,25 +101,6 @@ def _join_panels(x2, y2, h0, T, out, lo, hi, sync):
                             panel[k, j] = y2[k - 1, c - I] if k % T else h0[k // T, c - I]
                         else:
                             panel[k, j] = 0
-
-
-@njit(inline="always", cache=True, nogil=True)
-def _copy_rows(src, shift, panel, k0, k1, n0, width):
-    """panel[k, :width] = src[k - shift, n0 : n0 + width] for k in k0 .. k1-1 (k - shift = -1
-    reads src's last row, which the caller overwrites); width a constant where it is the
-    panel's, so that LLVM copies with vector moves."""
-    if width == 32:
-        for k in range(k0, k1):
-            for j in range(32):
-                panel[k, j] = src[k - shift, n0 + j]
-    elif width == 16:
-        for k in range(k0, k1):
-            for j in range(16):
-                panel[k, j] = src[k - shift, n0 + j]
-    else:
-        for k in range(k0, k1):
-            for j in range(width):
-                panel[k, j] = src[k - shift, n0 + j]
 
 
 def join_packed(x, y, h0):
