@@ -193,14 +193,13 @@ def _format_row(row) -> str:
     with its 95% interval (``bench_timing.ratio_cell``); then the targets and the verdict,
     'meets' or which operations miss or lie inside the noise (``bench_timing.judge``)."""
     cells = [row["kind"], *map(str, row["shape"])]
+    ratios = {op: bench_ceilings.row_ratios(row, op) for op in ("train", "forward")}
     for op in ("train", "forward"):
         ours, theirs = row[op]
-        cells += [f"{ours * 1e3:.3f}", f"{theirs * 1e3:.3f}",
-                  ratio_cell(bench_ceilings.row_ratios(row, op))]
+        cells += [f"{ours * 1e3:.3f}", f"{theirs * 1e3:.3f}", ratio_cell(ratios[op])]
     targets = TARGETS[row["kind"]]
     cells.append(", ".join(f"{op} <= {limit}x" for op, limit in targets.items()))
-    verdicts = {op: judge(bench_ceilings.row_ratios(row, op), limit)
-                for op, limit in targets.items()}
+    verdicts = {op: judge(ratios[op], limit) for op, limit in targets.items()}
     not_met = [f"{op} {v}" for op, v in verdicts.items() if not v.startswith("meets")]
     cells.append("; ".join(not_met) if not_met else next(iter(verdicts.values())))
     return "| " + " | ".join(cells) + " |"
