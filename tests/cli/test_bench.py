@@ -160,3 +160,24 @@ def test_interleaved_absorbs_each_switch_with_untimed_calls():
     calls.update(a=0, b=0)
     interleaved([make("a"), make("b")], repeat=3, warmup=1, absorb=0.0)
     assert calls == {"a": 8, "b": 8}  # one untimed call and the timed one per turn
+
+
+def test_bench_repeats_31_times_by_default():
+    """31 paired ratios by default: the median's 95% interval is their 10th to 22nd, which
+    a lead of 3% with a spread of +-5% clears and 11 repetitions (2nd to 10th) do not."""
+    import argparse
+
+    import numpy as np
+
+    from rnnkit.cli import bench
+    from rnnkit.cli.bench_timing import REPEAT, judge, median_interval
+
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    assert parser.parse_args([]).repeat == REPEAT == 31
+    ranks = np.arange(1.0, REPEAT + 1)
+    assert median_interval(ranks) == (10.0, 22.0)
+    def spread(n):  # ratios 0.97 +- 0.05, evenly spread
+        return 0.97 + 0.1 * (np.arange(n) + 0.5) / n - 0.05
+    assert judge(spread(31), 1.0) == "meets"
+    assert judge(spread(11), 1.0) == "inside the noise"

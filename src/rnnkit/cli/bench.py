@@ -25,7 +25,7 @@ import platform
 import numpy as np
 
 from rnnkit.cli import bench_ceilings, bench_sections
-from rnnkit.cli.bench_timing import ABSORB, interleaved, judge, ratio_cell
+from rnnkit.cli.bench_timing import ABSORB, REPEAT, interleaved, judge, ratio_cell
 
 HELP = "time training steps and forward passes against torch.nn"
 SECTIONS = ("layers", "model", "stream", "commands")
@@ -52,8 +52,9 @@ def add_arguments(parser) -> None:
                         help="comma-separated layer kinds (default: rnn,lstm,gru)")
     parser.add_argument("--shapes", default="full",
                         help="'quick', 'full' (default), or B,T,I,H shapes separated by ';'")
-    parser.add_argument("--repeat", type=int, default=11,
-                        help="timed repetitions per library and operation (default: 11)")
+    parser.add_argument("--repeat", type=int, default=REPEAT,
+                        help="timed repetitions per library and operation (default: "
+                             f"{REPEAT})")
     parser.add_argument("--warmup", type=int, default=2, help="untimed repetitions first")
     parser.add_argument("--model-shapes", default=_format_shapes(bench_sections.MODEL_SHAPES),
                         help="B,T,I,H shapes of the model section separated by ';' "
@@ -167,7 +168,7 @@ def _pair(torch, kind, B, T, I, H, seed=0):
     return {"train": (rnnkit_train, torch_train), "forward": (rnnkit_forward, torch_forward)}
 
 
-def benchmark(kinds, shapes, repeat=11, warmup=2, log=print) -> list[dict]:
+def benchmark(kinds, shapes, repeat=REPEAT, warmup=2, log=print) -> list[dict]:
     """Rows of median times (seconds) and ratios, one per kind and shape."""
     torch = _import_torch()
     rows = []

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnkit.cli.bench_timing import interleaved, judge
+from rnnkit.cli.bench_timing import REPEAT, interleaved, judge
 from rnnkit.core import gemm
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # gate blocks of H in W_ih and W_hh
@@ -39,7 +39,7 @@ def layer_flops(kind: str, B: int, T: int, I: int, H: int, op: str) -> float:
     return {"forward": forward, "train": 3.0 * forward}[op]
 
 
-def gemm_ceiling(torch, repeat: int = 11, warmup: int = 2, n: int | None = None) -> dict:
+def gemm_ceiling(torch, repeat: int = REPEAT, warmup: int = 2, n: int | None = None) -> dict:
     """GFLOP/s of NumPy's, torch's and rnnkit's float32 (n x n)(n x n) product (n:
     CEILING_N), medians, interleaved: {'numpy': rate, 'torch.mm': rate, 'rnnkit': rate}."""
     n = CEILING_N if n is None else n

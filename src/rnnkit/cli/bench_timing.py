@@ -30,6 +30,11 @@ import numpy as np
 
 ABSORB = 0.1  # seconds of untimed calls after each switch of function
 CONFIDENCE = 0.95  # of the median's interval behind a verdict
+# Timed repetitions per library and operation: with 31 paired ratios the median's 95%
+# interval runs from the 10th to the 22nd (``median_interval``); with 11 (before session
+# 21) it ran from the 2nd to the 10th, too wide to tell a lead of a few percent from a tie
+# (benchmarks/README.md, session 21).
+REPEAT = 31
 
 
 def _absorb(fn, seconds: float) -> None:
