@@ -272,8 +272,10 @@ def test_scan_with_hidden_bias_matches_numpy(path, kind, nl):
 @pytest.mark.parametrize("kind,nl", KINDS)
 @pytest.mark.parametrize("backend", [scan, kernels])
 def test_scan_for_inference_keeps_one_step_of_activations(path, kind, nl, backend):
-    """keep=False (no_grad): the same states, with acts a (1, B, ACTS*H) buffer that ends
-    holding the last step's activations."""
+    """keep=False (no_grad): the same states, with acts a one-step buffer that ends holding
+    the last step's activations: (1, B, ACTS*H) in the NumPy loop; a row for each shard of
+    the batch in the kernels' loops (1 on one thread), which its rows rewrite in turn, so
+    that it holds the shard's last row."""
     cell = CELLS[kind]
     options = {"nonlinearity": nl} if nl else {}
     T, B, H = 6, 3, 4
@@ -286,8 +288,14 @@ def test_scan_for_inference_keeps_one_step_of_activations(path, kind, nl, backen
     once = backend.scan_forward(kind, gx, carry0, w_hh, None, mask, keep=False, **options)
     np.testing.assert_array_equal(once.states, kept.states)
     np.testing.assert_array_equal(once.y, kept.y)
-    assert once.acts.shape == (1, B, cell.ACTS * H)
-    np.testing.assert_array_equal(once.acts[0], kept.acts[-1])
+    if backend is scan:
+        assert once.acts.shape == (1, B, cell.ACTS * H)
+        np.testing.assert_array_equal(once.acts[0], kept.acts[-1])
+        return
+    S = {"fused": 1, "blas": 1}.get(path, 2)  # the sharded paths run 2 shards here
+    assert once.acts.shape == (1, S, cell.ACTS * H)
+    for s in range(S):  # run_sharded's shard s: rows s * B // S .. (s + 1) * B // S - 1
+        np.testing.assert_array_equal(once.acts[0, s], kept.acts[-1, (s + 1) * B // S - 1])
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork")

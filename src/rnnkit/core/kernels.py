@@ -274,7 +274,8 @@ KERNELS = {
 def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, keep=True,
                  b_ih=None, x=None, w_ih=None, **options) -> ScanCache:
     """Run one direction over time; see :func:`rnnkit.core.scan.scan_forward` for the arguments
-    (``keep=False``: inference, acts holds one step). The step kernels add the biases: b_ih
+    (``keep=False``: inference, acts holds one row for each shard of the batch, rewritten
+    row after row, ``step_kernels._acts_row``). The step kernels add the biases: b_ih
     + b_hh to the LSTM's and RNN's pre-activations; the GRU's bias vector is (4H,), [b_ir +
     b_hr, b_iz + b_hz, b_hn, b_in], b_hn inside the reset gate and b_in beside it.
 
@@ -312,7 +313,9 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
     m2 = mask2d(mask, dt, T, B)  # (T, B)
     states = aligned.empty((len(cell.CARRY), T + 1, B, H), dt)  # (C, T+1, B, H)
     states[:, 0] = carry0
-    acts = aligned.empty((T if keep else 1, B, cell.ACTS * H), dt)  # (T, B, ACTS*H) or (1,..)
+    # (T, B, ACTS*H), or in inference (1, S, ACTS*H): a row for each shard (step_kernels)
+    acts = aligned.empty((T, B, cell.ACTS * H) if keep else (1, max(shards, 1),
+                                                              cell.ACTS * H), dt)
     act, peep = act_code(options), peepholes(options, dt)  # peep: (3H,) or (0,)
     d2 = drop2d(drop, dt)  # (B, H) or (0, 0)
     y = aligned.empty((B, T, H), dt)  # (B, T, H) the outputs h_1 .. h_T, batch-first

@@ -37,9 +37,22 @@ from rnnkit.core.views import row_at, row_of
 # reset gate (GH_APART) and b_in beside it; mask (T, B), or (0, 0) when absent;
 # act the RNN's nonlinearity code; peep the LSTM's peepholes (3H,) = [p_i, p_f, p_o], or
 # (0,) when absent; states (C, T+1, B, H) and
-# acts (T, B, ACTS*H) as in ``scan``, or (1, B, ACTS*H) rewritten at every step in inference
-# (``keep=False``). Each row runs as a few short loops over contiguous vectors, the shape LLVM
-# vectorises.
+# acts (T, B, ACTS*H) as in ``scan``, or in inference (``keep=False``) (1, S, ACTS*H), one
+# row for each of the S shards of the loop, rewritten row after row (``_acts_row``). Each
+# row runs as a few short loops over contiguous vectors, the shape LLVM vectorises.
+@register_jitable(inline="always")
+def _acts_row(acts, t, b, lo, B):
+    """The row of acts that batch row b (of B) works in at step t: acts[t, b] when acts
+    holds every step (T, B, ACTS*H); in inference's one-step buffer (1, S, ACTS*H) the row of
+    the shard that starts at row lo, s = ceil(lo * S / B) (``run_sharded``'s shard s starts
+    at s * B // S), which every row of that shard rewrites in turn, so that it stays in L1.
+    Before session 21 inference kept a row for every batch row, (1, B, ACTS*H): 320 KB a
+    core at (64, 100, 256, 512), and the LSTM's forward loop alone ran 1% slower (in-process,
+    the same results to the bit; benchmarks/README.md, session 21)."""
+    S = acts.shape[1]
+    return row_at(acts, min(t, acts.shape[0] - 1), b if S == B else (lo * S + B - 1) // B)
+
+
 @register_jitable(inline="always")
 def _carry_over_padding(m, new, old):
     """new = m * new + (1 - m) * old: the state is carried unchanged where m == 0."""
@@ -77,10 +90,10 @@ def _lstm_step(t, lo, gx, xt, gh, b_hh, mask, act, peep, states, acts):
     B, G = gh.shape
     H = G // 4
     p_i, p_f, p_o = peep[:H], peep[H : 2 * H], peep[2 * H :]  # (H,) each, or empty
-    ta = min(t, acts.shape[0] - 1)  # t, or 0 for the one-step buffer of inference
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
-        x, y, a = row_at(gx, b, xt), row_of(gh, row), row_at(acts, ta, b)  # (4H,) x2, (5H,)
+        # (4H,) x2, (5H,)
+        x, y, a = row_at(gx, b, xt), row_of(gh, row), _acts_row(acts, t, b, lo, hs.shape[1])
         # one view per gate: LLVM cannot vectorise a[j] against a[H + j] of the same view
         i, f, g, o, tc = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H : G], a[G:]  # (H,)
         for j in range(G):
@@ -121,10 +134,10 @@ def _gru_step(t, lo, gx, xt, gh, b_hh, mask, act, peep, states, acts):
     H = G // 3
     one = gh.dtype.type(1)  # a bare 1 would promote float32 to float64
     b_hrz, b_hn, b_in = b_hh[: 2 * H], b_hh[2 * H : G], b_hh[G:]  # (2H,), (H,), (H,)
-    ta = min(t, acts.shape[0] - 1)  # t, or 0 for the one-step buffer of inference
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
-        x, y, a = row_at(gx, b, xt), row_of(gh, row), row_at(acts, ta, b)  # (3H,) x2, (4H,)
+        # (3H,) x2, (4H,)
+        x, y, a = row_at(gx, b, xt), row_of(gh, row), _acts_row(acts, t, b, lo, hs.shape[1])
         x_n, y_rz, y_n = x[2 * H :], y[: 2 * H], y[2 * H :]
         r, z, n, hn = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]  # (H,)
         h_prev, h = row_at(hs, t, b), row_at(hs, t + 1, b)  # (H,)
