@@ -50,9 +50,24 @@ def test_matmul_equals_the_float64_product(M, K, N, dtype, shards, a_transposed,
     got = gemm.matmul(a, b, a_transposed=a_transposed, shards=shards)
     assert_product(got, a, b, a_transposed)
     P = -(-N // gemm.panel_width(dtype))
-    by_panels = P >= 2 * shards
+    by_panels = gemm.splits_panels(P, M, shards)
     products = [(n, s) for f, n, s in splits if f is gemm._blocked_product]
     assert products == [(P, min(shards, P)) if by_panels else (M, min(shards, M))]
+
+
+@pytest.mark.parametrize("P,M,n,by_panels", [
+    (24, 2048, 2, True),  # (64,100,256,512)'s joined weight gradient: 12 panels a core
+    (8, 512, 2, True),
+    (9, 1024, 2, False),  # textgen's: 5 panels against 4 leave a core idle 10% of the time
+    (33, 3200, 2, False),  # 17 against 16.5 panels, 1.03; the rows split within 1.005
+    (9, 1024, 3, True),  # 3 panels a core
+    (3, 3200, 2, False),  # fewer than two panels a core
+    (9, 12, 2, True),  # one tile of rows: a core would get all of it
+])
+def test_cores_split_the_panels_where_they_split_evenly(P, M, n, by_panels):
+    """The cores split a product's panels, or its rows where the panels are fewer than two a
+    core or split less evenly than the rows in whole tiles."""
+    assert gemm.splits_panels(P, M, n) is by_panels
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

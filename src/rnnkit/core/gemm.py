@@ -31,7 +31,8 @@ NumPy's BLAS runs narrower vectors than it (``rnnkit.core.paths.products_on_tile
 input projection, dx = dG W_ih and the weight gradients x^T dG, the last with x read in
 place by columns (``a_columns``). K runs in blocks of K_BLOCK, the first block's tiles
 setting the result and the others adding to it (``accumulate``), as BLIS's and OpenBLAS's
-blocked products do; the cores split the panels, or the rows where there are few panels.
+blocked products do; the cores split the panels, or the rows where the panels are few or do
+not split evenly (``splits_panels``).
 """
 from __future__ import annotations
 
@@ -359,8 +360,8 @@ def matmul(a, b, *, a_transposed=False, shards=None):
     """a @ b on the register tile, on all the cores: a (M, K) and b (K, N), or a given as its
     transpose (K, M) with ``a_transposed`` (a weight gradient's x^T dG, x read in place); out
     (M, N) float32 or float64, contiguous. b is packed (``pack``), then each core computes
-    its share of the panels (or of the rows, where there are fewer panels than twice the
-    cores) in blocks of K_BLOCK x M_BLOCK."""
+    its share of the panels (or of the rows, ``splits_panels``) in blocks of K_BLOCK x
+    M_BLOCK."""
     K, N = b.shape
     M = a.shape[1] if a_transposed else a.shape[0]
     if (a.shape[0] if a_transposed else a.shape[1]) != K:
@@ -369,6 +370,20 @@ def matmul(a, b, *, a_transposed=False, shards=None):
         raise TypeError(f"matmul: two float32 or two float64 arrays, not {a.dtype} and "
                         f"{b.dtype}")
     return times_packed(a, pack(b), N, a_transposed=a_transposed, shards=shards)
+
+
+def splits_panels(P, M, n) -> bool:
+    """Whether ``n`` cores share a product's P panels (else its M rows): where each core gets
+    at least two panels and the busiest core's share of the panels, over an even split, is
+    no larger than its share of the rows in tiles of MR. An odd panel count on two cores
+    leaves one core idle for a panel's time: textgen's joined weight gradient, (1024 x 3200)
+    by (3200 x 288), 9 panels, took 4.55 ms split by panels and 3.83 by rows (0.83x, paired,
+    session 21); (64,100,256,512)'s, 24 panels, measured level either way."""
+    if P < 2 * n:
+        return False
+    panels = -(-P // n) * n / P  # the busiest core's panels over P / n
+    rows = -(-M // (n * MR)) * n * MR / M  # and its rows, in whole tiles, over M / n
+    return panels <= rows
 
 
 def times_packed(a, bp, N, *, a_transposed=False, shards=None):
@@ -386,7 +401,7 @@ def times_packed(a, bp, N, *, a_transposed=False, shards=None):
     out = aligned.empty((M, N), bp.dtype)  # (M, N)
     last = np.empty((M if N % NR else 0, NR), bp.dtype)  # (M, NR) the last, partial panel
     n = cores() if shards is None else shards
-    by_panels = P >= 2 * n
+    by_panels = splits_panels(P, M, n)
     rows = P if by_panels else M  # what the shards split
     run_sharded(_blocked_product, (a, a_transposed, bp, out, last, by_panels, K_BLOCK,
                                    M_BLOCK), rows, max(1, min(n, rows)))
