@@ -25,6 +25,26 @@ def test_every_row_range_runs_once_and_the_threads_are_kept():
     assert not threads._pool.busy.locked()
 
 
+@njit
+def _shard_of_in_numba(lo, shards, B):
+    return threads.shard_of(lo, shards, B)
+
+
+@pytest.mark.parametrize("B,shards", [(1, 1), (2, 2), (3, 2), (10, 3), (64, 2), (7, 7)])
+def test_shard_of_names_the_shard_each_range_starts(B, shards):
+    """shard_of(lo) is s for the range run_sharded gives shard s, in Python and in numba."""
+    starts = []
+    record = threading.Lock()
+
+    def note(lo, hi, sync=None):
+        with record:
+            starts.append(lo)
+
+    threads.run_sharded(note, (), B, shards)
+    for s, lo in enumerate(sorted(starts)):
+        assert threads.shard_of(lo, shards, B) == s == _shard_of_in_numba(lo, shards, B)
+
+
 def test_an_error_in_a_shard_is_raised_after_all_finish():
     out = np.zeros(4)
 

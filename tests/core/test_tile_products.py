@@ -58,7 +58,7 @@ def test_matmul_equals_the_float64_product(M, K, N, dtype, shards, a_transposed,
 @pytest.mark.parametrize("P,M,n,by_panels", [
     (24, 2048, 2, True),  # (64,100,256,512)'s joined weight gradient: 12 panels a core
     (8, 512, 2, True),
-    (9, 1024, 2, False),  # textgen's: 5 panels against 4 leave a core idle 10% of the time
+    (9, 1024, 2, False),  # textgen's: 5 panels against 4, one core waits a fifth of the time
     (33, 3200, 2, False),  # 17 against 16.5 panels, 1.03; the rows split within 1.005
     (9, 1024, 3, True),  # 3 panels a core
     (3, 3200, 2, False),  # fewer than two panels a core

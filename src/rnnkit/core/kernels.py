@@ -57,6 +57,7 @@ from rnnkit.core.step_kernels import (_gru_step, _gru_step_back, _lstm_step, _ls
 from rnnkit.core.spin import announce
 from rnnkit.core.threads import cores as _cores
 from rnnkit.core.threads import run_sharded as _run_shards
+from rnnkit.core.threads import shard_of
 from rnnkit.core.views import row_at, row_of
 
 # --- the recurrent product inside the numba time loops -------------------------------------
@@ -104,9 +105,8 @@ def _add_rows(block, acc):
 
 @register_jitable(inline="always")
 def _put_sums(acc, sums, lo, B):
-    """sums[s] = acc (2, W) for the shard s starting at row lo: run_sharded's shard s starts
-    at s * B // S rows for S = len(sums), so s = ceil(lo * S / B)."""
-    sums[(lo * sums.shape[0] + B - 1) // B] = acc
+    """sums[s] = acc (2, W) for the shard s of len(sums) starting at row lo (``shard_of``)."""
+    sums[shard_of(lo, sums.shape[0], B)] = acc
 
 
 @register_jitable(inline="always")

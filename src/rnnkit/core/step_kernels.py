@@ -20,6 +20,7 @@ from numba import njit
 from numba.extending import register_jitable
 
 from rnnkit.core.jit_math import _JIT, _sigmoid, _tanh, _wide_vectors
+from rnnkit.core.threads import shard_of
 from rnnkit.core.vanishing import flush, flushed, threshold
 from rnnkit.core.views import row_at, row_of
 
@@ -44,13 +45,13 @@ from rnnkit.core.views import row_at, row_of
 def _acts_row(acts, t, b, lo, B):
     """The row of acts that batch row b (of B) works in at step t: acts[t, b] when acts
     holds every step (T, B, ACTS*H); in inference's one-step buffer (1, S, ACTS*H) the row of
-    the shard that starts at row lo, s = ceil(lo * S / B) (``run_sharded``'s shard s starts
-    at s * B // S), which every row of that shard rewrites in turn, so that it stays in L1.
+    the shard that starts at row lo (``threads.shard_of``), which every row of that shard
+    rewrites in turn, so that it stays in L1.
     Before session 21 inference kept a row for every batch row, (1, B, ACTS*H): 320 KB a
     core at (64, 100, 256, 512), and the LSTM's forward loop alone ran 1% slower (in-process,
     the same results to the bit; benchmarks/README.md, session 21)."""
     S = acts.shape[1]
-    return row_at(acts, min(t, acts.shape[0] - 1), b if S == B else (lo * S + B - 1) // B)
+    return row_at(acts, min(t, acts.shape[0] - 1), b if S == B else shard_of(lo, S, B))
 
 
 @register_jitable(inline="always")

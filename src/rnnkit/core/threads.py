@@ -27,6 +27,7 @@ import threading
 import warnings
 
 import numpy as np
+from numba.extending import register_jitable
 
 from rnnkit.core import spin
 from rnnkit.core.blas import blas_threads
@@ -142,6 +143,13 @@ def _new_pool_in_child():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_pool_in_child)
+
+
+@register_jitable(inline="always")
+def shard_of(lo, shards, B):
+    """The index of ``run_sharded``'s shard that starts at row lo, of ``shards`` over B rows:
+    shard s starts at s * B // shards, so s = ceil(lo * shards / B) (in numba loops too)."""
+    return (lo * shards + B - 1) // B
 
 
 def run_sharded(loop, args, B, shards):
