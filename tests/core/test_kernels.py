@@ -272,10 +272,11 @@ def test_scan_with_hidden_bias_matches_numpy(path, kind, nl):
 @pytest.mark.parametrize("kind,nl", KINDS)
 @pytest.mark.parametrize("backend", [scan, kernels])
 def test_scan_for_inference_keeps_one_step_of_activations(path, kind, nl, backend):
-    """keep=False (no_grad): the same states, with acts a one-step buffer that ends holding
-    the last step's activations: (1, B, ACTS*H) in the NumPy loop; a row for each shard of
-    the batch in the kernels' loops (1 on one thread), which its rows rewrite in turn, so
-    that it holds the shard's last row."""
+    """keep=False (no_grad): the same outputs and final carries. The NumPy loop keeps every
+    step's states and a one-step acts (1, B, ACTS*H) that ends holding the last step's
+    activations; the kernels' loops keep the states as a ring of two steps (the last two)
+    and acts as a row for each shard of the batch (1 on one thread), which its rows rewrite
+    in turn, so that it holds the shard's last row."""
     cell = CELLS[kind]
     options = {"nonlinearity": nl} if nl else {}
     T, B, H = 6, 3, 4
@@ -286,12 +287,18 @@ def test_scan_for_inference_keeps_one_step_of_activations(path, kind, nl, backen
     mask = (r.random((B, T, 1)) < 0.7).astype(np.float32)  # (B, T, 1)
     kept = backend.scan_forward(kind, gx, carry0, w_hh, None, mask, **options)
     once = backend.scan_forward(kind, gx, carry0, w_hh, None, mask, keep=False, **options)
-    np.testing.assert_array_equal(once.states, kept.states)
     np.testing.assert_array_equal(once.y, kept.y)
+    for c in range(len(cell.CARRY)):
+        np.testing.assert_array_equal(once.final(c), kept.states[c, T])
+        np.testing.assert_array_equal(kept.final(c), kept.states[c, T])
     if backend is scan:
+        np.testing.assert_array_equal(once.states, kept.states)
         assert once.acts.shape == (1, B, cell.ACTS * H)
         np.testing.assert_array_equal(once.acts[0], kept.acts[-1])
         return
+    assert once.states.shape == (len(cell.CARRY), 2, B, H)
+    for t in (T - 1, T):  # the ring's two slots: the last two steps' carries
+        np.testing.assert_array_equal(once.states[:, t % 2], kept.states[:, t])
     S = {"fused": 1, "blas": 1}.get(path, 2)  # the sharded paths run 2 shards here
     assert once.acts.shape == (1, S, cell.ACTS * H)
     for s in range(S):  # run_sharded's shard s: rows s * B // S .. (s + 1) * B // S - 1

@@ -53,7 +53,7 @@ from rnnkit.core.paths import projects_in_loop as _projects_in_loop
 from rnnkit.core.paths import shards as _shards
 from rnnkit.core.scan import ScanCache, bias_sums
 from rnnkit.core.step_kernels import (_gru_step, _gru_step_back, _lstm_step, _lstm_step_back,
-                                       _rnn_step, _rnn_step_back)
+                                       _rnn_step, _rnn_step_back, _slots)
 from rnnkit.core.spin import announce
 from rnnkit.core.threads import cores as _cores
 from rnnkit.core.threads import run_sharded as _run_shards
@@ -170,9 +170,10 @@ def _rnn_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop
     gh, hd, xb = _forward_buffers(gx, w_x, drop, y, lo, hi)
     for t in range(y.shape[1]):
         src, xt = _step_inputs(gx, x, w_x, xb, t, lo)
-        _hidden_product(row_at(states, 0, t), lo, drop, hd, w_t, gh)
+        now, nxt = _slots(states, t)
+        _hidden_product(row_at(states, 0, now), lo, drop, hd, w_t, gh)
         _rnn_step(t, lo, src, xt, gh, b_hh, mask, act, peep, states, acts)
-        _put_rows(row_at(states, 0, t + 1)[lo:hi], y, t, lo)
+        _put_rows(row_at(states, 0, nxt)[lo:hi], y, t, lo)
 
 
 @njit(**_LOOP_JIT)
@@ -182,9 +183,10 @@ def _lstm_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, dro
     gh, hd, xb = _forward_buffers(gx, w_x, drop, y, lo, hi)
     for t in range(y.shape[1]):
         src, xt = _step_inputs(gx, x, w_x, xb, t, lo)
-        _hidden_product(row_at(states, 0, t), lo, drop, hd, w_t, gh)
+        now, nxt = _slots(states, t)
+        _hidden_product(row_at(states, 0, now), lo, drop, hd, w_t, gh)
         _lstm_step(t, lo, src, xt, gh, b_hh, mask, act, peep, states, acts)
-        _put_rows(row_at(states, 0, t + 1)[lo:hi], y, t, lo)
+        _put_rows(row_at(states, 0, nxt)[lo:hi], y, t, lo)
 
 
 @njit(**_LOOP_JIT)
@@ -194,9 +196,10 @@ def _gru_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop
     gh, hd, xb = _forward_buffers(gx, w_x, drop, y, lo, hi)
     for t in range(y.shape[1]):
         src, xt = _step_inputs(gx, x, w_x, xb, t, lo)
-        _hidden_product(row_at(states, 0, t), lo, drop, hd, w_t, gh)
+        now, nxt = _slots(states, t)
+        _hidden_product(row_at(states, 0, now), lo, drop, hd, w_t, gh)
         _gru_step(t, lo, src, xt, gh, b_hh, mask, act, peep, states, acts)
-        _put_rows(row_at(states, 0, t + 1)[lo:hi], y, t, lo)
+        _put_rows(row_at(states, 0, nxt)[lo:hi], y, t, lo)
 
 
 @njit(**_LOOP_JIT)
@@ -274,8 +277,9 @@ KERNELS = {
 def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, keep=True,
                  b_ih=None, x=None, w_ih=None, **options) -> ScanCache:
     """Run one direction over time; see :func:`rnnkit.core.scan.scan_forward` for the arguments
-    (``keep=False``: inference, acts holds one row for each shard of the batch, rewritten
-    row after row, ``step_kernels._acts_row``). The step kernels add the biases: b_ih
+    (``keep=False``: inference, states is a two-slot ring, ``step_kernels._slots``, read
+    through ``ScanCache.final``, and acts holds one row for each shard of the batch,
+    rewritten row after row, ``step_kernels._acts_row``). The step kernels add the biases: b_ih
     + b_hh to the LSTM's and RNN's pre-activations; the GRU's bias vector is (4H,), [b_ir +
     b_hr, b_iz + b_hz, b_hn, b_in], b_hn inside the reset gate and b_in beside it.
 
@@ -311,7 +315,8 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
         gx = np.ascontiguousarray(gx)  # (B, T, G*H)
     b = step_bias(cell, GH, dt, b_ih, b_hh)  # (G*H,), the GRU's (4H,)
     m2 = mask2d(mask, dt, T, B)  # (T, B)
-    states = aligned.empty((len(cell.CARRY), T + 1, B, H), dt)  # (C, T+1, B, H)
+    # (C, T+1, B, H), or in inference a two-slot ring (C, 2, B, H) (step_kernels._slots)
+    states = aligned.empty((len(cell.CARRY), T + 1 if keep else min(T + 1, 2), B, H), dt)
     states[:, 0] = carry0
     # (T, B, ACTS*H), or in inference (1, S, ACTS*H): a row for each shard (step_kernels)
     acts = aligned.empty((T, B, cell.ACTS * H) if keep else (1, max(shards, 1),
@@ -324,12 +329,13 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
         _run_shards(forward_loop, (gx, x, w_x, w_t, b, m2, act, peep, states, acts, d2, y),
                     B, shards)
     else:
-        w_t, hs = w_hh.T, states[0]  # (H, G*H), (T+1, B, H)
+        w_t, hs = w_hh.T, states[0]  # (H, G*H), (T+1, B, H) or (2, B, H)
         gh = np.empty((B, GH), dt)  # (B, G*H) h_{t-1} W_hh^T
         for t in range(T):
-            np.matmul(hs[t] if drop is None else hs[t] * d2, w_t, out=gh)
+            now, nxt = t % len(hs), (t + 1) % len(hs)  # step_kernels._slots
+            np.matmul(hs[now] if drop is None else hs[now] * d2, w_t, out=gh)
             step(t, 0, gx, t, gh, b, m2, act, peep, states, acts)
-            y[:, t] = hs[t + 1]
+            y[:, t] = hs[nxt]
     return ScanCache(kind, states, acts, mask, options, drop, y)
 
 

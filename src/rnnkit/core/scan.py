@@ -16,7 +16,9 @@ and the carried state is the initial one.
 Buffers a forward scan returns (``ScanCache``), with C = len(cell.CARRY):
     y      (B, T, H)          the outputs h_1 .. h_T (states[0, 1:], batch-first, unmasked)
     states (C, T+1, B, H)     states[:, 0] = the initial carry, states[:, t+1] = the carry
-                              after step t (carried over padding); states[0] holds h
+                              after step t (carried over padding); states[0] holds h; the
+                              kernels' inference keeps a ring of two, (C, 2, B, H): the
+                              last carry is ``ScanCache.final``
     acts   (T, B, ACTS*H)     what the backward needs: LSTM [i, f, g, o, tanh(c)],
                               GRU [r, z, n, W_hn h + b_hn], RNN nothing (it uses states);
                               (1, B, ACTS*H), rewritten at every step, in inference
@@ -40,6 +42,11 @@ class ScanCache:
     options: dict = field(default_factory=dict)  # the cell's settings, e.g. nonlinearity
     drop: np.ndarray | None = None  # (B, H) recurrent dropout mask on h_{t-1}, or None
     y: np.ndarray | None = None  # (B, T, H) states[0, 1:] batch-first
+
+    def final(self, c: int = 0) -> np.ndarray:
+        """The carry c after the last step (B, H): states[c, T], or where the kernels keep
+        inference's states as a two-slot ring (C, 2, B, H), its slot T % 2."""
+        return self.states[c, self.y.shape[1] % self.states.shape[1]]
 
 
 def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, keep=True,

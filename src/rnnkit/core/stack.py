@@ -174,7 +174,7 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
                 cache.projections.append(proj)
                 w_hr = params["weight_hr" + s]  # (P, H)
                 ys = (sc.y.reshape(B * T, H) @ w_hr.T).reshape(B, T, W)  # (B, T, P)
-                h_last = sc.states[0, T] @ w_hr.T  # (B, P)
+                h_last = sc.final(0) @ w_hr.T  # (B, P)
             else:
                 drop = None
                 if recurrent_dropout > 0:  # one mask per sequence for all steps
@@ -184,7 +184,7 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
                                           md, drop, keep=keep, b_ih=b_ih,
                                           x=None if gx is not None else xd, w_ih=w_ih,
                                           **spec.cell_keywords(params, s))
-                ys, h_last = sc.y, sc.states[0, T]  # (B, T, H), (B, H)
+                ys, h_last = sc.y, sc.final(0)  # (B, T, H), (B, H)
             if md is not None:
                 ys = ys * md  # (B, T, W); zero over padding
             if D == 1:
@@ -196,7 +196,7 @@ def recurrent_forward(spec: RecurrentSpec, params, x, state0, mask=None, *, back
                 out[:, :, d * W : (d + 1) * W] = ys[:, ::-1] if d else ys
             state_n[0][k] = h_last
             for c in range(1, len(cell.CARRY)):
-                state_n[c][k] = sc.states[c, T]
+                state_n[c][k] = sc.final(c)
             if keep:
                 cache.inputs.append(xd)
                 cache.scans.append(sc)
@@ -224,7 +224,7 @@ def _projected_scan_backward(params, s, sc, proj, dys, dcarry_n, grads, backend)
     dys_valid = dys if sc.mask is None else dys * sc.mask  # the padded outputs are zeros
     # backprop through y_t = m_t W_hr^T and h_n = m_T W_hr^T
     grads["weight_hr" + s] += dys_valid.reshape(B * T, P).T @ m.reshape(B * T, H)
-    grads["weight_hr" + s] += dh_n.T @ sc.states[0, T]
+    grads["weight_hr" + s] += dh_n.T @ sc.final(0)
     dgx, dgh, dcarry0, _ = backend.scan_backward(sc, np.ascontiguousarray(dys @ w_hr),
                                                  (dh_n @ w_hr, dc_n), proj.w_rec)
     # backprop through W_rec = W_hh W_hr, seen by m_{t-1}

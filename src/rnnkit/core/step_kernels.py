@@ -38,9 +38,10 @@ from rnnkit.core.views import row_at, row_of
 # reset gate (GH_APART) and b_in beside it; mask (T, B), or (0, 0) when absent;
 # act the RNN's nonlinearity code; peep the LSTM's peepholes (3H,) = [p_i, p_f, p_o], or
 # (0,) when absent; states (C, T+1, B, H) and
-# acts (T, B, ACTS*H) as in ``scan``, or in inference (``keep=False``) (1, S, ACTS*H), one
-# row for each of the S shards of the loop, rewritten row after row (``_acts_row``). Each
-# row runs as a few short loops over contiguous vectors, the shape LLVM vectorises.
+# acts (T, B, ACTS*H) as in ``scan``; in inference (``keep=False``) states is a two-slot ring
+# (C, 2, B, H) (``_slots``) and acts (1, S, ACTS*H), one row for each of the S shards of the
+# loop, rewritten row after row (``_acts_row``). Each row runs as a few short loops over
+# contiguous vectors, the shape LLVM vectorises.
 @register_jitable(inline="always")
 def _acts_row(acts, t, b, lo, B):
     """The row of acts that batch row b (of B) works in at step t: acts[t, b] when acts
@@ -52,6 +53,16 @@ def _acts_row(acts, t, b, lo, B):
     the same results to the bit; benchmarks/README.md, session 21)."""
     S = acts.shape[1]
     return row_at(acts, min(t, acts.shape[0] - 1), b if S == B else shard_of(lo, S, B))
+
+
+@register_jitable(inline="always")
+def _slots(states, t):
+    """The time slots of states that step t reads its carry from and writes the new one to:
+    t and t + 1 where states keeps every step (C, T+1, B, H); in inference's two-slot ring
+    (C, 2, B, H), t % 2 and (t + 1) % 2, so that the carries stay in cache and a forward
+    pass under ``no_grad`` holds two steps of them, not T + 1."""
+    S = states.shape[1]
+    return t % S, (t + 1) % S
 
 
 @register_jitable(inline="always")
@@ -67,9 +78,10 @@ def _rnn_step(t, lo, gx, xt, gh, b_hh, mask, act, peep, states, acts):
     _wide_vectors()  # 512-bit vectors for the loops of the function this is inlined in
     hs = row_of(states, 0)  # (T+1, B, H)
     B, H = gh.shape
+    now, nxt = _slots(states, t)
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
-        x, y, h = row_at(gx, b, xt), row_of(gh, row), row_at(hs, t + 1, b)  # (H,)
+        x, y, h = row_at(gx, b, xt), row_of(gh, row), row_at(hs, nxt, b)  # (H,)
         if act == 0:
             for j in range(H):
                 h[j] = _tanh(x[j] + y[j] + b_hh[j])
@@ -81,7 +93,7 @@ def _rnn_step(t, lo, gx, xt, gh, b_hh, mask, act, peep, states, acts):
             for j in range(H):
                 h[j] = _sigmoid(x[j] + y[j] + b_hh[j])
         if mask.shape[0]:
-            _carry_over_padding(mask[t, b], h, row_at(hs, t, b))
+            _carry_over_padding(mask[t, b], h, row_at(hs, now, b))
 
 
 @njit(inline="always", **_JIT)
@@ -91,6 +103,7 @@ def _lstm_step(t, lo, gx, xt, gh, b_hh, mask, act, peep, states, acts):
     B, G = gh.shape
     H = G // 4
     p_i, p_f, p_o = peep[:H], peep[H : 2 * H], peep[2 * H :]  # (H,) each, or empty
+    now, nxt = _slots(states, t)
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
         # (4H,) x2, (5H,)
@@ -99,7 +112,7 @@ def _lstm_step(t, lo, gx, xt, gh, b_hh, mask, act, peep, states, acts):
         i, f, g, o, tc = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H : G], a[G:]  # (H,)
         for j in range(G):
             a[j] = x[j] + y[j] + b_hh[j]  # pre-activations
-        c_prev, c, h = row_at(cs, t, b), row_at(cs, t + 1, b), row_at(hs, t + 1, b)  # (H,)
+        c_prev, c, h = row_at(cs, now, b), row_at(cs, nxt, b), row_at(hs, nxt, b)  # (H,)
         if peep.shape[0]:  # i and f see c_{t-1}
             for j in range(H):
                 i[j] = i[j] + p_i[j] * c_prev[j]
@@ -123,7 +136,7 @@ def _lstm_step(t, lo, gx, xt, gh, b_hh, mask, act, peep, states, acts):
                 tc[j] = _tanh(c[j])
                 h[j] = o[j] * tc[j]
         if mask.shape[0]:
-            _carry_over_padding(mask[t, b], h, row_at(hs, t, b))
+            _carry_over_padding(mask[t, b], h, row_at(hs, now, b))
             _carry_over_padding(mask[t, b], c, c_prev)
 
 
@@ -135,13 +148,14 @@ def _gru_step(t, lo, gx, xt, gh, b_hh, mask, act, peep, states, acts):
     H = G // 3
     one = gh.dtype.type(1)  # a bare 1 would promote float32 to float64
     b_hrz, b_hn, b_in = b_hh[: 2 * H], b_hh[2 * H : G], b_hh[G:]  # (2H,), (H,), (H,)
+    now, nxt = _slots(states, t)
     for row in range(B):  # gh's (dgemm's) row is the batch's row b
         b = lo + row
         # (3H,) x2, (4H,)
         x, y, a = row_at(gx, b, xt), row_of(gh, row), _acts_row(acts, t, b, lo, hs.shape[1])
         x_n, y_rz, y_n = x[2 * H :], y[: 2 * H], y[2 * H :]
         r, z, n, hn = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]  # (H,)
-        h_prev, h = row_at(hs, t, b), row_at(hs, t + 1, b)  # (H,)
+        h_prev, h = row_at(hs, now, b), row_at(hs, nxt, b)  # (H,)
         for j in range(2 * H):
             a[j] = _sigmoid(x[j] + (y_rz[j] + b_hrz[j]))  # r, z
         for j in range(H):
