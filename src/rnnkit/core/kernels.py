@@ -332,7 +332,7 @@ def scan_forward(kind, gx, carry0, w_hh, b_hh=None, mask=None, drop=None, *, kee
         w_t, hs = w_hh.T, states[0]  # (H, G*H), (T+1, B, H) or (2, B, H)
         gh = np.empty((B, GH), dt)  # (B, G*H) h_{t-1} W_hh^T
         for t in range(T):
-            now, nxt = t % len(hs), (t + 1) % len(hs)  # step_kernels._slots
+            now, nxt = _slots(states, t)
             np.matmul(hs[now] if drop is None else hs[now] * d2, w_t, out=gh)
             step(t, 0, gx, t, gh, b, m2, act, peep, states, acts)
             y[:, t] = hs[nxt]
