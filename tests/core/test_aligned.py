@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from rnnkit.core import aligned, gemm, kernels
-from rnnkit.core.aligned import LINE, empty, empty_rows
+from rnnkit.core.aligned import LINE, copy_rows, empty, empty_rows
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
@@ -25,6 +25,16 @@ def test_empty_rows_in_numba_starts_on_a_line(rows, cols, dtype):
         a = empty_rows(rows, cols, np.empty(0, dtype))
         assert a.ctypes.data % LINE == 0 or a.size == 0
         assert a.shape == (rows, cols) and a.dtype == dtype and a.flags.c_contiguous
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_copy_rows_in_numba_is_a_copy_on_a_line(dtype):
+    a = np.arange(7 * 9, dtype=dtype).reshape(7, 9)
+    for lo, hi in ((0, 7), (2, 5), (3, 3)):
+        got = copy_rows(a[lo:hi])
+        np.testing.assert_array_equal(got, a[lo:hi])
+        assert got.ctypes.data % LINE == 0 or got.size == 0
+        assert not np.shares_memory(got, a)
 
 
 def test_the_loops_buffers_and_outputs_start_on_a_line():

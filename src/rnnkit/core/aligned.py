@@ -11,6 +11,7 @@ array 64-byte aligned 1.10-1.12, every array 16, 32 or 48 bytes off 1.29-1.31.
 ``empty(shape, dtype)`` (Python) and ``empty_rows(rows, cols, dtype_of)`` (numba) take a
 block a cache line longer than asked for and return the array that starts at its first line
 boundary; rows whose width in bytes is a multiple of 64 then all start on one.
+``copy_rows(a)`` (numba) is such a copy of a 2-D array.
 """
 from __future__ import annotations
 
@@ -41,3 +42,12 @@ def empty_rows(rows, cols, dtype_of):
     block = np.empty(rows * cols + pad, dtype_of.dtype)
     start = (LINE - np.int64(block.ctypes.data) % LINE) % LINE // dtype_of.itemsize
     return block[start : start + rows * cols].reshape((rows, cols))
+
+
+@njit(cache=True, nogil=True)
+def copy_rows(a):
+    """A copy of the 2-D array a (rows, cols) inside a numba function, as ``a.copy()``, its
+    first element at a multiple of LINE bytes (``empty_rows``)."""
+    out = empty_rows(a.shape[0], a.shape[1], a)
+    out[:] = a
+    return out

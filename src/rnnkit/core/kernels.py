@@ -42,7 +42,7 @@ from numba import njit
 from numba.extending import register_jitable
 
 from rnnkit.core import aligned
-from rnnkit.core.aligned import empty_rows
+from rnnkit.core.aligned import copy_rows, empty_rows
 from rnnkit.core.cells import CELLS
 from rnnkit.core.gemm import (dot, input_projection, matmul_packed, pack, pack_pair,
                               panel_width)
@@ -206,8 +206,7 @@ def _gru_forward_loop(gx, x, w_x, w_t, b_hh, mask, act, peep, states, acts, drop
 def _rnn_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, dgx, dgh,
                         drop, dx, w_x, sums, lo, hi, sync):
     announce(sync)
-    dgm = empty_rows(hi - lo, dgemm.shape[1], dgemm)  # (M, H) d(gates of step t+1) W_hh
-    dgm[:] = dgemm[lo:hi]
+    dgm = copy_rows(dgemm[lo:hi])  # (M, H) d(gates of step t+1) W_hh
     dgs = empty_rows(hi - lo, dgx.shape[2], dgx)  # (M, G*H) the step's dgx rows
     acc = np.zeros((2, dgx.shape[2]), dgx.dtype)  # (2, G*H) their sums (dgh's: the same)
     for t in range(dys.shape[1] - 1, -1, -1):
@@ -226,8 +225,7 @@ def _rnn_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, 
 def _lstm_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, dgx, dgh,
                         drop, dx, w_x, sums, lo, hi, sync):
     announce(sync)
-    dgm = empty_rows(hi - lo, dgemm.shape[1], dgemm)  # (M, H) d(gates of step t+1) W_hh
-    dgm[:] = dgemm[lo:hi]
+    dgm = copy_rows(dgemm[lo:hi])  # (M, H) d(gates of step t+1) W_hh
     dgs = empty_rows(hi - lo, dgx.shape[2], dgx)  # (M, G*H) the step's dgx rows
     acc = np.zeros((2, dgx.shape[2]), dgx.dtype)  # (2, G*H) their sums (dgh's: the same)
     for t in range(dys.shape[1] - 1, -1, -1):
@@ -246,8 +244,7 @@ def _lstm_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry,
 def _gru_backward_loop(dys, w_hh, mask, act, peep, states, acts, dgemm, dcarry, dgx, dgh,
                         drop, dx, w_x, sums, lo, hi, sync):
     announce(sync)
-    dgm = empty_rows(hi - lo, dgemm.shape[1], dgemm)  # (M, H) d(gates of step t+1) W_hh
-    dgm[:] = dgemm[lo:hi]
+    dgm = copy_rows(dgemm[lo:hi])  # (M, H) d(gates of step t+1) W_hh
     dxs = empty_rows(hi - lo, dgx.shape[2], dgx)  # (M, G*H) the step's dgx rows
     dgs = empty_rows(hi - lo, dgx.shape[2], dgx)  # (M, G*H) and its dgh rows (GH_APART)
     acc = np.zeros((2, dgx.shape[2]), dgx.dtype)  # (2, G*H) their sums
